@@ -1,0 +1,205 @@
+#pragma once
+// Typed configuration of the daemon: one struct per YAML section. Defaults live here and only here
+// (docs/configuration.md documents them; tests/unit/config_docs_test checks that both agree).
+// Plain values: copy freely, no thread-safety concerns once loaded.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "orderbridge/core/duration.hpp"
+#include "orderbridge/core/log.hpp"
+
+namespace orderbridge::config {
+
+using core::Duration;
+using namespace std::chrono_literals;
+
+enum class Role { kViewer, kOperator };
+
+struct AdminToken {
+    std::string name;
+    std::string token;  ///< secret: never logged
+    Role role = Role::kViewer;
+};
+
+struct ServerSettings {
+    std::string listen = "127.0.0.1:8080";
+    std::vector<AdminToken> admin_tokens;
+    std::uint64_t max_body_bytes = 1048576;
+    std::uint64_t max_header_bytes = 16384;
+    int io_threads = 0;  ///< 0: one per core
+    int max_connections = 10000;
+    Duration read_timeout = 30s;     ///< whole request, headers and body
+    Duration idle_timeout = 60s;     ///< keep-alive connection waiting for its next request
+    Duration write_timeout = 30s;    ///< writing one response
+    Duration handler_timeout = 30s;  ///< a handler that has not answered by then gets 503
+    Duration shutdown_grace = 10s;   ///< SIGTERM: in-flight requests get this long to finish
+};
+
+struct LogSettings {
+    log::Level level = log::Level::kInfo;
+    log::Format format = log::Format::kJson;
+    std::string file;  ///< empty: standard error; SIGHUP reopens it
+    bool access_log = true;
+};
+
+enum class StorageDriver { kSqlite, kPostgres };
+
+struct SqliteSettings {
+    std::string path = "data/orderbridge.db";
+    Duration busy_timeout = 5s;
+};
+
+struct PostgresSettings {
+    std::string dsn;  ///< secret (may hold a password)
+    int pool_size = 8;
+    Duration statement_timeout = 5s;
+    Duration connect_timeout = 3s;
+};
+
+struct RetentionSettings {
+    Duration raw_bodies = 168h;       ///< archived webhook bodies
+    Duration finished_outbox = 168h;  ///< delivered outbox rows
+    Duration interval = 10min;
+    int batch_size = 500;
+};
+
+struct StorageSettings {
+    StorageDriver driver = StorageDriver::kSqlite;
+    SqliteSettings sqlite;
+    PostgresSettings postgres;
+    bool migrate_on_start = true;
+    RetentionSettings retention;
+};
+
+enum class BusDriver { kStore, kKafka };
+
+struct KafkaSettings {
+    std::string brokers = "localhost:9092";
+    std::string topic = "orderbridge.events.v1";
+    std::string group_prefix = "orderbridge";
+    std::map<std::string, std::string> options;  ///< raw librdkafka properties, at your own risk
+};
+
+struct BusSettings {
+    BusDriver driver = BusDriver::kStore;
+    KafkaSettings kafka;
+};
+
+struct StoreApiSettings {
+    std::string consumer_key;     ///< secret
+    std::string consumer_secret;  ///< secret
+    double rate_per_second = 5;
+    int max_in_flight = 4;
+};
+
+struct PollerSettings {
+    bool enabled = false;
+    Duration interval = 5min;
+};
+
+struct WebhookWatchSettings {
+    std::vector<std::string> topics;
+    std::string delivery_url;
+    Duration check_interval = 5min;
+    bool repair = false;
+};
+
+enum class RuleAction { kOff, kWarn, kHold };
+
+/// Business rules applied at ingest (issue: canonical model). Each is off, warn or hold.
+struct RuleSettings {
+    RuleAction line_without_sku = RuleAction::kHold;
+    RuleAction currency_not_configured = RuleAction::kHold;  ///< only when `currencies` is given
+    RuleAction totals_mismatch = RuleAction::kHold;
+    RuleAction missing_shipping_address = RuleAction::kHold;
+    RuleAction unknown_country = RuleAction::kHold;
+    RuleAction non_positive_quantity = RuleAction::kHold;
+};
+
+struct StoreSettings {
+    std::string id;
+    std::string url;
+    std::vector<std::string> webhook_secrets;  ///< secrets; several while one is rotated
+    std::string signature_algorithm = "sha256";
+    std::optional<StoreApiSettings> api;
+    std::vector<std::string> currencies;  ///< empty: any currency
+    PollerSettings poller;
+    WebhookWatchSettings webhooks;
+    RuleSettings rules;
+};
+
+enum class ConnectorKind { kErpnext, kOdoo, kShipstation, kShipbob, kHttp, kWoocommerce };
+
+struct ConnectorAuth {
+    std::string api_key;     ///< secret
+    std::string api_secret;  ///< secret
+    std::string username;
+    std::string password;  ///< secret
+    std::string token;     ///< secret
+};
+
+struct RoutingFilter {
+    std::vector<std::string> store;
+    std::vector<std::string> canonical_status;
+    std::vector<std::string> shipping_country;
+    std::vector<std::string> sku_prefix;
+    std::vector<std::string> warehouse;
+};
+
+struct RateLimitSettings {
+    double per_second = 10;
+    int burst = 20;
+    int max_in_flight = 4;
+};
+
+struct RetrySettings {
+    int max_attempts = 12;
+    Duration initial_backoff = 1s;
+    Duration max_backoff = 10min;
+    Duration max_age = 48h;
+};
+
+struct BreakerSettings {
+    double failure_ratio = 0.5;
+    int min_requests = 20;
+    Duration open_for = 30s;
+};
+
+struct ConnectorSettings {
+    std::string name;
+    ConnectorKind kind = ConnectorKind::kHttp;
+    std::string base_url;
+    ConnectorAuth auth;
+    std::vector<std::string> subscribe;
+    RoutingFilter when;
+    RateLimitSettings rate_limit;
+    RetrySettings retry;
+    BreakerSettings circuit_breaker;
+    Duration timeout = 10s;
+    // kind: http
+    std::string path = "/";
+    std::string signing_secret;  ///< secret; empty: no signature header
+    std::string signature_header = "X-Orderbridge-Signature";
+};
+
+struct ModelSettings {
+    bool validate_events = false;
+};
+
+struct Settings {
+    ServerSettings server;
+    LogSettings log;
+    StorageSettings storage;
+    BusSettings bus;
+    std::vector<StoreSettings> stores;
+    std::vector<ConnectorSettings> connectors;
+    ModelSettings model;
+};
+
+std::string_view ToString(ConnectorKind kind);
+std::string_view ToString(Role role);
+
+}  // namespace orderbridge::config

@@ -1,0 +1,180 @@
+"""Foundation end to end: the built binary serves health and metrics, enforces limits and timeouts,
+drains on SIGTERM, and refuses a bad configuration with every problem listed."""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import BIN, Daemon, base_config, wait_for
+
+
+class FoundationTest(unittest.TestCase):
+    def test_health_ready_and_request_id(self):
+        with Daemon(base_config()) as d:
+            status, headers, body = d.request("GET", "/healthz")
+            self.assertEqual(status, 200)
+            self.assertEqual(body, b'{"status":"ok"}')
+            self.assertEqual(len(headers["X-Request-ID"]), 16)
+            status, headers, _ = d.request("GET", "/readyz", headers={"X-Request-ID": "trace-abc.1"})
+            self.assertEqual(status, 200)
+            self.assertEqual(headers["X-Request-ID"], "trace-abc.1")
+            status, _, body = d.request("GET", "/nowhere")
+            self.assertEqual(status, 404)
+            self.assertIn(b'"code":"not_found"', body)
+
+    def test_metrics_pass_promtool(self):
+        with Daemon(base_config()) as d:
+            d.request("GET", "/healthz")
+            status, headers, body = d.request("GET", "/metrics")
+            self.assertEqual(status, 200)
+            self.assertTrue(headers["Content-Type"].startswith("text/plain; version=0.0.4"))
+            text = body.decode()
+            for name in ("process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds",
+                         "process_start_time_seconds", "orderbridge_build_info{",
+                         'orderbridge_http_requests_total{route="/healthz",status_class="2xx"} 1'):
+                self.assertIn(name, text)
+            rss = [l for l in text.splitlines() if l.startswith("process_resident_memory_bytes ")][0]
+            self.assertGreater(float(rss.split()[1]), 1e6)
+            promtool = shutil.which("promtool")
+            self.assertIsNotNone(promtool, "promtool (Debian package prometheus) is required")
+            check = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True)
+            self.assertEqual(check.returncode, 0, check.stdout.decode() + check.stderr.decode())
+
+    def test_oversized_body_gets_413(self):
+        with Daemon(base_config(extra_server="  max_body_bytes: 4096")) as d:
+            status, _, body = d.request("POST", "/healthz", body=b"x" * 5000)
+            self.assertEqual(status, 413)
+            self.assertIn(b'"code":"payload_too_large"', body)
+            # Without Content-Length (chunked), the limit holds too.
+            conn = socket.create_connection(("127.0.0.1", d.port))
+            chunk = b"x" * 3000
+            req = b"POST /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            req += b"%x\r\n%s\r\n" % (len(chunk), chunk) * 2 + b"0\r\n\r\n"
+            conn.sendall(req)
+            self.assertIn(b"413", conn.recv(100))
+            conn.close()
+
+    def test_slow_client_is_cut_off(self):
+        with Daemon(base_config(extra_server="  read_timeout: 1s")) as d:
+            conn = socket.create_connection(("127.0.0.1", d.port))
+            conn.settimeout(0.2)
+            start = time.monotonic()
+            closed = False
+            for ch in b"GET /healthz HTTP/1.1\r\nHost: trickle\r\nX-Pad: " + b"a" * 200:
+                try:
+                    conn.sendall(bytes([ch]))
+                    if conn.recv(1) == b"":
+                        closed = True
+                        break
+                except socket.timeout:
+                    continue
+                except (BrokenPipeError, ConnectionResetError):
+                    closed = True
+                    break
+            self.assertTrue(closed, "the server kept a trickling client")
+            self.assertLess(time.monotonic() - start, 5)
+            # The server still serves others.
+            self.assertEqual(d.request("GET", "/healthz")[0], 200)
+
+    def test_connection_cap(self):
+        with Daemon(base_config(extra_server="  max_connections: 2")) as d:
+            held = [socket.create_connection(("127.0.0.1", d.port)) for _ in range(2)]
+            for s in held:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+                self.assertIn(b"200 OK", s.recv(4096))
+            extra = socket.create_connection(("127.0.0.1", d.port))
+            extra.settimeout(5)
+            try:
+                extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+                self.assertEqual(extra.recv(4096), b"")
+            except (ConnectionResetError, BrokenPipeError):
+                pass
+            for s in held:
+                s.close()
+            wait_for(lambda: d.request("GET", "/healthz")[0] == 200, what="capacity to return")
+
+    def test_sigterm_answers_in_flight_then_exits_zero(self):
+        with Daemon(base_config(extra_server="  shutdown_grace: 5s")) as d:
+            idle = socket.create_connection(("127.0.0.1", d.port))
+            idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            self.assertIn(b"200 OK", idle.recv(4096))
+            busy = socket.create_connection(("127.0.0.1", d.port))
+            busy.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n12345")
+            time.sleep(0.2)  # let the server read the headers: the request is now in flight
+            started = time.monotonic()
+            d.signal(signal.SIGTERM)
+            idle.settimeout(5)
+            self.assertEqual(idle.recv(4096), b"", "idle keep-alive connection should be closed")
+            busy.sendall(b"67890")
+            busy.settimeout(5)
+            answer = busy.recv(4096)
+            self.assertIn(b"200 OK", answer)
+            self.assertIn(b"Connection: close", answer)
+            self.assertEqual(d.wait(timeout=10), 0)
+            self.assertLess(time.monotonic() - started, 6)
+            msgs = [r.get("msg") for r in d.log_records()]
+            self.assertIn("shutting down", msgs)
+            self.assertIn("stopped cleanly", msgs)
+
+    def test_grace_bound_is_enforced(self):
+        with Daemon(base_config(extra_server="  shutdown_grace: 1s\n  read_timeout: 60s")) as d:
+            stuck = socket.create_connection(("127.0.0.1", d.port))
+            stuck.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n1")
+            time.sleep(0.2)
+            started = time.monotonic()
+            d.signal(signal.SIGTERM)
+            self.assertEqual(d.wait(timeout=10), 0)
+            self.assertLess(time.monotonic() - started, 4)
+            stuck.close()
+
+    def test_bad_config_exits_2_listing_every_problem(self):
+        bad = """
+server:
+  listen: "nonsense"
+  io_treads: 2
+log: {level: verbose}
+connectors:
+  - name: erp
+    kind: http
+    base_url: "https://erp.example.com"
+    retry: {max_attemps: 3}
+"""
+        d = tempfile.mkdtemp()
+        path = os.path.join(d, "bad.yaml")
+        with open(path, "w") as f:
+            f.write(bad)
+        for cmd in ("serve", "check-config"):
+            r = subprocess.run([BIN, "--config", path, cmd], capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("4 configuration problems", r.stderr)
+            self.assertIn("server.io_treads: unknown key (did you mean io_threads?)", r.stderr)
+            self.assertIn("connectors[0].retry.max_attemps: unknown key (did you mean max_attempts?)", r.stderr)
+            self.assertIn("log.level: must be one of", r.stderr)
+            self.assertIn("server.listen: must be host:port", r.stderr)
+        r = subprocess.run([BIN, "--config", os.path.join(d, "missing.yaml"), "check-config"], capture_output=True,
+                           text=True)
+        self.assertEqual(r.returncode, 2)
+        r = subprocess.run([BIN, "no-such-command"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+
+    def test_version_and_help(self):
+        r = subprocess.run([BIN, "version"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r"^orderbridge \d+\.\d+\.\d+ \(git [0-9a-f]+|unknown")
+        r = subprocess.run([BIN, "serve", "--help"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("Run the daemon", r.stdout)
+
+    def test_shipped_default_config_is_valid(self):
+        from harness import SOURCE_DIR
+        r = subprocess.run([BIN, "--config", os.path.join(SOURCE_DIR, "config/orderbridge.yaml"), "check-config"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,266 @@
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "orderbridge/config/loader.hpp"
+
+namespace orderbridge::config {
+namespace {
+
+class FakeEnvironment : public Environment {
+  public:
+    std::map<std::string, std::string> vars;
+    std::optional<std::string> Get(const std::string& name) const override {
+        auto it = vars.find(name);
+        if (it == vars.end()) return std::nullopt;
+        return it->second;
+    }
+};
+
+std::vector<std::string> Messages(const LoadResult& r) {
+    std::vector<std::string> out;
+    for (const auto& p : r.problems)
+        out.push_back(p.ToString());
+    return out;
+}
+
+bool HasProblem(const LoadResult& r, const std::string& text) {
+    for (const auto& p : r.problems) {
+        if (p.ToString().find(text) != std::string::npos) return true;
+    }
+    return false;
+}
+
+TEST(ConfigTest, EmptyDocumentGivesDocumentedDefaults) {
+    FakeEnvironment env;
+    LoadResult r = LoadFromString("", env);
+    ASSERT_TRUE(r.Ok());
+    EXPECT_EQ(r.settings.server.listen, "127.0.0.1:8080");
+    EXPECT_EQ(r.settings.server.max_body_bytes, 1048576u);
+    EXPECT_EQ(r.settings.server.io_threads, 0);
+    EXPECT_EQ(r.settings.log.level, log::Level::kInfo);
+    EXPECT_EQ(r.settings.log.format, log::Format::kJson);
+    EXPECT_EQ(r.settings.storage.driver, StorageDriver::kSqlite);
+    EXPECT_EQ(r.settings.storage.sqlite.path, "data/orderbridge.db");
+    EXPECT_EQ(r.settings.storage.postgres.pool_size, 8);
+    EXPECT_EQ(r.settings.bus.driver, BusDriver::kStore);
+    EXPECT_EQ(r.settings.bus.kafka.topic, "orderbridge.events.v1");
+}
+
+TEST(ConfigTest, ReadsTheDesignExample) {
+    FakeEnvironment env;
+    env.vars = {{"OB_ADMIN_TOKEN", "0123456789abcdef0123"},
+                {"WOO_MAIN_SECRET", "s3cr3t"},
+                {"WOO_CK", "ck_1"},
+                {"WOO_CS", "cs_1"},
+                {"ERP_KEY", "k"},
+                {"ERP_SECRET", "s"},
+                {"OB_PG_DSN", "postgresql://x"}};
+    const std::string yaml = R"(
+server:
+  listen: "0.0.0.0:9090"
+  admin_tokens: [{name: ops, token: "${OB_ADMIN_TOKEN}", role: operator}]
+  max_body_bytes: 2097152
+  io_threads: 2
+log: {level: debug, format: text}
+storage:
+  driver: postgres
+  postgres: {dsn: "${OB_PG_DSN}", pool_size: 4}
+bus:
+  driver: kafka
+  kafka: {brokers: "b1:9092,b2:9092", topic: "t"}
+stores:
+  - id: main
+    url: "https://shop.example.com"
+    webhook_secrets: ["${WOO_MAIN_SECRET}"]
+    api: {consumer_key: "${WOO_CK}", consumer_secret: "${WOO_CS}"}
+    currencies: [USD]
+    poller: {enabled: true, interval: 5m}
+    webhooks: {topics: [order.created, order.updated, product.updated],
+               delivery_url: "https://bridge.example.com/webhooks/woocommerce/main",
+               check_interval: 5m, repair: false}
+connectors:
+  - name: erp
+    kind: http
+    base_url: "https://erp.example.com"
+    auth: {api_key: "${ERP_KEY}", api_secret: "${ERP_SECRET}"}
+    subscribe: [order.created, order.updated, refund.created]
+    when: {shipping_country: [US, CA]}
+    rate_limit: {per_second: 20, burst: 40, max_in_flight: 8}
+    retry: {max_attempts: 12, initial_backoff: 1s, max_backoff: 10m, max_age: 48h}
+    circuit_breaker: {failure_ratio: 0.5, min_requests: 20, open_for: 30s}
+)";
+    LoadResult r = LoadFromString(yaml, env);
+    ASSERT_TRUE(r.Ok()) << ::testing::PrintToString(Messages(r));
+    const Settings& s = r.settings;
+    EXPECT_EQ(s.server.listen, "0.0.0.0:9090");
+    ASSERT_EQ(s.server.admin_tokens.size(), 1u);
+    EXPECT_EQ(s.server.admin_tokens[0].token, "0123456789abcdef0123");
+    EXPECT_EQ(s.server.admin_tokens[0].role, Role::kOperator);
+    EXPECT_EQ(s.log.format, log::Format::kText);
+    EXPECT_EQ(s.storage.driver, StorageDriver::kPostgres);
+    EXPECT_EQ(s.storage.postgres.pool_size, 4);
+    EXPECT_EQ(s.bus.driver, BusDriver::kKafka);
+    ASSERT_EQ(s.stores.size(), 1u);
+    EXPECT_EQ(s.stores[0].webhook_secrets, std::vector<std::string>{"s3cr3t"});
+    ASSERT_TRUE(s.stores[0].api.has_value());
+    EXPECT_EQ(s.stores[0].api->consumer_key, "ck_1");
+    EXPECT_TRUE(s.stores[0].poller.enabled);
+    EXPECT_EQ(s.stores[0].poller.interval, std::chrono::minutes(5));
+    EXPECT_EQ(s.stores[0].webhooks.topics.size(), 3u);
+    ASSERT_EQ(s.connectors.size(), 1u);
+    const auto& c = s.connectors[0];
+    EXPECT_EQ(c.kind, ConnectorKind::kHttp);
+    EXPECT_EQ(c.auth.api_secret, "s");
+    EXPECT_EQ(c.when.shipping_country, (std::vector<std::string>{"US", "CA"}));
+    EXPECT_DOUBLE_EQ(c.rate_limit.per_second, 20);
+    EXPECT_EQ(c.rate_limit.burst, 40);
+    EXPECT_EQ(c.retry.max_backoff, std::chrono::minutes(10));
+    EXPECT_EQ(c.retry.max_age, std::chrono::hours(48));
+    EXPECT_EQ(c.circuit_breaker.open_for, std::chrono::seconds(30));
+}
+
+TEST(ConfigTest, UnknownKeyIsReportedWithPathAndSuggestion) {
+    FakeEnvironment env;
+    const std::string yaml = R"(
+connectors:
+  - {name: a, kind: http, base_url: "http://a"}
+  - name: b
+    kind: http
+    base_url: "http://b"
+    retry: {max_attemps: 3}
+)";
+    LoadResult r = LoadFromString(yaml, env);
+    ASSERT_EQ(r.problems.size(), 1u) << ::testing::PrintToString(Messages(r));
+    EXPECT_EQ(r.problems[0].path, "connectors[1].retry.max_attemps");
+    EXPECT_EQ(r.problems[0].message, "unknown key (did you mean max_attempts?)");
+    EXPECT_EQ(r.problems[0].line, 7);
+}
+
+TEST(ConfigTest, EveryProblemIsReportedInOneRun) {
+    FakeEnvironment env;
+    const std::string yaml = R"(
+server:
+  listen: "nohost"
+  max_body_bytes: ten
+  io_threads: -1
+log: {level: loud}
+storage: {driver: postgres}
+bus: {driver: rabbit}
+stores:
+  - id: "Main Store"
+    webhook_secrets: []
+connectors:
+  - name: erp
+    kind: http
+    base_url: "https://erp"
+    subscribe: [order.exploded]
+    retry: {initial_backoff: 5 minutes}
+)";
+    LoadResult r = LoadFromString(yaml, env);
+    EXPECT_TRUE(HasProblem(r, "server.listen: must be host:port"));
+    EXPECT_TRUE(HasProblem(r, "server.max_body_bytes: must be a whole number, got 'ten'"));
+    EXPECT_TRUE(HasProblem(r, "server.io_threads: must be between 0 and 256, got -1"));
+    EXPECT_TRUE(HasProblem(r, "log.level: must be one of trace|debug|info|warn|error|off, got 'loud'"));
+    EXPECT_TRUE(HasProblem(r, "storage.postgres.dsn: is required when storage.driver is postgres"));
+    EXPECT_TRUE(HasProblem(r, "bus.driver: must be one of store|kafka, got 'rabbit'"));
+    EXPECT_TRUE(HasProblem(r, "stores[0].id: must be 1 to 20 characters"));
+    EXPECT_TRUE(HasProblem(r, "stores[0].webhook_secrets: at least one secret is required"));
+    EXPECT_TRUE(HasProblem(r, "connectors[0].subscribe[0]: unknown event type 'order.exploded'"));
+    EXPECT_TRUE(HasProblem(r, "connectors[0].retry.initial_backoff: must be a duration"));
+    EXPECT_EQ(r.problems.size(), 10u) << ::testing::PrintToString(Messages(r));
+}
+
+TEST(ConfigTest, WrongShapesAreNamed) {
+    FakeEnvironment env;
+    LoadResult r = LoadFromString("server: [1, 2]\nstores: {id: x}\nlog: {format: [json]}\n", env);
+    EXPECT_TRUE(HasProblem(r, "server: must be a mapping, got a list"));
+    EXPECT_TRUE(HasProblem(r, "stores: must be a list, got a mapping"));
+    EXPECT_TRUE(HasProblem(r, "log.format: must be a single value, got a list"));
+}
+
+TEST(ConfigTest, MissingRequiredKeysAreNamed) {
+    FakeEnvironment env;
+    LoadResult r = LoadFromString("connectors:\n  - {kind: http}\n", env);
+    EXPECT_TRUE(HasProblem(r, "connectors[0].name: is required"));
+    EXPECT_TRUE(HasProblem(r, "connectors[0].base_url: is required"));
+}
+
+TEST(ConfigTest, InvalidYamlIsOneProblemWithLine) {
+    FakeEnvironment env;
+    LoadResult r = LoadFromString("server:\n  listen: [unclosed\n", env);
+    ASSERT_EQ(r.problems.size(), 1u);
+    EXPECT_NE(r.problems[0].message.find("not valid YAML"), std::string::npos);
+    EXPECT_GT(r.problems[0].line, 0);
+}
+
+TEST(ConfigTest, KindSpecificKeysOnlyForTheirKind) {
+    FakeEnvironment env;
+    LoadResult ok = LoadFromString(
+        "connectors:\n  - {name: h, kind: http, base_url: \"http://h\", path: /events, signing_secret: abc}\n", env);
+    ASSERT_TRUE(ok.Ok()) << ::testing::PrintToString(Messages(ok));
+    EXPECT_EQ(ok.settings.connectors[0].path, "/events");
+    LoadResult bad =
+        LoadFromString("connectors:\n  - {name: h, kind: http, base_url: \"http://h\", path: events}\n", env);
+    EXPECT_TRUE(HasProblem(bad, "connectors[0].path: must start with '/'"));
+}
+
+TEST(InterpolateTest, VariablesDefaultsAndErrors) {
+    FakeEnvironment env;
+    env.vars = {{"A", "alpha"}, {"EMPTY", ""}};
+    std::string out, err;
+    ASSERT_TRUE(Interpolate("x-${A}-y", env, out, err));
+    EXPECT_EQ(out, "x-alpha-y");
+    ASSERT_TRUE(Interpolate("${MISSING:-fallback}", env, out, err));
+    EXPECT_EQ(out, "fallback");
+    ASSERT_TRUE(Interpolate("${EMPTY:-used when empty}", env, out, err));
+    EXPECT_EQ(out, "used when empty");
+    ASSERT_TRUE(Interpolate("${EMPTY}", env, out, err));
+    EXPECT_EQ(out, "");
+    ASSERT_TRUE(Interpolate("$plain and $", env, out, err));
+    EXPECT_EQ(out, "$plain and $");
+    EXPECT_FALSE(Interpolate("${MISSING}", env, out, err));
+    EXPECT_EQ(err, "environment variable MISSING is not set");
+    EXPECT_FALSE(Interpolate("${OPEN", env, out, err));
+    EXPECT_FALSE(Interpolate("${BAD-NAME}", env, out, err));
+}
+
+TEST(InterpolateTest, UnsetVariableInConfigIsAProblemAtItsPath) {
+    FakeEnvironment env;
+    LoadResult r = LoadFromString("stores:\n  - id: main\n    webhook_secrets: [\"${WOO_SECRET}\"]\n", env);
+    ASSERT_EQ(r.problems.size(), 1u) << ::testing::PrintToString(Messages(r));
+    EXPECT_EQ(r.problems[0].path, "stores[0].webhook_secrets[0]");
+    EXPECT_EQ(r.problems[0].message, "environment variable WOO_SECRET is not set");
+}
+
+TEST(InterpolateTest, ValueFromEnvironmentIsTypedAfterExpansion) {
+    FakeEnvironment env;
+    env.vars = {{"THREADS", "3"}};
+    LoadResult r = LoadFromString("server: {io_threads: \"${THREADS}\", max_connections: \"${CONNS:-50}\"}\n", env);
+    ASSERT_TRUE(r.Ok()) << ::testing::PrintToString(Messages(r));
+    EXPECT_EQ(r.settings.server.io_threads, 3);
+    EXPECT_EQ(r.settings.server.max_connections, 50);
+}
+
+TEST(SuggestTest, ClosestKeyOrNothing) {
+    EXPECT_EQ(Suggest("max_attemps", {"max_attempts", "max_age"}), "max_attempts");
+    EXPECT_EQ(Suggest("lisen", {"listen", "log"}), "listen");
+    EXPECT_EQ(Suggest("completely_different", {"listen", "log"}), "");
+}
+
+TEST(SplitHostPortTest, Shapes) {
+    std::string host;
+    unsigned short port = 0;
+    EXPECT_TRUE(SplitHostPort("127.0.0.1:8080", host, port));
+    EXPECT_EQ(host, "127.0.0.1");
+    EXPECT_EQ(port, 8080);
+    EXPECT_TRUE(SplitHostPort("[::1]:0", host, port));
+    EXPECT_EQ(host, "::1");
+    EXPECT_EQ(port, 0);
+    EXPECT_FALSE(SplitHostPort("8080", host, port));
+    EXPECT_FALSE(SplitHostPort("host:99999", host, port));
+    EXPECT_FALSE(SplitHostPort(":80", host, port));
+}
+
+}  // namespace
+}  // namespace orderbridge::config
