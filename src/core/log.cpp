@@ -79,12 +79,17 @@ std::shared_ptr<spdlog::logger> MakeLogger(const Settings& s) {
     } else {
         sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(s.file, false);
     }
-    if (!spdlog::thread_pool()) spdlog::init_thread_pool(65536, 1);
+    if (!spdlog::thread_pool()) {
+        spdlog::init_thread_pool(65536, 1);
+        spdlog::flush_every(std::chrono::seconds(1));  // file sinks: lines reach the disk within a second
+    }
+    spdlog::drop("orderbridge");
     auto logger = std::make_shared<spdlog::async_logger>("orderbridge", sink, spdlog::thread_pool(),
                                                          spdlog::async_overflow_policy::overrun_oldest);
     logger->set_pattern("%v");
     logger->set_level(spdlog::level::trace);
     logger->flush_on(spdlog::level::warn);
+    spdlog::register_logger(logger);  // flush_every flushes registered loggers only
     return logger;
 }
 

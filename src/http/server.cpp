@@ -22,7 +22,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/beast/http/status.hpp>
 #include <condition_variable>
 #include <mutex>
 #include <random>
@@ -56,6 +56,27 @@ bool AcceptableRequestId(std::string_view id) {
             return false;
     }
     return true;
+}
+
+// Writes the status line and headers directly; cheaper than Beast's generic serializer for the
+// small, fully buffered responses this server sends.
+void SerializeHead(const Response& response, unsigned version, bool keep_alive, std::string& out) {
+    out.clear();
+    const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(response.status));
+    fmt::format_to(std::back_inserter(out), "HTTP/{}.{} {} {}\r\n", version / 10, version % 10, response.status,
+                   std::string_view(reason.data(), reason.size()));
+    for (const auto& [name, value] : response.headers) {
+        out += name;
+        out += ": ";
+        out += value;
+        out += "\r\n";
+    }
+    out += "Server: orderbridge\r\n";
+    const bool no_body = response.status < 200 || response.status == 204 || response.status == 304;
+    if (!no_body) fmt::format_to(std::back_inserter(out), "Content-Length: {}\r\n", response.body.size());
+    if (version >= 11 && !keep_alive) out += "Connection: close\r\n";
+    if (version < 11 && keep_alive) out += "Connection: keep-alive\r\n";
+    out += "\r\n";
 }
 
 // Per-route metric handles, created once so the hot path does no label lookups.
@@ -131,7 +152,18 @@ struct Server::Impl {
 
     net::awaitable<void> Listen();
     net::awaitable<void> RunSession(std::shared_ptr<Session> session, std::uint64_t id);
-    net::awaitable<Response> Dispatch(Request& request, bool refuse);
+    // Handlers that answer before they return (most of them) complete without a timer or a
+    // coroutine frame; the others are awaited with a deadline, their answer posted to the strand.
+    struct Exchange {
+        explicit Exchange(const net::any_io_executor& ex) : timer(ex) {}
+        net::steady_timer timer;
+        std::optional<Response> response;
+        std::thread::id handler_thread;
+        bool in_handler = false;
+        bool waiting = false;
+    };
+    std::shared_ptr<Exchange> Dispatch(Request& request, bool refuse, const net::any_io_executor& executor);
+    net::awaitable<Response> Await(std::shared_ptr<Exchange> exchange);
     void Finish(Request& request, Response& response, std::size_t route_index);
     static Response PlainError(core::Errc errc, std::string_view message) { return ErrorResponse(errc, message); }
 
@@ -204,7 +236,9 @@ net::awaitable<void> Server::Impl::Listen() {
 
 net::awaitable<void> Server::Impl::RunSession(std::shared_ptr<Session> session, std::uint64_t) {
     beast::tcp_stream& stream = session->stream;
+    const net::any_io_executor executor = co_await net::this_coro::executor;
     beast::flat_buffer buffer;
+    std::string head;  // reused for every response on this connection
     std::string remote;
     {
         beast::error_code ec;
@@ -273,22 +307,23 @@ net::awaitable<void> Server::Impl::RunSession(std::shared_ptr<Session> session, 
             response = std::move(*early);
         } else {
             request.body = std::move(msg.body());
-            response = co_await Dispatch(request, arrived_while_shutting_down);
+            auto exchange = Dispatch(request, arrived_while_shutting_down, executor);
+            if (exchange->response) {
+                response = std::move(*exchange->response);
+            } else {
+                response = co_await Await(std::move(exchange));
+            }
             route_index = request.route_index;
         }
         Finish(request, response, route_index);
 
         const bool keep_alive = keep_alive_requested && !early && !shutting_down.load();
-        bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), request.version};
-        for (auto& [k, v] : response.headers)
-            res.set(k, v);
-        res.set(bhttp::field::server, "orderbridge");
-        if (request.method != "HEAD") res.body() = std::move(response.body);
-        res.keep_alive(keep_alive);
-        res.prepare_payload();
-        if (request.method == "HEAD") res.content_length(response.body.size());
+        SerializeHead(response, request.version, keep_alive, head);
+        const bool send_body = request.method != "HEAD";
+        const std::array<net::const_buffer, 2> buffers{net::buffer(head),
+                                                       send_body ? net::buffer(response.body) : net::const_buffer{}};
         stream.expires_after(settings.write_timeout);
-        auto [wec, wn] = co_await bhttp::async_write(stream, res, kTuple);
+        auto [wec, wn] = co_await net::async_write(stream, buffers, kTuple);
         if (wec || !keep_alive) break;
         first = false;
     }
@@ -297,46 +332,55 @@ net::awaitable<void> Server::Impl::RunSession(std::shared_ptr<Session> session, 
     stream.close();
 }
 
-net::awaitable<Response> Server::Impl::Dispatch(Request& request, bool refuse) {
+std::shared_ptr<Server::Impl::Exchange> Server::Impl::Dispatch(Request& request, bool refuse,
+                                                              const net::any_io_executor& executor) {
     const std::string_view given = request.Header("X-Request-ID");
     request.request_id = AcceptableRequestId(given) ? std::string(given) : NewRequestId();
+    auto exchange = std::make_shared<Exchange>(executor);
     if (refuse) {
-        co_return ErrorResponse(core::Errc::kUnavailable, "the server is shutting down", std::chrono::seconds(5));
+        exchange->response =
+            ErrorResponse(core::Errc::kUnavailable, "the server is shutting down", std::chrono::seconds(5));
+        return exchange;
     }
     Router::Match match = router.Find(request);
     if (match.kind == Router::MatchKind::kNotFound) {
-        co_return ErrorResponse(core::Errc::kNotFound, "no route for " + request.path);
+        exchange->response = ErrorResponse(core::Errc::kNotFound, "no route for " + request.path);
+        return exchange;
     }
     if (match.kind == Router::MatchKind::kMethodNotAllowed) {
-        Response r =
+        exchange->response =
             ErrorResponse(core::Errc::kMethodNotAllowed, request.method + " is not allowed on " + request.path);
-        r.headers.emplace_back("Allow", match.allow);
-        co_return r;
+        exchange->response->headers.emplace_back("Allow", match.allow);
+        return exchange;
     }
-
-    struct Exchange {
-        explicit Exchange(const net::any_io_executor& ex) : timer(ex) {}
-        net::steady_timer timer;
-        std::optional<Response> response;
-    };
-    auto executor = co_await net::this_coro::executor;
-    auto exchange = std::make_shared<Exchange>(executor);
-    exchange->timer.expires_after(settings.handler_timeout);
-    Responder responder([exchange, executor](Response r) {
-        net::post(executor, [exchange, r = std::move(r)]() mutable {
+    Responder responder([exchange](Response r) {
+        if (exchange->in_handler && exchange->handler_thread == std::this_thread::get_id()) {
+            exchange->response = std::move(r);  // same thread, inside the handler call: no race
+            return;
+        }
+        net::post(exchange->timer.get_executor(), [exchange, r = std::move(r)]() mutable {
             if (exchange->response) return;
             exchange->response = std::move(r);
-            exchange->timer.cancel();
+            if (exchange->waiting) exchange->timer.cancel();
         });
     });
+    exchange->handler_thread = std::this_thread::get_id();
+    exchange->in_handler = true;
     try {
         (*match.handler)(request, std::move(responder));
     } catch (...) {
-        // A handler that throws after taking ownership of the responder has answered through it or
-        // will have its responder destroyed (500); either way the exchange completes.
+        // The responder now belongs to the handler: it answered, or dropping it answers 500.
         log::Error("handler threw", {{"route", request.route}});
     }
+    exchange->in_handler = false;
+    return exchange;
+}
+
+net::awaitable<Response> Server::Impl::Await(std::shared_ptr<Exchange> exchange) {
+    exchange->waiting = true;
+    exchange->timer.expires_after(settings.handler_timeout);
     co_await exchange->timer.async_wait(kTuple);
+    exchange->waiting = false;
     if (!exchange->response) {
         exchange->response =
             ErrorResponse(core::Errc::kTimeout, "the request was not answered in time", std::chrono::seconds(1));

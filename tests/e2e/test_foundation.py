@@ -161,6 +161,34 @@ connectors:
         r = subprocess.run([BIN, "no-such-command"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 2)
 
+    def test_sighup_reopens_log_file(self):
+        # The daemon logs to a file, so find the port from that file.
+        cfg = base_config().replace("log: {level: info, format: json}", "log: {level: info, format: json, file: ob.log}")
+        d = Daemon(cfg)
+        d.start(wait=False)
+        log_path = os.path.join(d.dir, "ob.log")
+        import json as _json
+
+        def port_from_file():
+            if not os.path.exists(log_path):
+                return None
+            for line in open(log_path):
+                rec = _json.loads(line)
+                if rec.get("msg") == "listening":
+                    return rec["port"]
+            return None
+        try:
+            d.port = wait_for(port_from_file, timeout=30, what="listening line in the log file")
+            os.rename(log_path, log_path + ".1")  # what logrotate does
+            d.signal(signal.SIGHUP)
+            wait_for(lambda: os.path.exists(log_path), what="a new log file after SIGHUP")
+            self.assertEqual(d.request("GET", "/healthz")[0], 200)
+            wait_for(lambda: '"path":"/healthz"' in open(log_path).read(), what="the access log in the new file")
+            self.assertIn('"msg":"listening"', open(log_path + ".1").read())
+        finally:
+            d.stop()
+        self.assertEqual(d.proc.returncode, 0)
+
     def test_version_and_help(self):
         r = subprocess.run([BIN, "version"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0)

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Runs every benchmark in turn; figures go to docs/benchmarks.md by hand with the machine line.
+set -euo pipefail
+cd "$(dirname "$0")"
+./http_healthz.sh
