@@ -2,12 +2,17 @@
 // Exit codes: 0 ok, 2 bad configuration or usage, 1 runtime failure.
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 
 #include "orderbridge/app/application.hpp"
 #include "orderbridge/config/loader.hpp"
 #include "orderbridge/core/build_info.hpp"
+#include "orderbridge/core/clock.hpp"
 #include "orderbridge/core/log.hpp"
+#include "orderbridge/model/identity.hpp"
+#include "orderbridge/model/schema.hpp"
+#include "orderbridge/woo/normalize.hpp"
 
 namespace {
 
@@ -16,6 +21,7 @@ using namespace orderbridge;
 constexpr int kExitOk = 0;
 constexpr int kExitRuntime = 1;
 constexpr int kExitConfig = 2;
+constexpr int kExitUnusable = 3;
 
 std::string DefaultConfigPath() {
     if (const char* env = std::getenv("ORDERBRIDGE_CONFIG"); env && *env) return env;
@@ -48,6 +54,52 @@ log::Settings LogSettingsFrom(const config::LogSettings& s, const std::string& l
     return ls;
 }
 
+// `orderbridge normalize`: what a raw WooCommerce body becomes, with its findings.
+int RunNormalize(const std::string& config_path, bool config_given, const std::string& store, const std::string& topic,
+                 const std::string& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+        std::cerr << "cannot read " << file << "\n";
+        return kExitConfig;
+    }
+    const std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    woo::NormalizeInput input;
+    input.store = store;
+    input.topic = topic;
+    input.body = body;
+    input.received_at = core::FormatRfc3339(std::chrono::system_clock::now());
+    input.trace_id = model::NewTraceId();
+    // The store's rules and currencies apply when the configuration knows the store.
+    if (config_given || std::ifstream(config_path).good()) {
+        config::Settings settings;
+        if (!LoadConfig(config_path, settings)) return kExitConfig;
+        for (const auto& s : settings.stores) {
+            if (s.id == store) {
+                input.rules = s.rules;
+                input.currencies = s.currencies;
+            }
+        }
+    }
+    const woo::Normalized n = woo::Normalize(input);
+    if (!n.usable) {
+        std::cerr << file << ": unusable body: " << n.error << "\n";
+        return kExitUnusable;
+    }
+    nlohmann::json findings = nlohmann::json::array();
+    for (const auto& f : n.findings)
+        findings.push_back({{"rule", f.rule}, {"action", f.action}, {"message", f.message}});
+    nlohmann::json schema_errors = nlohmann::json::array();
+    const model::SchemaValidator validator;
+    for (const auto& e : n.events) {
+        for (auto& err : validator.Validate(nlohmann::json(e)))
+            schema_errors.push_back(e.type + " " + err);
+    }
+    nlohmann::json out = {{"entity_id", n.entity_id}, {"version", n.version}, {"held", n.Held()},
+                          {"findings", findings},     {"events", n.events},   {"schema_errors", schema_errors}};
+    std::cout << out.dump(2) << "\n";
+    return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -63,6 +115,14 @@ int main(int argc, char** argv) {
     auto* serve = cli.add_subcommand("serve", "Run the daemon");
     auto* check = cli.add_subcommand("check-config", "Validate the configuration and list every problem");
     auto* version = cli.add_subcommand("version", "Print version, git commit and build type");
+    auto* normalize =
+        cli.add_subcommand("normalize",
+                           "Print the canonical events a raw WooCommerce webhook body becomes, with its findings "
+                           "(exit 3 when the body is unusable)");
+    std::string norm_store, norm_topic, norm_file;
+    normalize->add_option("--store", norm_store, "Store id (as in stores[].id)")->required();
+    normalize->add_option("--topic", norm_topic, "WooCommerce topic, e.g. order.updated")->required();
+    normalize->add_option("file", norm_file, "File with the raw body")->required();
 
     try {
         cli.parse(argc, argv);
@@ -75,6 +135,10 @@ int main(int argc, char** argv) {
         const auto& info = core::GetBuildInfo();
         std::cout << "orderbridge " << info.version << " (git " << info.git_sha << ", " << info.build_type << ")\n";
         return kExitOk;
+    }
+
+    if (normalize->parsed()) {
+        return RunNormalize(config_path, cli.get_option("--config")->count() > 0, norm_store, norm_topic, norm_file);
     }
 
     config::Settings settings;

@@ -8,7 +8,4 @@ namespace orderbridge::config {
 
 void Validate(const Settings& settings, std::vector<Problem>& problems);
 
-/// Canonical event types a connector may subscribe to ("order.*" and "*" match several).
-const std::vector<std::string>& EventTypes();
-
 }  // namespace orderbridge::config

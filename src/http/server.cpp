@@ -21,8 +21,8 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/status.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <condition_variable>
 #include <mutex>
 #include <random>
@@ -333,7 +333,7 @@ net::awaitable<void> Server::Impl::RunSession(std::shared_ptr<Session> session, 
 }
 
 std::shared_ptr<Server::Impl::Exchange> Server::Impl::Dispatch(Request& request, bool refuse,
-                                                              const net::any_io_executor& executor) {
+                                                               const net::any_io_executor& executor) {
     const std::string_view given = request.Header("X-Request-ID");
     request.request_id = AcceptableRequestId(given) ? std::string(given) : NewRequestId();
     auto exchange = std::make_shared<Exchange>(executor);

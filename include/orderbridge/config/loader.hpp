@@ -51,6 +51,10 @@ std::string Suggest(const std::string& unknown, const std::vector<std::string>& 
 /// Splits "host:port" (IPv6 as "[::1]:8080"). False when malformed.
 bool SplitHostPort(const std::string& listen, std::string& host, unsigned short& port);
 
+/// The canonical event types (DESIGN section 3, plus customer.updated); connectors subscribe to
+/// these ("order.*" and "*" match several).
+const std::vector<std::string>& EventTypes();
+
 /// Expands `${VAR}` and `${VAR:-default}`; a missing variable without default is an error.
 /// Returns false and sets `error` on failure.
 bool Interpolate(const std::string& in, const Environment& env, std::string& out, std::string& error);

@@ -1,0 +1,16 @@
+# Generates embedded_schemas.hpp: every schemas/canonical/v1/*.schema.json as a string literal.
+# Invoked at build time: cmake -DSCHEMA_DIR=... -DOUT=... -P EmbedSchemas.cmake
+file(GLOB schema_files "${SCHEMA_DIR}/*.schema.json")
+list(SORT schema_files)
+set(body "#pragma once\n// Generated from schemas/canonical/v1 by cmake/EmbedSchemas.cmake. Do not edit.\n")
+string(APPEND body "#include <string_view>\n#include <utility>\n#include <vector>\n\nnamespace orderbridge::model {\n")
+string(APPEND body "inline const std::vector<std::pair<std::string_view, std::string_view>>& EmbeddedSchemas() {\n")
+string(APPEND body "    static const std::vector<std::pair<std::string_view, std::string_view>> kSchemas = {\n")
+foreach(f IN LISTS schema_files)
+  get_filename_component(name "${f}" NAME)
+  file(READ "${f}" content)
+  string(APPEND body "        {\"${name}\", R\"OBSCHEMA(${content})OBSCHEMA\"},\n")
+endforeach()
+string(APPEND body "    };\n    return kSchemas;\n}\n}  // namespace orderbridge::model\n")
+file(WRITE "${OUT}.tmp" "${body}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different "${OUT}.tmp" "${OUT}")

@@ -1,0 +1,57 @@
+#pragma once
+// WooCommerce REST v3 webhook bodies to canonical events (model v1).
+//
+// Stateless and deterministic: the same body always gives the same entity, version and event ids,
+// so repeats and stale deliveries are recognised later by the store. Business rules of the store
+// (config `stores[].rules`) turn into findings; a `hold` finding parks an order.
+// Thread-safe: plain functions over their inputs.
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "orderbridge/config/settings.hpp"
+#include "orderbridge/model/canonical.hpp"
+
+namespace orderbridge::woo {
+
+struct Finding {
+    std::string rule;     ///< line_without_sku, currency_not_configured, totals_mismatch, ...
+    std::string action;   ///< "warn" or "hold"
+    std::string message;  ///< for people: what is wrong and where
+};
+
+struct NormalizeInput {
+    std::string store;
+    std::string topic;  ///< X-WC-Webhook-Topic, e.g. "order.updated"
+    std::string_view body;
+    std::string received_at;  ///< RFC 3339 UTC
+    std::string trace_id;     ///< 32 hex
+    config::RuleSettings rules;
+    std::vector<std::string> currencies;  ///< empty: any
+};
+
+struct Normalized {
+    bool usable = false;
+    std::string error;  ///< why the body is unusable (not JSON, error object, wrong shape, ...)
+
+    std::string entity_kind;  ///< order, product, customer
+    std::string entity_id;
+    std::string version;
+    std::string source_id;  ///< WooCommerce id of the resource
+    model::Json entity;     ///< canonical entity, as stored
+    std::vector<model::Event> events;
+    std::vector<Finding> findings;
+    std::optional<model::Order> order;
+    std::optional<model::Product> product;
+    std::vector<model::Refund> refunds;
+
+    bool Held() const;
+};
+
+Normalized Normalize(const NormalizeInput& input);
+
+/// WordPress-style HTML entity decoding (`&amp;`, `&ndash;`, `&#039;`, `&#x2013;`, ...).
+std::string DecodeHtmlEntities(std::string_view text);
+
+}  // namespace orderbridge::woo

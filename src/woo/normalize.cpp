@@ -1,0 +1,570 @@
+#include "orderbridge/woo/normalize.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <stdexcept>
+
+#include "orderbridge/model/identity.hpp"
+#include "orderbridge/model/money.hpp"
+
+namespace orderbridge::woo {
+namespace {
+
+using model::Json;
+using model::Minor;
+
+// A body whose shape is not what WooCommerce sends: the whole delivery is unusable.
+struct ShapeError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+const Json& Member(const Json& obj, const char* key) {
+    static const Json kNull;
+    if (!obj.is_object()) return kNull;
+    auto it = obj.find(key);
+    return it == obj.end() ? kNull : *it;
+}
+
+std::string Str(const Json& obj, const char* key) {
+    const Json& v = Member(obj, key);
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_number_integer()) return std::to_string(v.get<std::int64_t>());
+    return {};
+}
+
+std::string Decoded(const Json& obj, const char* key) {
+    return DecodeHtmlEntities(Str(obj, key));
+}
+
+std::int64_t Int(const Json& obj, const char* key, const std::string& where) {
+    const Json& v = Member(obj, key);
+    if (v.is_number_integer()) return v.get<std::int64_t>();
+    if (v.is_string()) {
+        const std::string s = v.get<std::string>();
+        if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+            return std::stoll(s);
+        }
+    }
+    if (v.is_null()) return 0;
+    throw ShapeError(where + "." + key + " is not an integer");
+}
+
+bool Bool(const Json& obj, const char* key) {
+    const Json& v = Member(obj, key);
+    return v.is_boolean() && v.get<bool>();
+}
+
+// Text of a JSON number as PHP's json_encode wrote it (shortest round trip).
+std::string NumberText(const Json& v) {
+    if (v.is_number_integer()) return std::to_string(v.get<std::int64_t>());
+    if (v.is_number_float()) return model::ShortestDouble(v.get<double>());
+    if (v.is_string()) return v.get<std::string>();
+    return "0";
+}
+
+const Json& Array(const Json& obj, const char* key, const std::string& where) {
+    static const Json kEmpty = Json::array();
+    const Json& v = Member(obj, key);
+    if (v.is_null()) return kEmpty;
+    if (!v.is_array()) throw ShapeError(where + "." + key + " is not a list");
+    return v;
+}
+
+class MoneyReader {
+  public:
+    explicit MoneyReader(int exponent) : exponent_(exponent) {}
+    // A WooCommerce money string ("29.35", "0.576875", "" = 0) in minor units.
+    Minor operator()(const Json& obj, const char* key, const std::string& where) const {
+        const Json& v = Member(obj, key);
+        if (v.is_null()) return 0;
+        const std::string text = v.is_string() ? v.get<std::string>() : NumberText(v);
+        if (text.empty()) return 0;
+        auto minor = model::ParseMinor(text, exponent_);
+        if (!minor) throw ShapeError(where + "." + key + " is not a decimal amount: '" + text + "'");
+        return *minor;
+    }
+    std::string Raw(const Json& obj, const char* key) const {
+        const Json& v = Member(obj, key);
+        std::string text = v.is_string() ? v.get<std::string>() : (v.is_null() ? "" : NumberText(v));
+        return text.empty() ? "0" : text;
+    }
+
+  private:
+    int exponent_;
+};
+
+std::string Lower(std::string s) {
+    for (char& c : s)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+std::string Trim(std::string s) {
+    const auto b = s.find_first_not_of(" \t\r\n");
+    if (b == std::string::npos) return {};
+    const auto e = s.find_last_not_of(" \t\r\n");
+    return s.substr(b, e - b + 1);
+}
+
+std::optional<std::string> GmtTime(const Json& obj, const char* key, const std::string& where, bool required) {
+    const Json& v = Member(obj, key);
+    if (v.is_null() || (v.is_string() && v.get<std::string>().empty())) {
+        if (required) throw ShapeError(where + "." + key + " is missing");
+        return std::nullopt;
+    }
+    if (!v.is_string()) throw ShapeError(where + "." + key + " is not a date");
+    auto ms = model::ParseWooGmt(v.get<std::string>());
+    if (!ms) throw ShapeError(where + "." + key + " is not a date: '" + v.get<std::string>() + "'");
+    return model::FormatUtc(*ms);
+}
+
+std::int64_t GmtMillis(const Json& obj, const char* key) {
+    const Json& v = Member(obj, key);
+    if (!v.is_string()) return 0;
+    return model::ParseWooGmt(v.get<std::string>()).value_or(0);
+}
+
+model::Address ReadAddress(const Json& a, bool with_email) {
+    model::Address addr;
+    addr.first_name = DecodeHtmlEntities(Str(a, "first_name"));
+    addr.last_name = DecodeHtmlEntities(Str(a, "last_name"));
+    addr.company = DecodeHtmlEntities(Str(a, "company"));
+    addr.line1 = DecodeHtmlEntities(Str(a, "address_1"));
+    addr.line2 = DecodeHtmlEntities(Str(a, "address_2"));
+    addr.city = DecodeHtmlEntities(Str(a, "city"));
+    addr.region_code = Str(a, "state");
+    addr.postal_code = Str(a, "postcode");
+    const std::string country = Trim(Str(a, "country"));
+    if (!country.empty()) addr.country_code = country;
+    addr.phone = Str(a, "phone");
+    if (with_email) addr.email = Lower(Trim(Str(a, "email")));
+    return addr;
+}
+
+bool IsEmpty(const model::Address& a) {
+    return a.line1.empty() && a.city.empty() && !a.country_code && a.first_name.empty() && a.last_name.empty() &&
+           a.postal_code.empty();
+}
+
+std::vector<model::TaxAmount> ReadTaxes(const Json& item, const MoneyReader& money, const std::string& where) {
+    std::vector<model::TaxAmount> out;
+    for (const Json& t : Array(item, "taxes", where)) {
+        model::TaxAmount ta;
+        ta.rate_id = Int(t, "id", where + ".taxes[]");
+        ta.amount = money(t, "total", where + ".taxes[]");
+        ta.amount_raw = money.Raw(t, "total");
+        ta.subtotal_amount = money(t, "subtotal", where + ".taxes[]");
+        ta.subtotal_amount_raw = money.Raw(t, "subtotal");
+        out.push_back(std::move(ta));
+    }
+    return out;
+}
+
+class FindingSink {
+  public:
+    explicit FindingSink(std::vector<Finding>& out) : out_(out) {}
+    void Add(config::RuleAction action, std::string rule, std::string message) {
+        if (action == config::RuleAction::kOff) return;
+        out_.push_back(
+            Finding{std::move(rule), action == config::RuleAction::kHold ? "hold" : "warn", std::move(message)});
+    }
+
+  private:
+    std::vector<Finding>& out_;
+};
+
+std::string IdKey(const std::string& store, const std::string& tag, const std::string& id) {
+    return "wc:" + store + ":" + tag + id;
+}
+
+model::Event MakeEvent(const NormalizeInput& in, std::string type, const std::string& entity_id, const std::string& key,
+                       const std::string& version, const std::string& occurred_at, Json data) {
+    model::Event e;
+    e.type = std::move(type);
+    e.id = model::EventId(entity_id, e.type, version);
+    e.source = model::EventSource{"woocommerce", in.store};
+    e.occurred_at = occurred_at;
+    e.received_at = in.received_at;
+    e.trace_id = in.trace_id;
+    e.idempotency_key = key;
+    e.entity_id = entity_id;
+    e.version = version;
+    e.data = std::move(data);
+    return e;
+}
+
+void NormalizeOrder(const NormalizeInput& in, const Json& j, const std::string& event, Normalized& out) {
+    const std::string where = "order";
+    const std::string source_id = std::to_string(Int(j, "id", where));
+    model::Order o;
+    o.id = "wc:" + in.store + ":" + source_id;
+    o.idempotency_key = o.id;
+    o.store = in.store;
+    o.source_status = Str(j, "status");
+    o.canonical_status = model::CanonicalStatus(o.source_status);
+    o.currency = Str(j, "currency");
+    FindingSink findings(out.findings);
+    if (auto exp = model::CurrencyExponent(o.currency)) {
+        o.currency_exponent = *exp;
+    } else {
+        o.currency_exponent = 2;
+        findings.Add(config::RuleAction::kHold, "unknown_currency",
+                     "currency '" + o.currency + "' is not an ISO 4217 code; amounts were read with 2 decimals");
+    }
+    const MoneyReader money(o.currency_exponent);
+    o.prices_include_tax = Bool(j, "prices_include_tax");
+    o.created_at = *GmtTime(j, "date_created_gmt", where, true);
+    o.modified_at = *GmtTime(j, "date_modified_gmt", where, true);
+    o.paid_at = GmtTime(j, "date_paid_gmt", where, false);
+    o.completed_at = GmtTime(j, "date_completed_gmt", where, false);
+    o.customer_note = Str(j, "customer_note");
+    o.payment_method = model::PaymentMethod{
+        Str(j, "payment_method"), DecodeHtmlEntities(Str(j, "payment_method_title")), Str(j, "transaction_id")};
+    o.created_via = Str(j, "created_via");
+
+    o.billing_address = ReadAddress(Member(j, "billing"), true);
+    model::Address shipping = ReadAddress(Member(j, "shipping"), false);
+    if (!IsEmpty(shipping)) o.shipping_address = shipping;
+
+    // Customer: registered customers by WooCommerce id, guests by a hash of their e-mail.
+    const std::int64_t customer_id = Int(j, "customer_id", where);
+    model::Customer& c = o.customer;
+    c.email = o.billing_address.email;
+    c.first_name = o.billing_address.first_name;
+    c.last_name = o.billing_address.last_name;
+    c.company = o.billing_address.company;
+    c.phone = o.billing_address.phone;
+    c.is_guest = customer_id == 0;
+    if (!c.is_guest) {
+        c.id = "wc:" + in.store + ":customer:" + std::to_string(customer_id);
+        c.idempotency_key = IdKey(in.store, "c", std::to_string(customer_id));
+        c.external_refs["woocommerce"] = model::ExternalRef{std::to_string(customer_id), "", ""};
+    } else if (!c.email.empty()) {
+        const std::string hash = model::Sha256Hex(c.email).substr(0, 16);
+        c.id = "wc:" + in.store + ":guest:" + hash;
+        c.idempotency_key = IdKey(in.store, "g", hash.substr(0, 10));
+    } else {
+        c.id = "wc:" + in.store + ":guest:order-" + source_id;
+        c.idempotency_key = IdKey(in.store, "go", source_id);
+    }
+
+    for (const Json& item : Array(j, "line_items", where)) {
+        const std::string lw = "line_items[" + Str(item, "id") + "]";
+        model::OrderLine l;
+        l.line_id = Str(item, "id");
+        const Json& sku = Member(item, "sku");
+        if (sku.is_string()) l.sku = sku.get<std::string>();
+        l.product_ref = "wc:" + in.store + ":product:" + std::to_string(Int(item, "product_id", lw));
+        const std::int64_t variation = Int(item, "variation_id", lw);
+        if (variation != 0) l.variation_ref = "wc:" + in.store + ":product:" + std::to_string(variation);
+        l.name = Decoded(item, "name");
+        if (Member(item, "parent_name").is_string()) l.parent_name = Decoded(item, "parent_name");
+        l.quantity = Int(item, "quantity", lw);
+        l.line_subtotal = money(item, "subtotal", lw);
+        l.line_subtotal_tax = money(item, "subtotal_tax", lw);
+        l.line_total = money(item, "total", lw);
+        l.line_tax = money(item, "total_tax", lw);
+        l.line_discount = l.line_subtotal - l.line_total;
+        l.price_raw = NumberText(Member(item, "price"));
+        if (l.quantity > 0) {
+            l.unit_price_excl = model::DivRoundHalfUp(l.line_total, l.quantity);
+            l.unit_price_incl = model::DivRoundHalfUp(l.line_total + l.line_tax, l.quantity);
+        }
+        l.taxes = ReadTaxes(item, money, lw);
+        l.gtin = Str(item, "global_unique_id");
+        l.meta = Member(item, "meta_data").is_array() ? Member(item, "meta_data") : Json::array();
+        o.totals.subtotal += l.line_subtotal;
+        o.lines.push_back(std::move(l));
+    }
+    for (const Json& t : Array(j, "tax_lines", where)) {
+        model::TaxLine tl;
+        tl.rate_id = Int(t, "rate_id", "tax_lines[]");
+        tl.code = Str(t, "rate_code");
+        tl.label = Decoded(t, "label");
+        tl.compound = Bool(t, "compound");
+        tl.rate_percent = NumberText(Member(t, "rate_percent"));
+        tl.amount = money(t, "tax_total", "tax_lines[]");
+        tl.shipping_amount = money(t, "shipping_tax_total", "tax_lines[]");
+        o.tax_lines.push_back(std::move(tl));
+    }
+    for (const Json& s : Array(j, "shipping_lines", where)) {
+        model::ShippingLine sl;
+        sl.line_id = Str(s, "id");
+        sl.method_id = Str(s, "method_id");
+        sl.instance_id = Str(s, "instance_id");
+        sl.title = Decoded(s, "method_title");
+        sl.amount = money(s, "total", "shipping_lines[]");
+        sl.tax_amount = money(s, "total_tax", "shipping_lines[]");
+        sl.taxes = ReadTaxes(s, money, "shipping_lines[]");
+        sl.meta = Member(s, "meta_data").is_array() ? Member(s, "meta_data") : Json::array();
+        o.shipping_lines.push_back(std::move(sl));
+    }
+    for (const Json& f : Array(j, "fee_lines", where)) {
+        model::FeeLine fl;
+        fl.line_id = Str(f, "id");
+        fl.name = Decoded(f, "name");
+        fl.tax_status = Str(f, "tax_status");
+        fl.amount = money(f, "total", "fee_lines[]");
+        fl.amount_raw = money.Raw(f, "amount");
+        fl.tax_amount = money(f, "total_tax", "fee_lines[]");
+        fl.taxes = ReadTaxes(f, money, "fee_lines[]");
+        o.totals.fee_total += fl.amount;
+        o.fee_lines.push_back(std::move(fl));
+    }
+    for (const Json& cl : Array(j, "coupon_lines", where)) {
+        model::Discount d;
+        d.code = Decoded(cl, "code");
+        d.amount = money(cl, "discount", "coupon_lines[]");
+        d.amount_raw = money.Raw(cl, "discount");
+        d.tax_amount = money(cl, "discount_tax", "coupon_lines[]");
+        d.tax_amount_raw = money.Raw(cl, "discount_tax");
+        d.discount_type = Str(cl, "discount_type");
+        d.free_shipping = Bool(cl, "free_shipping");
+        o.discounts.push_back(std::move(d));
+    }
+    Minor refunded = 0;
+    for (const Json& r : Array(j, "refunds", where)) {
+        model::RefundSummary rs;
+        rs.source_refund_id = Str(r, "id");
+        rs.refund_ref = "wc:" + in.store + ":refund:" + rs.source_refund_id;
+        std::string raw = money.Raw(r, "total");
+        if (!raw.empty() && raw.front() == '-') raw.erase(0, 1);
+        rs.amount_raw = raw;
+        rs.amount = -money(r, "total", "refunds[]");
+        rs.reason = Decoded(r, "reason");
+        refunded += rs.amount;
+        o.refunds.push_back(std::move(rs));
+    }
+    model::Totals& t = o.totals;
+    t.discount_total = money(j, "discount_total", where);
+    t.discount_tax = money(j, "discount_tax", where);
+    t.shipping_total = money(j, "shipping_total", where);
+    t.shipping_tax = money(j, "shipping_tax", where);
+    t.tax_total = money(j, "total_tax", where);
+    t.grand_total = money(j, "total", where);
+    t.rounding_adjustment =
+        t.grand_total - (t.subtotal - t.discount_total + t.shipping_total + t.fee_total + t.tax_total);
+    o.external_refs["woocommerce"] = model::ExternalRef{source_id, Str(j, "number"), Str(j, "order_key")};
+    o.meta = Member(j, "meta_data").is_array() ? Member(j, "meta_data") : Json::array();
+
+    // Business rules.
+    const auto& rules = in.rules;
+    for (const auto& l : o.lines) {
+        if (!l.sku || l.sku->empty()) {
+            findings.Add(rules.line_without_sku, "line_without_sku",
+                         "line " + l.line_id + " (" + l.name + ") has no SKU");
+        }
+        if (l.quantity <= 0) {
+            findings.Add(rules.non_positive_quantity, "non_positive_quantity",
+                         "line " + l.line_id + " (" + l.name + ") has quantity " + std::to_string(l.quantity));
+        }
+    }
+    if (!in.currencies.empty() &&
+        std::find(in.currencies.begin(), in.currencies.end(), o.currency) == in.currencies.end()) {
+        findings.Add(rules.currency_not_configured, "currency_not_configured",
+                     "currency " + o.currency + " is not configured for store " + in.store);
+    }
+    const Minor tolerance =
+        std::max<Minor>(1, static_cast<Minor>(o.lines.size() + o.shipping_lines.size() + o.fee_lines.size()));
+    if (std::abs(t.rounding_adjustment) > tolerance) {
+        findings.Add(rules.totals_mismatch, "totals_mismatch",
+                     "lines, shipping, fees, discounts and taxes add up to " +
+                         model::FormatMinor(t.grand_total - t.rounding_adjustment, o.currency_exponent) +
+                         " but the order total is " + model::FormatMinor(t.grand_total, o.currency_exponent));
+    }
+    if (!o.shipping_lines.empty() && !o.shipping_address) {
+        findings.Add(rules.missing_shipping_address, "missing_shipping_address",
+                     "the order has shipping lines but no shipping address");
+    }
+    for (const auto* addr : {&o.billing_address, o.shipping_address ? &*o.shipping_address : nullptr}) {
+        if (addr && addr->country_code && !model::IsCountryCode(*addr->country_code)) {
+            findings.Add(rules.unknown_country, "unknown_country",
+                         "country code '" + *addr->country_code + "' is not ISO 3166-1 alpha-2");
+        }
+    }
+
+    Json entity = o;
+    out.entity_kind = "order";
+    out.entity_id = o.id;
+    out.source_id = source_id;
+    out.version = model::MakeVersion(GmtMillis(j, "date_modified_gmt"), entity.dump());
+    std::string type = "order.updated";
+    if (event == "created") type = "order.created";
+    if (event != "created" && o.source_status == "cancelled") type = "order.cancelled";
+    out.events.push_back(MakeEvent(in, type, o.id, o.idempotency_key, out.version, o.modified_at, entity));
+
+    for (const auto& rs : o.refunds) {
+        model::Refund r;
+        r.id = rs.refund_ref;
+        r.idempotency_key = IdKey(in.store, "r", rs.source_refund_id);
+        r.order_ref = o.id;
+        r.source_refund_id = rs.source_refund_id;
+        r.amount = rs.amount;
+        r.amount_raw = rs.amount_raw;
+        r.currency = o.currency;
+        r.currency_exponent = o.currency_exponent;
+        r.reason = rs.reason;
+        r.full = refunded >= t.grand_total && t.grand_total > 0;
+        Json data = r;
+        // A refund never changes once made: its version is its content, so repeats are recognised.
+        const std::string version = model::MakeVersion(0, data.dump());
+        out.events.push_back(MakeEvent(in, "refund.created", r.id, r.idempotency_key, version, o.modified_at, data));
+        out.refunds.push_back(std::move(r));
+    }
+    out.entity = std::move(entity);
+    out.order = std::move(o);
+}
+
+std::optional<std::string> PriceOrNull(const Json& obj, const char* key) {
+    const std::string s = Str(obj, key);
+    if (s.empty() || s.front() == '+' || !model::IsDecimal(s)) return std::nullopt;
+    return s;
+}
+
+void NormalizeProduct(const NormalizeInput& in, const Json& j, const std::string& event, Normalized& out) {
+    const std::string where = "product";
+    const std::string source_id = std::to_string(Int(j, "id", where));
+    model::Product p;
+    p.id = "wc:" + in.store + ":product:" + source_id;
+    p.idempotency_key = IdKey(in.store, "p", source_id);
+    p.product_ref = p.id;
+    std::int64_t modified_ms = GmtMillis(j, "date_modified_gmt");
+    if (event == "deleted") {
+        p.type = "unknown";
+        p.status = "deleted";
+        p.modified_at = in.received_at;
+        modified_ms = model::ParseWooGmt(in.received_at).value_or(0);
+    } else {
+        const std::int64_t parent = Int(j, "parent_id", where);
+        if (parent != 0) p.parent_ref = "wc:" + in.store + ":product:" + std::to_string(parent);
+        p.type = Str(j, "type");
+        if (p.type.empty()) p.type = parent != 0 ? "variation" : "simple";
+        p.name = Decoded(j, "name");
+        p.sku = Str(j, "sku");
+        p.status = Str(j, "status");
+        p.price_raw = PriceOrNull(j, "price");
+        p.regular_price_raw = PriceOrNull(j, "regular_price");
+        p.sale_price_raw = PriceOrNull(j, "sale_price");
+        const Json& ms = Member(j, "manage_stock");
+        p.manage_stock = ms.is_string() && ms.get<std::string>() == "parent" ? Json("parent")
+                                                                             : Json(ms.is_boolean() && ms.get<bool>());
+        const Json& q = Member(j, "stock_quantity");
+        if (q.is_number_integer()) p.stock_quantity = q.get<std::int64_t>();
+        if (q.is_number_float()) p.stock_quantity = static_cast<std::int64_t>(q.get<double>());
+        p.stock_status = Str(j, "stock_status");
+        p.backorders = Str(j, "backorders");
+        for (const Json& v : Array(j, "variations", where)) {
+            if (v.is_number_integer())
+                p.variation_refs.push_back("wc:" + in.store + ":product:" + std::to_string(v.get<std::int64_t>()));
+        }
+        p.modified_at = GmtTime(j, "date_modified_gmt", where, false).value_or(in.received_at);
+        p.meta = Member(j, "meta_data").is_array() ? Member(j, "meta_data") : Json::array();
+    }
+    Json entity = p;
+    out.entity_kind = "product";
+    out.entity_id = p.id;
+    out.source_id = source_id;
+    out.version = model::MakeVersion(modified_ms, entity.dump());
+    out.events.push_back(MakeEvent(in, "product.updated", p.id, p.idempotency_key, out.version, p.modified_at, entity));
+    out.entity = std::move(entity);
+    out.product = std::move(p);
+}
+
+void NormalizeCustomer(const NormalizeInput& in, const Json& j, const std::string& event, Normalized& out) {
+    const std::string source_id = std::to_string(Int(j, "id", "customer"));
+    model::Customer c;
+    c.id = "wc:" + in.store + ":customer:" + source_id;
+    c.idempotency_key = IdKey(in.store, "c", source_id);
+    c.external_refs["woocommerce"] = model::ExternalRef{source_id, "", ""};
+    out.entity_kind = "customer";
+    out.entity_id = c.id;
+    out.source_id = source_id;
+    if (event == "deleted") {
+        // Recorded, not propagated: ERPs keep customers that placed orders.
+        model::DeletedEntity d{c.id, source_id};
+        out.entity = d;
+        out.version = model::MakeVersion(model::ParseWooGmt(in.received_at).value_or(0), out.entity.dump());
+        return;
+    }
+    const Json& billing = Member(j, "billing");
+    c.email = Lower(Trim(Str(j, "email")));
+    c.first_name = Decoded(j, "first_name");
+    c.last_name = Decoded(j, "last_name");
+    c.company = Decoded(billing, "company");
+    c.phone = Str(billing, "phone");
+    c.is_guest = false;
+    Json entity = c;
+    out.version = model::MakeVersion(GmtMillis(j, "date_modified_gmt"), entity.dump());
+    const std::string occurred = GmtTime(j, "date_modified_gmt", "customer", false).value_or(in.received_at);
+    out.events.push_back(MakeEvent(in, "customer.updated", c.id, c.idempotency_key, out.version, occurred, entity));
+    out.entity = std::move(entity);
+}
+
+}  // namespace
+
+bool Normalized::Held() const {
+    return std::any_of(findings.begin(), findings.end(), [](const Finding& f) { return f.action == "hold"; });
+}
+
+Normalized Normalize(const NormalizeInput& in) {
+    Normalized out;
+    const std::size_t dot = in.topic.find('.');
+    const std::string resource = in.topic.substr(0, dot);
+    const std::string event = dot == std::string::npos ? "" : in.topic.substr(dot + 1);
+    static const std::vector<std::string> kEvents = {"created", "updated", "deleted", "restored"};
+    if ((resource != "order" && resource != "product" && resource != "customer") ||
+        std::find(kEvents.begin(), kEvents.end(), event) == kEvents.end()) {
+        out.error = "topic '" + in.topic + "' is not handled (order.*, product.* and customer.* are)";
+        return out;
+    }
+    Json j;
+    try {
+        j = Json::parse(in.body);
+    } catch (const Json::parse_error& e) {
+        out.error = std::string("the body is not JSON: ") + e.what();
+        return out;
+    }
+    if (!j.is_object()) {
+        out.error = "the body is not a JSON object";
+        return out;
+    }
+    if (!j.contains("id") && j.contains("code") && j.contains("message")) {
+        out.error = "WooCommerce sent an error object instead of the " + resource + ": " + Str(j, "code") + ": " +
+                    Str(j, "message");
+        return out;
+    }
+    if (!Member(j, "id").is_number_integer() || Member(j, "id").get<std::int64_t>() <= 0) {
+        out.error = "the body has no positive integer \"id\"";
+        return out;
+    }
+    try {
+        if (resource == "order" && event == "deleted") {
+            const std::string source_id = std::to_string(Member(j, "id").get<std::int64_t>());
+            model::DeletedEntity d{"wc:" + in.store + ":" + source_id, source_id};
+            out.entity_kind = "order";
+            out.entity_id = d.id;
+            out.source_id = source_id;
+            out.entity = d;
+            out.version = model::MakeVersion(model::ParseWooGmt(in.received_at).value_or(0), out.entity.dump());
+            out.events.push_back(MakeEvent(in, "order.deleted", d.id, d.id, out.version, in.received_at, out.entity));
+        } else if (resource == "order") {
+            NormalizeOrder(in, j, event, out);
+        } else if (resource == "product") {
+            NormalizeProduct(in, j, event, out);
+        } else {
+            NormalizeCustomer(in, j, event, out);
+        }
+    } catch (const ShapeError& e) {
+        out = Normalized{};
+        out.error = std::string("unexpected shape: ") + e.what();
+        return out;
+    } catch (const Json::exception& e) {
+        out = Normalized{};
+        out.error = std::string("unexpected shape: ") + e.what();
+        return out;
+    }
+    out.usable = true;
+    return out;
+}
+
+}  // namespace orderbridge::woo
