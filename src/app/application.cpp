@@ -10,12 +10,20 @@
 #include <stack>
 #include <thread>
 
+#include "orderbridge/api/auth.hpp"
 #include "orderbridge/api/health.hpp"
+#include "orderbridge/api/orders.hpp"
+#include "orderbridge/api/webhooks.hpp"
 #include "orderbridge/core/build_info.hpp"
+#include "orderbridge/core/clock.hpp"
 #include "orderbridge/core/health.hpp"
 #include "orderbridge/core/log.hpp"
 #include "orderbridge/http/server.hpp"
 #include "orderbridge/metrics/metrics.hpp"
+#include "orderbridge/model/schema.hpp"
+#include "orderbridge/store/ingest_queue.hpp"
+#include "orderbridge/store/session_pool.hpp"
+#include "orderbridge/store/store.hpp"
 
 namespace orderbridge::app {
 namespace {
@@ -70,6 +78,52 @@ class StopStack {
     std::stack<std::pair<std::string, std::function<void()>>> stops_;
 };
 
+// Prunes archived raw bodies in small batches on its own thread.
+class Retention {
+  public:
+    Retention(store::Store& store, const config::RetentionSettings& settings) : store_(store), settings_(settings) {
+        thread_ = std::thread([this] { Loop(); });
+    }
+    ~Retention() { Stop(); }
+    void Stop() {
+        {
+            std::lock_guard lock(mutex_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+
+  private:
+    void Loop() {
+        std::unique_ptr<store::Session> session;
+        std::unique_lock lock(mutex_);
+        while (!cv_.wait_for(lock, settings_.interval, [this] { return stop_.load(); })) {
+            lock.unlock();
+            try {
+                if (!session) session = store_.Open();
+                const auto cutoff = core::FormatRfc3339(std::chrono::system_clock::now() - settings_.raw_bodies);
+                std::int64_t total = 0, n = 0;
+                do {
+                    n = session->PruneRaw(cutoff, settings_.batch_size);
+                    total += n;
+                } while (n == settings_.batch_size && !stop_.load());
+                if (total > 0) log::Info("pruned archived webhook bodies", {{"rows", total}, {"before", cutoff}});
+            } catch (const std::exception& e) {
+                session.reset();
+                log::Warn("retention failed", {{"error", e.what()}});
+            }
+            lock.lock();
+        }
+    }
+    store::Store& store_;
+    config::RetentionSettings settings_;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
 }  // namespace
 
 Application::Application(config::Settings settings) : settings_(std::move(settings)) {}
@@ -92,13 +146,52 @@ int Application::Run() {
     metrics::RegisterBuildInfo(*registry);
     core::Readiness readiness;
 
+    // Storage first: everything else needs it. Migrations run here unless disabled, and a schema
+    // newer than this binary is refused.
+    std::unique_ptr<store::Store> store = store::MakeStore(settings_.storage);
+    try {
+        if (settings_.storage.migrate_on_start) {
+            const int version = store->Migrate();
+            log::Info("schema ready", {{"driver", store->Driver()}, {"version", version}});
+        } else {
+            const int version = store->SchemaVersion();
+            if (version != store::Store::KnownSchemaVersion()) {
+                log::Error("database schema does not match; run orderbridge migrate",
+                           {{"found", version}, {"expected", store::Store::KnownSchemaVersion()}});
+                return 1;
+            }
+        }
+    } catch (const std::exception& e) {
+        log::Error("cannot prepare the store", {{"driver", store->Driver()}, {"error", e.what()}});
+        return 1;
+    }
+    store::IngestSettings ingest_settings;
+    ingest_settings.writers = settings_.storage.writers;
+    ingest_settings.max_batch = static_cast<std::size_t>(settings_.storage.max_batch);
+    ingest_settings.ack_timeout = settings_.storage.ack_timeout;
+    store::IngestQueue ingest(*store, ingest_settings, *registry);
+    ingest.Start();
+    store::SessionPool sessions(*store, settings_.storage.read_threads);
+    readiness.Register("store", [&ingest] {
+        return core::ProbeResult{ingest.Healthy(), ingest.Healthy() ? "ok" : "the store is unavailable"};
+    });
+    std::unique_ptr<model::SchemaValidator> validator;
+    if (settings_.model.validate_events) validator = std::make_unique<model::SchemaValidator>();
+    api::Authenticator auth(settings_.server.admin_tokens);
+
     http::Router router;
     api::AddHealthRoutes(router, readiness);
     router.Add("GET", "/metrics", metrics::MetricsHandler(registry, process));
+    api::AddWebhookRoutes(router, settings_, ingest, *registry, validator.get());
+    api::AddOrderRoutes(router, auth, sessions);
 
     auto server =
         std::make_unique<http::Server>(settings_.server, settings_.log.access_log, std::move(router), *registry);
     StopStack stops;  // declared after what its actions touch, so it unwinds first
+    stops.Push("store", [&sessions] { sessions.Stop(); });
+    stops.Push("ingest", [&ingest] { ingest.Stop(); });
+    Retention retention(*store, settings_.storage.retention);
+    stops.Push("retention", [&retention] { retention.Stop(); });
     try {
         server->Start();
     } catch (const std::exception& e) {

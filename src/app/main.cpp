@@ -12,6 +12,7 @@
 #include "orderbridge/core/log.hpp"
 #include "orderbridge/model/identity.hpp"
 #include "orderbridge/model/schema.hpp"
+#include "orderbridge/store/store.hpp"
 #include "orderbridge/woo/normalize.hpp"
 
 namespace {
@@ -115,6 +116,7 @@ int main(int argc, char** argv) {
     auto* serve = cli.add_subcommand("serve", "Run the daemon");
     auto* check = cli.add_subcommand("check-config", "Validate the configuration and list every problem");
     auto* version = cli.add_subcommand("version", "Print version, git commit and build type");
+    auto* migrate = cli.add_subcommand("migrate", "Apply pending database migrations and print the schema version");
     auto* normalize =
         cli.add_subcommand("normalize",
                            "Print the canonical events a raw WooCommerce webhook body becomes, with its findings "
@@ -143,6 +145,20 @@ int main(int argc, char** argv) {
 
     config::Settings settings;
     if (!LoadConfig(config_path, settings)) return kExitConfig;
+
+    if (migrate->parsed()) {
+        try {
+            auto store = store::MakeStore(settings.storage);
+            const int before = store->SchemaVersion();
+            const int after = store->Migrate();
+            std::cout << store->Driver() << ": schema version " << after
+                      << (after == before ? " (already up to date)" : " (was " + std::to_string(before) + ")") << "\n";
+            return kExitOk;
+        } catch (const std::exception& e) {
+            std::cerr << "migrate failed: " << e.what() << "\n";
+            return kExitRuntime;
+        }
+    }
 
     if (check->parsed()) {
         std::cout << config_path << ": configuration OK (" << settings.stores.size() << " store"

@@ -99,6 +99,10 @@ void Describe(V& v, StorageSettings& s) {
     v.Object("postgres", s.postgres);
     v.Field("migrate_on_start", s.migrate_on_start);
     v.Object("retention", s.retention);
+    v.Field("writers", s.writers, {false, Between(1, 64)});
+    v.Field("max_batch", s.max_batch, {false, Between(1, 10'000)});
+    v.Field("ack_timeout", s.ack_timeout, {false, PositiveDuration()});
+    v.Field("read_threads", s.read_threads, {false, Between(1, 256)});
 }
 
 template <class V>

@@ -72,6 +72,10 @@ struct StorageSettings {
     PostgresSettings postgres;
     bool migrate_on_start = true;
     RetentionSettings retention;
+    int writers = 1;             ///< ingest writer threads (each commits groups of deliveries)
+    int max_batch = 256;         ///< deliveries per group commit at most
+    Duration ack_timeout = 10s;  ///< a delivery not committed by then is answered 503
+    int read_threads = 2;        ///< threads serving /v1 reads and actions
 };
 
 enum class BusDriver { kStore, kKafka };

@@ -1,0 +1,26 @@
+#pragma once
+// POST /webhooks/woocommerce/{store}: verify, normalize, hand to the ingest queue, and answer only
+// after the commit (DESIGN section 3): ping 200; accepted or held 202; repeat or stale 200;
+// signed but unusable 200 (archived as rejected, so WooCommerce does not disable the webhook);
+// bad or missing signature 401; unknown store 404; store down 503 with Retry-After.
+#include <memory>
+
+#include "orderbridge/config/settings.hpp"
+#include "orderbridge/http/router.hpp"
+#include "orderbridge/store/ingest_queue.hpp"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace orderbridge::model {
+class SchemaValidator;
+}
+
+namespace orderbridge::api {
+
+/// Registers the webhook route. `validator` may be null (model.validate_events off).
+void AddWebhookRoutes(http::Router& router, const config::Settings& settings, store::IngestQueue& queue,
+                      prometheus::Registry& registry, const model::SchemaValidator* validator);
+
+}  // namespace orderbridge::api

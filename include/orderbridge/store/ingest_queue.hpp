@@ -1,0 +1,90 @@
+#pragma once
+// Group commit for webhook deliveries. HTTP handlers Submit a record with a completion; writer
+// threads take whatever is queued (up to `max_batch`) and commit it in one transaction, so the
+// database sees one commit per group instead of one fsync per webhook, and no io thread ever waits
+// for the database. Every completion is called exactly once: with the outcome after the commit,
+// or with "unavailable" when the store fails, the queue is full, or `ack_timeout` passes first.
+//
+// Thread-safety: Submit may be called from any thread; Start/Stop from the owner.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "orderbridge/store/store.hpp"
+
+namespace prometheus {
+class Registry;
+class Histogram;
+class Counter;
+class Gauge;
+}  // namespace prometheus
+
+namespace orderbridge::store {
+
+struct IngestSettings {
+    std::size_t max_batch = 256;
+    std::size_t max_queue = 20000;
+    int writers = 1;
+    std::chrono::milliseconds ack_timeout{10000};
+    std::chrono::milliseconds retry_unavailable_after{1000};  ///< fail fast for this long after an outage
+};
+
+class IngestQueue {
+  public:
+    /// nullopt outcome: not stored (store unavailable, queue full or too slow); `error` says why.
+    using Done = std::function<void(std::optional<Outcome> outcome, const std::string& error)>;
+
+    IngestQueue(Store& store, IngestSettings settings, prometheus::Registry& registry);
+    ~IngestQueue();
+
+    void Start();
+    /// Stops taking new records, commits what is queued, joins the writers.
+    void Stop();
+    void Submit(IngestRecord record, Done done);
+    bool Healthy() const { return healthy_.load(); }
+    std::size_t Depth() const;
+
+  private:
+    struct Pending {
+        IngestRecord record;
+        Done done;
+        std::chrono::steady_clock::time_point enqueued;
+        std::atomic<bool> answered{false};
+        void Answer(std::optional<Outcome> o, const std::string& error) {
+            if (!answered.exchange(true)) done(o, error);
+        }
+    };
+    using PendingPtr = std::shared_ptr<Pending>;
+
+    void WriterLoop();
+    void ReaperLoop();
+    void Commit(Session& session, std::vector<PendingPtr>& batch);
+
+    Store& store_;
+    IngestSettings settings_;
+    mutable std::mutex mutex_;
+    std::condition_variable cv_;         // writers wait here for records
+    std::condition_variable reaper_cv_;  // the reaper waits here for its tick or the stop
+    std::deque<PendingPtr> queue_;
+    std::list<std::weak_ptr<Pending>> waiting_;  // for the reaper: everything not yet answered
+    bool stopping_ = false;
+    std::vector<std::thread> writers_;
+    std::thread reaper_;
+    std::atomic<bool> healthy_{true};
+    std::atomic<std::int64_t> last_failure_ms_{0};
+
+    prometheus::Histogram& batch_size_;
+    prometheus::Counter& store_errors_;
+    prometheus::Counter& timeouts_;
+    prometheus::Gauge& depth_;
+};
+
+}  // namespace orderbridge::store

@@ -1,0 +1,20 @@
+#pragma once
+// WooCommerce webhook signatures: base64(HMAC(secret, raw body)), the secret HTML-entity-decoded
+// the way WooCommerce decodes it (wp_specialchars_decode with ENT_QUOTES). Constant-time compare.
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace orderbridge::woo {
+
+/// base64 HMAC of `body` with `algorithm` (sha1, sha256, sha384, sha512); empty for an unknown one.
+std::string Sign(std::string_view body, std::string_view secret, std::string_view algorithm);
+
+/// True when `signature` matches any of `secrets`.
+bool VerifySignature(std::string_view body, std::string_view signature, const std::vector<std::string>& secrets,
+                     std::string_view algorithm);
+
+/// What WooCommerce uses as the HMAC key for a stored secret.
+std::string WooSecretKey(std::string_view secret);
+
+}  // namespace orderbridge::woo

@@ -1,0 +1,143 @@
+#include "orderbridge/api/orders.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "orderbridge/core/error.hpp"
+#include "orderbridge/http/error_mapping.hpp"
+
+namespace orderbridge::api {
+namespace {
+
+using nlohmann::json;
+
+json Summary(const store::EntityRow& row) {
+    json data = json::parse(row.data, nullptr, false);
+    json item = {{"entity_id", row.entity_id},
+                 {"store", row.store_id},
+                 {"canonical_status", row.canonical_status},
+                 {"held", row.held},
+                 {"version", row.version},
+                 {"created_at", row.created_at},
+                 {"updated_at", row.updated_at}};
+    if (data.is_object()) {
+        item["source_status"] = data.value("source_status", "");
+        item["currency"] = data.value("currency", "");
+        if (data.contains("totals")) item["grand_total"] = data["totals"].value("grand_total", 0);
+        if (data.contains("customer")) item["customer_email"] = data["customer"].value("email", "");
+        item["deleted"] = !data.contains("totals");
+    }
+    return item;
+}
+
+int ParseLimit(const http::Request& req) {
+    const auto text = req.QueryParam("limit");
+    if (!text) return 50;
+    try {
+        const int v = std::stoi(*text);
+        if (v >= 1 && v <= 500) return v;
+    } catch (const std::exception&) {
+    }
+    throw core::Error(core::Errc::kBadRequest, "limit must be a whole number from 1 to 500");
+}
+
+}  // namespace
+
+void RunOnPool(store::SessionPool& pool, http::Responder respond, std::function<http::Response(store::Session&)> work) {
+    pool.Post(
+        [respond, work = std::move(work)](store::Session& session) {
+            try {
+                respond(work(session));
+            } catch (const store::UnavailableError& e) {
+                respond(
+                    http::ErrorResponse(core::Errc::kUnavailable, "the store is unavailable", std::chrono::seconds(5)));
+                throw;  // let the pool reopen its session
+            } catch (...) {
+                respond.Fail(std::current_exception());
+            }
+        },
+        [respond](std::exception_ptr) {
+            respond(http::ErrorResponse(core::Errc::kUnavailable, "the store is unavailable", std::chrono::seconds(5)));
+        });
+}
+
+void AddOrderRoutes(http::Router& router, const Authenticator& auth, store::SessionPool& pool) {
+    router.Add("GET", "/v1/orders", [&auth, &pool](http::Request& req, http::Responder respond) {
+        try {
+            auth.Authorize(req, false);
+            store::OrderQuery q;
+            q.store = req.QueryParam("store").value_or("");
+            q.status = req.QueryParam("status").value_or("");
+            if (auto held = req.QueryParam("held")) {
+                if (*held != "true" && *held != "false") {
+                    throw core::Error(core::Errc::kBadRequest, "held must be true or false");
+                }
+                q.held = *held == "true";
+            }
+            q.from = req.QueryParam("from").value_or("");
+            q.to = req.QueryParam("to").value_or("");
+            if (auto c = req.QueryParam("cursor"); c && !c->empty()) {
+                try {
+                    q.cursor = std::stoll(*c);
+                } catch (const std::exception&) {
+                    throw core::Error(core::Errc::kBadRequest, "cursor is not one this API gave out");
+                }
+            }
+            q.limit = ParseLimit(req);
+            RunOnPool(pool, respond, [q](store::Session& s) {
+                const store::Page page = s.ListOrders(q);
+                json items = json::array();
+                for (const auto& row : page.items)
+                    items.push_back(Summary(row));
+                json body = {
+                    {"items", items},
+                    {"next_cursor", page.next_cursor ? json(std::to_string(page.next_cursor)) : json(nullptr)}};
+                return http::Response::Json(200, body.dump());
+            });
+        } catch (...) {
+            respond.Fail(std::current_exception());
+        }
+    });
+
+    router.Add("GET", "/v1/orders/{id}", [&auth, &pool](http::Request& req, http::Responder respond) {
+        try {
+            auth.Authorize(req, false);
+            const std::string id(req.Param("id"));
+            RunOnPool(pool, respond, [id](store::Session& s) {
+                const auto row = s.GetEntity(id);
+                if (!row || row->kind != "order") throw core::Error(core::Errc::kNotFound, "no order " + id);
+                json body = Summary(*row);
+                body["trace_id"] = row->trace_id;
+                body["findings"] = json::parse(row->findings, nullptr, false);
+                body["order"] = json::parse(row->data, nullptr, false);
+                body["deliveries"] = json::array();  // per-connector state comes with the delivery engine
+                return http::Response::Json(200, body.dump());
+            });
+        } catch (...) {
+            respond.Fail(std::current_exception());
+        }
+    });
+
+    router.Add("POST", "/v1/orders/{id}/release", [&auth, &pool](http::Request& req, http::Responder respond) {
+        try {
+            const std::string actor = auth.Authorize(req, true);
+            const std::string id(req.Param("id"));
+            std::string reason;
+            if (!req.body.empty()) {
+                const json body = json::parse(req.body);
+                if (!body.is_object()) throw core::Error(core::Errc::kBadRequest, "body must be a JSON object");
+                reason = body.value("reason", "");
+            }
+            RunOnPool(pool, respond, [id, actor, reason](store::Session& s) {
+                const auto row = s.GetEntity(id);
+                if (!row || row->kind != "order") throw core::Error(core::Errc::kNotFound, "no order " + id);
+                if (!s.Release(id, actor, reason))
+                    throw core::Error(core::Errc::kConflict, "order " + id + " is not held");
+                return http::Response::Json(200, json{{"entity_id", id}, {"released", true}, {"by", actor}}.dump());
+            });
+        } catch (...) {
+            respond.Fail(std::current_exception());
+        }
+    });
+}
+
+}  // namespace orderbridge::api

@@ -1,0 +1,218 @@
+#include "orderbridge/api/webhooks.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "orderbridge/core/clock.hpp"
+#include "orderbridge/core/log.hpp"
+#include "orderbridge/http/error_mapping.hpp"
+#include "orderbridge/model/identity.hpp"
+#include "orderbridge/model/schema.hpp"
+#include "orderbridge/woo/normalize.hpp"
+#include "orderbridge/woo/signature.hpp"
+
+namespace orderbridge::api {
+namespace {
+
+using nlohmann::json;
+
+class WooWebhooks {
+  public:
+    WooWebhooks(const config::Settings& settings, store::IngestQueue& queue, prometheus::Registry& registry,
+                const model::SchemaValidator* validator)
+        : queue_(queue),
+          validator_(validator),
+          received_(prometheus::BuildCounter()
+                        .Name("orderbridge_webhooks_received_total")
+                        .Help("WooCommerce deliveries by store, topic and outcome (accepted, held, duplicate, stale, "
+                              "rejected, ignored, ping, unauthorized, unavailable)")
+                        .Register(registry)),
+          ack_latency_(prometheus::BuildHistogram()
+                           .Name("orderbridge_webhook_ack_latency_seconds")
+                           .Help("Time from a delivery being read to its answer, by store")
+                           .Register(registry)) {
+        for (const auto& s : settings.stores)
+            stores_.emplace(s.id, s);
+    }
+
+    void Handle(http::Request& req, http::Responder respond) {
+        const std::string store_id(req.Param("store"));
+        auto it = stores_.find(store_id);
+        if (it == stores_.end()) {
+            respond(http::ErrorResponse(core::Errc::kNotFound, "unknown store '" + store_id + "'"));
+            return;
+        }
+        const config::StoreSettings& store = it->second;
+        const std::string topic(req.Header("X-WC-Webhook-Topic"));
+        const std::string_view signature = req.Header("X-WC-Webhook-Signature");
+        if (signature.empty()) {
+            // The activation ping: form body "webhook_id=N", no signature, needs exactly 200.
+            if (req.body.rfind("webhook_id=", 0) == 0) {
+                Count(store_id, "ping", "ping");
+                respond(http::Response::Empty(200));
+                return;
+            }
+            Count(store_id, topic, "unauthorized");
+            respond(http::ErrorResponse(core::Errc::kUnauthorized, "X-WC-Webhook-Signature is missing"));
+            return;
+        }
+        if (!woo::VerifySignature(req.body, signature, store.webhook_secrets, store.signature_algorithm)) {
+            Count(store_id, topic, "unauthorized");
+            log::Warn("webhook signature mismatch",
+                      {{"store", store_id}, {"topic", topic}, {"delivery_id", req.Header("X-WC-Webhook-Delivery-ID")}});
+            respond(http::ErrorResponse(core::Errc::kUnauthorized, "signature does not match"));
+            return;
+        }
+
+        store::IngestRecord rec;
+        rec.store_id = store_id;
+        rec.topic = topic;
+        rec.delivery_id = std::string(req.Header("X-WC-Webhook-Delivery-ID"));
+        rec.received_at = core::FormatRfc3339(std::chrono::system_clock::now());
+        rec.trace_id = TraceId(req);
+        json headers = json::object();
+        for (const auto& [k, v] : req.headers) {
+            if (k.size() > 5 && (k.rfind("X-WC-", 0) == 0 || k.rfind("x-wc-", 0) == 0)) headers[k] = v;
+        }
+        rec.headers = headers.dump();
+
+        woo::NormalizeInput in;
+        in.store = store_id;
+        in.topic = topic;
+        in.body = req.body;
+        in.received_at = rec.received_at;
+        in.trace_id = rec.trace_id;
+        in.rules = store.rules;
+        in.currencies = store.currencies;
+        woo::Normalized n = woo::Normalize(in);
+        if (!n.usable && n.error.rfind("topic ", 0) == 0) {
+            Count(store_id, topic, "ignored");
+            respond(http::Response::Json(200, json{{"status", "ignored"}, {"reason", n.error}}.dump()));
+            return;
+        }
+        if (!n.usable) {
+            rec.reject_reason = n.error;
+            log::Warn("webhook body rejected", {{"store", store_id}, {"topic", topic}, {"reason", n.error}});
+        } else {
+            BuildEntities(n, rec);
+        }
+        rec.body = std::move(req.body);
+        const auto started = req.received_at;
+        const std::string entity_id = n.entity_id;
+        const std::string reason = n.error;
+        queue_.Submit(std::move(rec), [this, respond, store_id, topic, started, entity_id, reason](
+                                          std::optional<store::Outcome> outcome, const std::string& error) {
+            const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+            ack_latency_.Add({{"store", store_id}}, kBuckets).Observe(secs);
+            if (!outcome) {
+                Count(store_id, topic, "unavailable");
+                respond(http::ErrorResponse(core::Errc::kUnavailable, error, std::chrono::seconds(5)));
+                return;
+            }
+            const std::string name(store::ToString(*outcome));
+            Count(store_id, topic, name);
+            json body = {{"status", name}};
+            if (!entity_id.empty()) body["entity_id"] = entity_id;
+            if (*outcome == store::Outcome::kRejected) body["reason"] = reason;
+            const bool created = *outcome == store::Outcome::kAccepted || *outcome == store::Outcome::kHeld;
+            respond(http::Response::Json(created ? 202 : 200, body.dump()));
+        });
+    }
+
+  private:
+    static inline const prometheus::Histogram::BucketBoundaries kBuckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                                         0.1,   0.25,   0.5,   1,    2.5,   5};
+
+    static std::string TraceId(const http::Request& req) {
+        // W3C traceparent: 00-<32 hex trace id>-<16 hex span>-<flags>
+        const std::string_view tp = req.Header("traceparent");
+        if (tp.size() >= 55 && tp[2] == '-' && tp[35] == '-') {
+            const std::string id(tp.substr(3, 32));
+            if (id.find_first_not_of("0123456789abcdef") == std::string::npos && id != std::string(32, '0')) return id;
+        }
+        return model::NewTraceId();
+    }
+
+    void BuildEntities(const woo::Normalized& n, store::IngestRecord& rec) {
+        json findings = json::array();
+        for (const auto& f : n.findings)
+            findings.push_back({{"rule", f.rule}, {"action", f.action}, {"message", f.message}});
+        bool held = n.Held();
+        if (validator_) {
+            for (const auto& e : n.events) {
+                for (const auto& err : validator_->Validate(json(e))) {
+                    findings.push_back(
+                        {{"rule", "schema_violation"}, {"action", "hold"}, {"message", e.type + " " + err}});
+                    held = true;
+                }
+            }
+        }
+        store::EntityWrite primary;
+        primary.entity_id = n.entity_id;
+        primary.kind = n.entity_kind;
+        primary.source_id = n.source_id;
+        primary.version = n.version;
+        primary.canonical_status = n.order ? n.order->canonical_status : (n.product ? n.product->status : "");
+        primary.data = n.entity.dump();
+        primary.findings = findings.dump();
+        primary.held = held;
+        std::map<std::string, store::EntityWrite> refunds;
+        for (const auto& r : n.refunds) {
+            store::EntityWrite w;
+            w.entity_id = r.id;
+            w.kind = "refund";
+            w.source_id = r.source_refund_id;
+            w.canonical_status = "refunded";
+            w.data = json(r).dump();
+            w.findings = "[]";
+            w.held = held;  // a held order's refunds wait with it
+            refunds.emplace(r.id, std::move(w));
+        }
+        for (const auto& e : n.events) {
+            store::OutboxEvent ev{e.id, e.type, e.entity_id, e.version, json(e).dump()};
+            auto r = refunds.find(e.entity_id);
+            if (r != refunds.end()) {
+                r->second.version = e.version;
+                r->second.events.push_back(std::move(ev));
+            } else {
+                primary.events.push_back(std::move(ev));
+            }
+        }
+        rec.entities.push_back(std::move(primary));
+        for (auto& [id, w] : refunds)
+            rec.entities.push_back(std::move(w));
+    }
+
+    void Count(const std::string& store, const std::string& topic, const std::string& outcome) {
+        // Topics are bounded by WooCommerce's list; anything else is folded into "other".
+        static const std::vector<std::string> kTopics = {"order.created",    "order.updated",    "order.deleted",
+                                                         "order.restored",   "product.created",  "product.updated",
+                                                         "product.deleted",  "product.restored", "customer.created",
+                                                         "customer.updated", "customer.deleted", "ping"};
+        const bool known = std::find(kTopics.begin(), kTopics.end(), topic) != kTopics.end();
+        received_.Add({{"store", store}, {"topic", known ? topic : "other"}, {"outcome", outcome}}).Increment();
+    }
+
+    std::map<std::string, config::StoreSettings> stores_;
+    store::IngestQueue& queue_;
+    const model::SchemaValidator* validator_;
+    prometheus::Family<prometheus::Counter>& received_;
+    prometheus::Family<prometheus::Histogram>& ack_latency_;
+};
+
+}  // namespace
+
+void AddWebhookRoutes(http::Router& router, const config::Settings& settings, store::IngestQueue& queue,
+                      prometheus::Registry& registry, const model::SchemaValidator* validator) {
+    auto hooks = std::make_shared<WooWebhooks>(settings, queue, registry, validator);
+    router.Add("POST", "/webhooks/woocommerce/{store}",
+               [hooks](http::Request& req, http::Responder respond) { hooks->Handle(req, std::move(respond)); });
+}
+
+}  // namespace orderbridge::api

@@ -1,0 +1,83 @@
+#pragma once
+// Deduplication and versioning of one delivery, shared by the SQLite and PostgreSQL drivers.
+// `Tx` is the driver's open transaction with:
+//   std::optional<StoredVersion> LockEntity(id)   current version and held flag, row locked
+//   bool InsertEntity(const EntityWrite&, const IngestRecord&, parent, pending_events_json)
+//        false when another writer inserted the same entity first (PostgreSQL, several daemons)
+//   void UpdateEntity(const EntityWrite&, const IngestRecord&, pending_events_json)
+//   void InsertOutbox(const OutboxEvent&, const std::string& now)
+//   void InsertRaw(const IngestRecord&, Outcome, const std::string& entity_id)
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "orderbridge/model/identity.hpp"
+#include "orderbridge/store/store.hpp"
+
+namespace orderbridge::store::detail {
+
+struct StoredVersion {
+    std::string version;
+    bool held = false;
+};
+
+inline std::string PendingEventsJson(const EntityWrite& e) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& ev : e.events) {
+        arr.push_back({{"event_id", ev.event_id},
+                       {"type", ev.type},
+                       {"entity_id", ev.entity_id},
+                       {"version", ev.version},
+                       {"payload", ev.payload}});
+    }
+    return arr.dump();
+}
+
+inline std::vector<OutboxEvent> ParsePendingEvents(const std::string& text) {
+    std::vector<OutboxEvent> out;
+    if (text.empty()) return out;
+    for (const auto& j : nlohmann::json::parse(text)) {
+        out.push_back(OutboxEvent{j.at("event_id"), j.at("type"), j.at("entity_id"), j.at("version"), j.at("payload")});
+    }
+    return out;
+}
+
+template <class Tx>
+Outcome ApplyEntity(Tx& tx, const IngestRecord& rec, const EntityWrite& e, const std::string& parent) {
+    const std::string pending = e.held ? PendingEventsJson(e) : std::string{};
+    for (int attempt = 0;; ++attempt) {
+        const std::optional<StoredVersion> stored = tx.LockEntity(e.entity_id);
+        if (!stored) {
+            if (tx.InsertEntity(e, rec, parent, pending)) break;
+            if (attempt > 0) throw UnavailableError("entity " + e.entity_id + " keeps changing under this writer");
+            continue;  // another daemon inserted it meanwhile: compare with its version
+        }
+        const int cmp = model::CompareVersions(e.version, stored->version);
+        if (cmp == 0) return Outcome::kDuplicate;
+        if (cmp < 0) return Outcome::kStale;
+        // Newer: it replaces the stored state; events still held for the older version are superseded.
+        tx.UpdateEntity(e, rec, pending);
+        break;
+    }
+    if (e.held) return Outcome::kHeld;
+    for (const auto& ev : e.events)
+        tx.InsertOutbox(ev, rec.received_at);
+    return Outcome::kAccepted;
+}
+
+template <class Tx>
+Outcome ApplyRecord(Tx& tx, const IngestRecord& rec) {
+    if (rec.entities.empty()) {
+        tx.InsertRaw(rec, Outcome::kRejected, "");
+        return Outcome::kRejected;
+    }
+    const Outcome primary = ApplyEntity(tx, rec, rec.entities.front(), "");
+    for (std::size_t i = 1; i < rec.entities.size(); ++i) {
+        ApplyEntity(tx, rec, rec.entities[i], rec.entities.front().entity_id);
+    }
+    // A repeat of the same version adds nothing; everything else is archived with its outcome.
+    if (primary != Outcome::kDuplicate) tx.InsertRaw(rec, primary, rec.entities.front().entity_id);
+    return primary;
+}
+
+}  // namespace orderbridge::store::detail

@@ -1,0 +1,399 @@
+// SQLite driver: one file in WAL mode with synchronous=FULL, so a commit is on disk before it
+// returns. One writer at a time (SQLite's rule); readers run concurrently on their own sessions.
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <mutex>
+
+#include "ingest_logic.hpp"
+#include "migrations.hpp"
+#include "orderbridge/core/clock.hpp"
+#include "orderbridge/store/store.hpp"
+
+namespace orderbridge::store {
+namespace {
+
+class Db;
+
+class Stmt {
+  public:
+    Stmt(sqlite3* db, const char* sql);
+    ~Stmt() { sqlite3_finalize(stmt_); }
+    Stmt(const Stmt&) = delete;
+    Stmt& operator=(const Stmt&) = delete;
+
+    Stmt& Bind(int i, const std::string& v) {
+        Check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
+        return *this;
+    }
+    Stmt& BindBlob(int i, const std::string& v) {
+        Check(sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
+        return *this;
+    }
+    Stmt& Bind(int i, std::int64_t v) {
+        Check(sqlite3_bind_int64(stmt_, i, v));
+        return *this;
+    }
+    Stmt& BindNull(int i) {
+        Check(sqlite3_bind_null(stmt_, i));
+        return *this;
+    }
+    /// True when a row is available.
+    bool Step() {
+        const int rc = sqlite3_step(stmt_);
+        if (rc == SQLITE_ROW) return true;
+        if (rc == SQLITE_DONE) return false;
+        Fail(rc);
+        return false;
+    }
+    void Run() {
+        while (Step()) {
+        }
+        Reset();
+    }
+    void Reset() {
+        sqlite3_reset(stmt_);
+        sqlite3_clear_bindings(stmt_);
+    }
+    std::string Text(int col) const {
+        const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+        return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))) : std::string{};
+    }
+    std::int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+    bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+
+  private:
+    void Check(int rc) {
+        if (rc != SQLITE_OK) Fail(rc);
+    }
+    [[noreturn]] void Fail(int rc) {
+        const std::string msg = std::string("sqlite: ") + sqlite3_errmsg(db_);
+        sqlite3_reset(stmt_);
+        if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED || rc == SQLITE_IOERR || rc == SQLITE_FULL ||
+            rc == SQLITE_CANTOPEN) {
+            throw UnavailableError(msg);
+        }
+        throw std::runtime_error(msg);
+    }
+    sqlite3* db_;
+    sqlite3_stmt* stmt_ = nullptr;
+};
+
+Stmt::Stmt(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) {
+        throw std::runtime_error(std::string("sqlite prepare: ") + sqlite3_errmsg(db) + " in: " + sql);
+    }
+}
+
+class Db {
+  public:
+    Db(const config::SqliteSettings& s) {
+        const std::filesystem::path path(s.path);
+        if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+        if (sqlite3_open_v2(s.path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                            nullptr) != SQLITE_OK) {
+            const std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+            sqlite3_close(db_);
+            throw UnavailableError("cannot open " + s.path + ": " + msg);
+        }
+        sqlite3_busy_timeout(db_, static_cast<int>(s.busy_timeout.count()));
+        Exec("PRAGMA journal_mode=WAL");
+        Exec("PRAGMA synchronous=FULL");
+        Exec("PRAGMA foreign_keys=ON");
+    }
+    ~Db() { sqlite3_close_v2(db_); }
+    Db(const Db&) = delete;
+    Db& operator=(const Db&) = delete;
+
+    void Exec(const std::string& sql) {
+        char* err = nullptr;
+        if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+            std::string msg = err ? err : "unknown error";
+            sqlite3_free(err);
+            throw UnavailableError("sqlite: " + msg);
+        }
+    }
+    sqlite3* get() const { return db_; }
+
+  private:
+    sqlite3* db_ = nullptr;
+};
+
+// RAII transaction: rolls back unless committed.
+class Transaction {
+  public:
+    explicit Transaction(Db& db) : db_(db) { db_.Exec("BEGIN IMMEDIATE"); }
+    ~Transaction() {
+        if (!done_) {
+            try {
+                db_.Exec("ROLLBACK");
+            } catch (...) {
+            }
+        }
+    }
+    void Commit() {
+        db_.Exec("COMMIT");
+        done_ = true;
+    }
+
+  private:
+    Db& db_;
+    bool done_ = false;
+};
+
+class SqliteTx {
+  public:
+    explicit SqliteTx(Db& db)
+        : db_(db),
+          lock_(db.get(), "SELECT version, held FROM entities WHERE entity_id = ?1"),
+          next_seq_(db.get(), "SELECT COALESCE(MAX(seq), 0) + 1 FROM entities"),
+          insert_entity_(db.get(),
+                         "INSERT INTO entities (seq, entity_id, kind, store_id, source_id, parent_id, version, "
+                         "canonical_status, held, findings, data, pending_events, trace_id, created_at, updated_at) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)"),
+          update_entity_(db.get(),
+                         "UPDATE entities SET seq = ?1, version = ?2, canonical_status = ?3, held = ?4, findings = ?5, "
+                         "data = ?6, pending_events = ?7, updated_at = ?8 WHERE entity_id = ?9"),
+          insert_outbox_(db.get(),
+                         "INSERT INTO outbox (event_id, entity_id, type, version, payload, created_at) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (event_id) DO NOTHING"),
+          insert_raw_(db.get(),
+                      "INSERT INTO raw_deliveries (store_id, topic, delivery_id, received_at, headers, body, outcome, "
+                      "entity_id, trace_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)") {}
+
+    std::optional<detail::StoredVersion> LockEntity(const std::string& id) {
+        lock_.Bind(1, id);
+        std::optional<detail::StoredVersion> out;
+        if (lock_.Step()) out = detail::StoredVersion{lock_.Text(0), lock_.Int(1) != 0};
+        lock_.Reset();
+        return out;
+    }
+    bool InsertEntity(const EntityWrite& e, const IngestRecord& r, const std::string& parent,
+                      const std::string& pending) {
+        insert_entity_.Bind(1, NextSeq()).Bind(2, e.entity_id).Bind(3, e.kind).Bind(4, r.store_id).Bind(5, e.source_id);
+        if (parent.empty())
+            insert_entity_.BindNull(6);
+        else
+            insert_entity_.Bind(6, parent);
+        insert_entity_.Bind(7, e.version)
+            .Bind(8, e.canonical_status)
+            .Bind(9, std::int64_t{e.held})
+            .Bind(10, e.findings);
+        insert_entity_.Bind(11, e.data);
+        if (pending.empty())
+            insert_entity_.BindNull(12);
+        else
+            insert_entity_.Bind(12, pending);
+        insert_entity_.Bind(13, r.trace_id).Bind(14, r.received_at);
+        insert_entity_.Run();
+        return true;  // one writer at a time: nobody can have inserted it since LockEntity
+    }
+    void UpdateEntity(const EntityWrite& e, const IngestRecord& r, const std::string& pending) {
+        update_entity_.Bind(1, NextSeq()).Bind(2, e.version).Bind(3, e.canonical_status).Bind(4, std::int64_t{e.held});
+        update_entity_.Bind(5, e.findings).Bind(6, e.data);
+        if (pending.empty())
+            update_entity_.BindNull(7);
+        else
+            update_entity_.Bind(7, pending);
+        update_entity_.Bind(8, r.received_at).Bind(9, e.entity_id);
+        update_entity_.Run();
+    }
+    void InsertOutbox(const OutboxEvent& ev, const std::string& now) {
+        insert_outbox_.Bind(1, ev.event_id).Bind(2, ev.entity_id).Bind(3, ev.type).Bind(4, ev.version);
+        insert_outbox_.Bind(5, ev.payload).Bind(6, now);
+        insert_outbox_.Run();
+    }
+    void InsertRaw(const IngestRecord& r, Outcome outcome, const std::string& entity_id) {
+        insert_raw_.Bind(1, r.store_id).Bind(2, r.topic).Bind(3, r.delivery_id).Bind(4, r.received_at);
+        insert_raw_.Bind(5, r.headers).BindBlob(6, r.body).Bind(7, std::string(ToString(outcome)));
+        insert_raw_.Bind(8, entity_id).Bind(9, r.trace_id);
+        insert_raw_.Run();
+    }
+
+  private:
+    std::int64_t NextSeq() {
+        next_seq_.Step();
+        const std::int64_t v = next_seq_.Int(0);
+        next_seq_.Reset();
+        return v;
+    }
+    Db& db_;
+    Stmt lock_, next_seq_, insert_entity_, update_entity_, insert_outbox_, insert_raw_;
+};
+
+EntityRow ReadRow(const Stmt& s) {
+    EntityRow r;
+    r.seq = s.Int(0);
+    r.entity_id = s.Text(1);
+    r.kind = s.Text(2);
+    r.store_id = s.Text(3);
+    r.source_id = s.Text(4);
+    r.version = s.Text(5);
+    r.canonical_status = s.Text(6);
+    r.held = s.Int(7) != 0;
+    r.findings = s.Text(8);
+    r.data = s.Text(9);
+    r.trace_id = s.Text(10);
+    r.created_at = s.Text(11);
+    r.updated_at = s.Text(12);
+    return r;
+}
+
+constexpr const char* kRowColumns =
+    "seq, entity_id, kind, store_id, source_id, version, canonical_status, held, findings, data, trace_id, "
+    "created_at, updated_at";
+
+class SqliteSession final : public Session {
+  public:
+    explicit SqliteSession(const config::SqliteSettings& s) : db_(s) {}
+
+    std::vector<Outcome> Ingest(const std::vector<const IngestRecord*>& records) override {
+        Transaction tx(db_);
+        if (!writer_) writer_ = std::make_unique<SqliteTx>(db_);
+        std::vector<Outcome> out;
+        out.reserve(records.size());
+        for (const IngestRecord* r : records)
+            out.push_back(detail::ApplyRecord(*writer_, *r));
+        tx.Commit();
+        return out;
+    }
+
+    std::optional<EntityRow> GetEntity(const std::string& id) override {
+        Stmt s(db_.get(), (std::string("SELECT ") + kRowColumns + " FROM entities WHERE entity_id = ?1").c_str());
+        s.Bind(1, id);
+        if (!s.Step()) return std::nullopt;
+        return ReadRow(s);
+    }
+
+    Page ListOrders(const OrderQuery& q) override {
+        std::string sql = std::string("SELECT ") + kRowColumns + " FROM entities WHERE kind = 'order'";
+        if (q.cursor > 0) sql += " AND seq < ?1";
+        if (!q.store.empty()) sql += " AND store_id = ?2";
+        if (!q.status.empty()) sql += " AND canonical_status = ?3";
+        if (q.held) sql += " AND held = ?4";
+        if (!q.from.empty()) sql += " AND updated_at >= ?5";
+        if (!q.to.empty()) sql += " AND updated_at < ?6";
+        sql += " ORDER BY seq DESC LIMIT ?7";
+        Stmt s(db_.get(), sql.c_str());
+        if (q.cursor > 0) s.Bind(1, q.cursor);
+        if (!q.store.empty()) s.Bind(2, q.store);
+        if (!q.status.empty()) s.Bind(3, q.status);
+        if (q.held) s.Bind(4, std::int64_t{*q.held});
+        if (!q.from.empty()) s.Bind(5, q.from);
+        if (!q.to.empty()) s.Bind(6, q.to);
+        s.Bind(7, std::int64_t{q.limit} + 1);
+        Page page;
+        while (s.Step())
+            page.items.push_back(ReadRow(s));
+        if (page.items.size() > static_cast<std::size_t>(q.limit)) {
+            page.items.pop_back();
+            page.next_cursor = page.items.back().seq;
+        }
+        return page;
+    }
+
+    bool Release(const std::string& id, const std::string& actor, const std::string& reason) override {
+        Transaction tx(db_);
+        const std::string now = core::FormatRfc3339(std::chrono::system_clock::now());
+        Stmt find(
+            db_.get(),
+            "SELECT entity_id, pending_events FROM entities WHERE held = 1 AND (entity_id = ?1 OR parent_id = ?1) "
+            "ORDER BY parent_id IS NOT NULL");
+        find.Bind(1, id);
+        std::vector<std::pair<std::string, std::string>> held;
+        while (find.Step())
+            held.emplace_back(find.Text(0), find.Text(1));
+        if (held.empty() || held.front().first != id) return false;
+        SqliteTx writer(db_);
+        Stmt clear(db_.get(),
+                   "UPDATE entities SET held = 0, pending_events = NULL, seq = (SELECT MAX(seq) + 1 FROM entities), "
+                   "updated_at = ?2 WHERE entity_id = ?1");
+        for (const auto& [entity_id, pending] : held) {
+            for (const auto& ev : detail::ParsePendingEvents(pending))
+                writer.InsertOutbox(ev, now);
+            clear.Bind(1, entity_id).Bind(2, now);
+            clear.Run();
+        }
+        Stmt audit(db_.get(),
+                   "INSERT INTO audit (at, actor, action, target, reason) VALUES (?1, ?2, 'release', ?3, ?4)");
+        audit.Bind(1, now).Bind(2, actor).Bind(3, id).Bind(4, reason);
+        audit.Run();
+        tx.Commit();
+        return true;
+    }
+
+    std::int64_t CountOutbox() override {
+        Stmt s(db_.get(), "SELECT COUNT(*) FROM outbox");
+        s.Step();
+        return s.Int(0);
+    }
+
+    std::int64_t PruneRaw(const std::string& before, int limit) override {
+        Stmt s(db_.get(),
+               "DELETE FROM raw_deliveries WHERE id IN (SELECT id FROM raw_deliveries WHERE received_at < ?1 "
+               "ORDER BY id LIMIT ?2)");
+        s.Bind(1, before).Bind(2, std::int64_t{limit});
+        s.Run();
+        return sqlite3_changes(db_.get());
+    }
+
+    void Ping() override { db_.Exec("SELECT 1"); }
+
+    Db& db() { return db_; }
+
+  private:
+    Db db_;
+    std::unique_ptr<SqliteTx> writer_;
+};
+
+class SqliteStore final : public Store {
+  public:
+    explicit SqliteStore(config::SqliteSettings s) : settings_(std::move(s)) {}
+    std::unique_ptr<Session> Open() override { return std::make_unique<SqliteSession>(settings_); }
+
+    int SchemaVersion() override {
+        Db db(settings_);
+        return CurrentVersion(db);
+    }
+
+    int Migrate() override {
+        Db db(settings_);
+        db.Exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)");
+        const int current = CurrentVersion(db);
+        const auto& migrations = detail::SqliteMigrations();
+        if (current > static_cast<int>(migrations.size())) {
+            throw SchemaTooNewError("database schema version " + std::to_string(current) +
+                                    " is newer than this orderbridge knows (" + std::to_string(migrations.size()) +
+                                    ")");
+        }
+        for (int v = current + 1; v <= static_cast<int>(migrations.size()); ++v) {
+            Transaction tx(db);
+            db.Exec(migrations[static_cast<std::size_t>(v - 1)]);
+            Stmt s(db.get(), "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)");
+            s.Bind(1, std::int64_t{v}).Bind(2, core::FormatRfc3339(std::chrono::system_clock::now()));
+            s.Run();
+            tx.Commit();
+        }
+        return static_cast<int>(migrations.size());
+    }
+
+    std::string_view Driver() const override { return "sqlite"; }
+
+  private:
+    static int CurrentVersion(Db& db) {
+        Stmt exists(db.get(), "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'");
+        if (!exists.Step()) return 0;
+        Stmt s(db.get(), "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+        s.Step();
+        return static_cast<int>(s.Int(0));
+    }
+    config::SqliteSettings settings_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> MakeSqliteStore(const config::SqliteSettings& settings) {
+    return std::make_unique<SqliteStore>(settings);
+}
+
+}  // namespace orderbridge::store
