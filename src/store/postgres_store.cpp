@@ -163,7 +163,8 @@ class PgSession final : public Session {
             pqxx::work w(Conn());
             const std::string now = core::FormatRfc3339(std::chrono::system_clock::now());
             auto held = w.exec_params(
-                "SELECT entity_id, COALESCE(pending_events, '') FROM entities WHERE held = 1 AND (entity_id = $1 OR "
+                "SELECT entity_id, COALESCE(pending_events, '') FROM entities WHERE held = 1 AND ((entity_id = $1 AND "
+                "parent_id IS NULL) OR "
                 "parent_id = $1) ORDER BY parent_id IS NOT NULL FOR UPDATE",
                 id);
             if (held.empty() || held[0][0].as<std::string>() != id) return false;

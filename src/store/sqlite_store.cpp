@@ -295,10 +295,10 @@ class SqliteSession final : public Session {
     bool Release(const std::string& id, const std::string& actor, const std::string& reason) override {
         Transaction tx(db_);
         const std::string now = core::FormatRfc3339(std::chrono::system_clock::now());
-        Stmt find(
-            db_.get(),
-            "SELECT entity_id, pending_events FROM entities WHERE held = 1 AND (entity_id = ?1 OR parent_id = ?1) "
-            "ORDER BY parent_id IS NOT NULL");
+        Stmt find(db_.get(),
+                  "SELECT entity_id, pending_events FROM entities WHERE held = 1 AND ((entity_id = ?1 AND parent_id IS "
+                  "NULL) OR parent_id = ?1) "
+                  "ORDER BY parent_id IS NOT NULL");
         find.Bind(1, id);
         std::vector<std::pair<std::string, std::string>> held;
         while (find.Step())

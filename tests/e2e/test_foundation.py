@@ -12,6 +12,13 @@ import unittest
 from harness import BIN, Daemon, base_config, wait_for
 
 
+def in_flight(d):
+    """Requests in flight as the daemon reports them (the /metrics request itself counts as one)."""
+    text = d.request("GET", "/metrics")[2].decode()
+    line = [l for l in text.splitlines() if l.startswith("orderbridge_http_requests_in_flight ")][0]
+    return float(line.split()[1])
+
+
 class FoundationTest(unittest.TestCase):
     def test_health_ready_and_request_id(self):
         with Daemon(base_config()) as d:
@@ -104,7 +111,7 @@ class FoundationTest(unittest.TestCase):
             self.assertIn(b"200 OK", idle.recv(4096))
             busy = socket.create_connection(("127.0.0.1", d.port))
             busy.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n12345")
-            time.sleep(0.2)  # let the server read the headers: the request is now in flight
+            wait_for(lambda: in_flight(d) >= 2, what="the half-sent request to be in flight")
             started = time.monotonic()
             d.signal(signal.SIGTERM)
             idle.settimeout(5)
@@ -124,7 +131,7 @@ class FoundationTest(unittest.TestCase):
         with Daemon(base_config(extra_server="  shutdown_grace: 1s\n  read_timeout: 60s")) as d:
             stuck = socket.create_connection(("127.0.0.1", d.port))
             stuck.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n1")
-            time.sleep(0.2)
+            wait_for(lambda: in_flight(d) >= 2, what="the stuck request to be in flight")
             started = time.monotonic()
             d.signal(signal.SIGTERM)
             self.assertEqual(d.wait(timeout=10), 0)

@@ -1,0 +1,297 @@
+#!/usr/bin/env bash
+# Ingest benchmark: signed WooCommerce order.created webhooks (distinct order ids, 5 KB bodies),
+# answered only once the delivery is committed. Side by side on the same machine and PostgreSQL:
+#   peer            the hand-written fastify + pg receiver of shared/peers (one INSERT per webhook)
+#   orderbridge_pg  orderbridge on PostgreSQL (normalize, dedupe, entity + outbox + raw archive)
+# alternating ROUNDS times, then orderbridge on SQLite, then an open-loop run at PACED_RATE/s
+# (bench/paced_load.py; wrk2 is not a Debian package) for ack latency on PostgreSQL and SQLite.
+# Every run starts on a fresh database, is preceded by an uncounted warm-up on other order ids,
+# and reports what was committed (rows counted in the database), not what wrk saw answered.
+#   DURATION=20s CONNS=64 ROUNDS=2 COUNT=600000 PACED_RATE=2000 PACED_DURATION=$DURATION
+#   PACED_PEER=1 also paces the peer; ORDERBRIDGE_SHARED points at the shared/ dir (default ../shared).
+set -euo pipefail
+cd "$(dirname "$0")"
+source ./common.sh
+BENCH=$(pwd)
+REPO=$(cd .. && pwd)
+SHARED=${ORDERBRIDGE_SHARED:-$REPO/../shared}
+PEERS=$SHARED/peers
+LUA=$PEERS/load/woo.lua
+FIXTURE=$REPO/tests/fixtures/woocommerce/order_simple.json
+
+DURATION=${DURATION:-20s}
+CONNS=${CONNS:-64}
+ROUNDS=${ROUNDS:-2}
+COUNT=${COUNT:-600000}
+WARMUP=${WARMUP:-3s}
+WARM_COUNT=${WARM_COUNT:-60000}
+PACED_RATE=${PACED_RATE:-2000}
+PACED_DURATION=${PACED_DURATION:-$DURATION}
+PACED_PEER=${PACED_PEER:-0}
+PG_PORT=${ORDERBRIDGE_BENCH_PG_PORT:-55433}
+SECRET=${BENCH_WEBHOOK_SECRET:-ingest-bench-secret-5f0c2a}
+BASE=1000000       # measured runs use order ids BASE..BASE+COUNT-1 (7 digits, so every body has one size)
+WARM_BASE=5000000  # warm-ups use ids that never collide with them (orderbridge would answer "duplicate")
+
+secs() {  # wrk-style duration (20s, 2m, 500ms, 20) -> seconds
+  case $1 in
+    *ms) awk -v v="${1%ms}" 'BEGIN{print v/1000}' ;;
+    *s) echo "${1%s}" ;;
+    *m) echo $(( ${1%m} * 60 )) ;;
+    *) echo "$1" ;;
+  esac
+}
+
+# ---- tools (Debian packages, installed only when missing) -------------------------------------------
+PG_BIN=/usr/lib/postgresql/15/bin
+[ -x "$PG_BIN/initdb" ] || PG_BIN=$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin 2>/dev/null | sort -V | tail -n1)
+missing=()
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+command -v wrk >/dev/null || missing+=(wrk)
+command -v sqlite3 >/dev/null || missing+=(sqlite3)
+command -v python3 >/dev/null || missing+=(python3)
+[ -n "$PG_BIN" ] && [ -x "$PG_BIN/initdb" ] || missing+=(postgresql-15)
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  echo "ingest: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  PG_BIN=/usr/lib/postgresql/15/bin
+fi
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge 20 ] || echo "ingest: warning: node $(node --version); fastify 5 (the peer) needs Node.js 20 or later" >&2
+[ -f "$LUA" ] || { echo "ingest: $PEERS not found (set ORDERBRIDGE_SHARED to the shared/ directory)" >&2; exit 1; }
+
+# The release binary may be rebuilt by someone else while this runs: wait for it, then use a copy.
+# (a file touched in the last 5 s may still be being linked)
+for _ in $(seq 1 "${BIN_WAIT_S:-600}"); do
+  [ -x "$BIN" ] && [ $(( $(date +%s) - $(stat -c %Y "$BIN") )) -ge 5 ] && break
+  sleep 1
+done
+[ -x "$BIN" ] || { echo "ingest: $BIN not found (build the release preset first)" >&2; exit 1; }
+ORIG_BIN=$BIN
+
+ROOT=$(mktemp -d /tmp/ob-ingest.XXXXXX)
+chmod 755 "$ROOT"
+AS=()
+PEER_PID="" DAEMON_PID="" DAEMON_DIR=""
+cleanup() {
+  set +e
+  [ -n "$DAEMON_PID" ] && stop_daemon && rm -rf "$DAEMON_DIR"
+  [ -n "$PEER_PID" ] && kill -TERM "$PEER_PID" 2>/dev/null && wait "$PEER_PID" 2>/dev/null
+  [ -f "$ROOT/pg/postmaster.pid" ] && "${AS[@]}" "$PG_BIN/pg_ctl" -D "$ROOT/pg" -m fast stop >/dev/null 2>&1
+  rm -rf "$ROOT"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkdir -p "$ROOT/bin"
+cp "$BIN" "$ROOT/bin/orderbridge"
+BIN=$ROOT/bin/orderbridge
+"$BIN" version >/dev/null || { echo "ingest: $BIN does not run" >&2; exit 1; }
+
+# ---- private PostgreSQL 15 cluster (as scripts/test-services.sh) -------------------------------------
+mkdir -p "$ROOT/pg" "$ROOT/pgrun"
+if [ "$(id -u)" -eq 0 ]; then AS=(runuser -u postgres --); chown postgres "$ROOT/pg" "$ROOT/pgrun"; fi
+"${AS[@]}" "$PG_BIN/initdb" -D "$ROOT/pg" -U orderbridge --auth=trust -E UTF8 >/dev/null
+cat >> "$ROOT/pg/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$ROOT/pgrun'
+fsync = on
+max_connections = 200
+shared_buffers = 128MB
+CONF
+"${AS[@]}" "$PG_BIN/pg_ctl" -D "$ROOT/pg" -l "$ROOT/pgrun/pg.log" -w start >/dev/null
+PGARGS=(-h 127.0.0.1 -p "$PG_PORT" -U orderbridge)
+pgq() { "$PG_BIN/psql" "${PGARGS[@]}" -d "$1" -XAtq -v ON_ERROR_STOP=1 -c "$2"; }
+"$PG_BIN/createdb" "${PGARGS[@]}" peers
+"$PG_BIN/psql" "${PGARGS[@]}" -d peers -Xq -v ON_ERROR_STOP=1 -f "$PEERS/schema.sql" >/dev/null
+
+# ---- the peer ------------------------------------------------------------------------------------------
+PEER=$ROOT/peer
+mkdir -p "$PEER"
+cp -r "$PEERS/fastify/." "$PEER"
+chmod -R u+w "$PEER"
+(cd "$PEER" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+
+# ---- load data -----------------------------------------------------------------------------------------
+# gen_data.js replaces every occurrence of the fixture's order id (4101) with the new id. In
+# order_simple.json all five are the order itself (id, number, payment_url, _links self and
+# email_templates); this guard catches a fixture where the digits also sit inside another number.
+fid=$(grep -o '^{"id":[0-9]*' "$FIXTURE" | grep -o '[0-9]*$')
+if grep -qE "[0-9]${fid}|${fid}[0-9]" "$FIXTURE"; then
+  echo "ingest: order id $fid also occurs inside another number in $FIXTURE; gen_data.js would change it" >&2; exit 1
+fi
+node "$PEERS/load/gen_data.js" "$FIXTURE" "$SECRET" "$ROOT/data" "$COUNT" "$BASE" >/dev/null
+node "$PEERS/load/gen_data.js" "$FIXTURE" "$SECRET" "$ROOT/warm" "$WARM_COUNT" "$WARM_BASE" >/dev/null
+BODY_BYTES=$(sed -n 's/^bytes_at_base=//p' "$ROOT/data/meta.txt")
+
+# ---- helpers -------------------------------------------------------------------------------------------
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+start_peer() {
+  PEER_PORT=$(free_port)
+  WC_WEBHOOK_SECRET=$SECRET DATABASE_URL="postgresql://orderbridge@127.0.0.1:$PG_PORT/peers" PORT=$PEER_PORT \
+    HOST=127.0.0.1 node "$PEER/server.js" > "$ROOT/peer.log" 2>&1 &
+  PEER_PID=$!
+  for _ in $(seq 1 300); do grep -q '^listening on' "$ROOT/peer.log" && return 0; sleep 0.1; done
+  echo "peer did not start:"; cat "$ROOT/peer.log"; return 1
+}
+stop_peer() { kill -TERM "$PEER_PID" 2>/dev/null || true; wait "$PEER_PID" 2>/dev/null || true; PEER_PID=""; }
+
+ob_config() {  # STORAGE_LINE
+  printf '%s\n' 'server: {listen: "127.0.0.1:0", io_threads: 1}' \
+    'log: {level: info, format: json, access_log: false}' "$1" \
+    "stores: [{id: main, webhook_secrets: [\"$SECRET\"]}]"
+}
+ob_pg_config=$(ob_config "storage: {driver: postgres, postgres: {dsn: \"postgresql://orderbridge@127.0.0.1:$PG_PORT/orderbridge\", pool_size: 8}, writers: 2}")
+ob_sqlite_config() { ob_config "storage: {driver: sqlite, sqlite: {path: \"$1/ob.db\"}}"; }
+
+fresh_peer_db() { pgq peers "TRUNCATE woo_orders RESTART IDENTITY"; pgq peers "CHECKPOINT"; }
+fresh_ob_pg_db() {  # before the daemon starts; it migrates the empty database itself
+  PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/dropdb" "${PGARGS[@]}" --if-exists orderbridge
+  "$PG_BIN/createdb" "${PGARGS[@]}" orderbridge
+  pgq orderbridge "CHECKPOINT"
+}
+count_peer() { pgq peers "SELECT count(*) FROM woo_orders"; }
+count_ob_pg() { pgq orderbridge "SELECT count(*) FROM entities WHERE kind='order'"; }
+count_sqlite() { sqlite3 -cmd ".timeout 5000" "$SQLITE_DB" "SELECT count(*) FROM entities WHERE kind='order'"; }
+settled() {  # $1 = count function; waits until deliveries still in flight have landed
+  local prev cur
+  prev=$("$1")
+  for _ in $(seq 1 40); do
+    sleep 0.25
+    cur=$("$1")
+    [ "$cur" = "$prev" ] && { echo "$cur"; return; }
+    prev=$cur
+  done
+  echo "$cur"
+}
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
+
+ob_extras() {  # what the daemon says about the run (counters include the warm-up)
+  local m
+  m=$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
+      "http://127.0.0.1:$DAEMON_PORT/metrics" 2>/dev/null | grep '^orderbridge_webhooks_received_total{' || true)
+  [ -n "$m" ] && echo "daemon outcomes incl. warm-up: $(sed -n 's/.*outcome="\([a-z]*\)".*} \([0-9.e+]*\)$/\1=\2/p' <<<"$m" | sort | paste -sd' ')"
+  local w
+  w=$(grep -cE '"level":"(warn|warning|error|critical)"' "$DAEMON_DIR/log" || true)
+  if [ "$w" -gt 0 ]; then echo "daemon log: $w warning/error lines, first: $(grep -m1 -E '"level":"(warn|warning|error|critical)"' "$DAEMON_DIR/log")"; fi
+  return 0
+}
+
+# run_load KIND(wrk|paced) LABEL URL PID COUNTFN -> prints the tool's RESULT line and the committed figures
+run_load() {
+  local kind=$1 label=$2 url=$3 pid=$4 countfn=$5 warm run before after rss result dur committed cps
+  if [ "$kind" = wrk ]; then
+    warm=(wrk -t2 -c"$CONNS" -d"$WARMUP" -s "$LUA" "$url" -- "$ROOT/warm" distinct 2)
+    run=(wrk -t2 -c"$CONNS" -d"$DURATION" -s "$LUA" "$url" -- "$ROOT/data" distinct 2)
+  else
+    warm=(python3 "$BENCH/paced_load.py" "$url" "$ROOT/warm" --rate "$PACED_RATE" --duration "$(secs "$WARMUP")" --conns "$CONNS")
+    run=(python3 "$BENCH/paced_load.py" "$url" "$ROOT/data" --rate "$PACED_RATE" --duration "$(secs "$PACED_DURATION")" --conns "$CONNS")
+  fi
+  "${warm[@]}" > "$ROOT/warm.out" 2>&1
+  result=$(grep '^RESULT' "$ROOT/warm.out" || true)
+  if [ -z "$result" ] || [ "$(field requests "$result")" = "$(field non2xx "$result")" ]; then
+    echo "ingest: $label: the warm-up got no 2xx answer at all:"; cat "$ROOT/warm.out"
+    [ -n "$DAEMON_DIR" ] && tail -n 5 "$DAEMON_DIR/log"
+    return 1
+  fi
+  before=$(settled "$countfn")
+  "${run[@]}" > "$ROOT/run.out" 2>&1
+  rss=$(rss_mb "$pid")
+  after=$(settled "$countfn")
+  result=$(grep '^RESULT' "$ROOT/run.out" || true)
+  [ -n "$result" ] || { echo "ingest: $label: no RESULT line:"; cat "$ROOT/run.out"; return 1; }
+  dur=$(field duration_s "$result")
+  committed=$((after - before))
+  # Rows counted once in-flight deliveries have landed: up to CONNS more than the tool's own count,
+  # as requests still in flight when it stops are committed too.
+  cps=$(awk -v c="$committed" -v d="$dur" 'BEGIN{printf "%.1f", c/d}')
+  echo "$result"
+  echo "committed=$committed committed_per_s=$cps rss_mb=$rss"
+  [ "$(field id_wraps "$result")" = 0 ] || echo "WARNING: order ids wrapped (repeats): raise COUNT"
+  echo "$label $cps $(field p50_ms "$result") $(field p99_ms "$result")" >> "$ROOT/summary"
+}
+
+sfx() { if [ "$1" = paced ]; then echo _paced; fi; }
+peer_run() {  # KIND
+  fresh_peer_db
+  start_peer
+  run_load "$1" "peer$(sfx "$1")" "http://127.0.0.1:$PEER_PORT/webhook/woo" "$PEER_PID" count_peer
+  stop_peer
+}
+ob_pg_run() {  # KIND
+  fresh_ob_pg_db
+  start_daemon "$ob_pg_config"
+  run_load "$1" "orderbridge_pg$(sfx "$1")" "http://127.0.0.1:$DAEMON_PORT/webhooks/woocommerce/main" "$DAEMON_PID" count_ob_pg
+  ob_extras
+  stop_daemon; rm -rf "$DAEMON_DIR"; DAEMON_PID="" DAEMON_DIR=""
+}
+ob_sqlite_run() {  # KIND
+  local dir
+  dir=$(mktemp -d "$ROOT/sqlite.XXXX")
+  SQLITE_DB=$dir/ob.db
+  start_daemon "$(ob_sqlite_config "$dir")"
+  run_load "$1" "orderbridge_sqlite$(sfx "$1")" "http://127.0.0.1:$DAEMON_PORT/webhooks/woocommerce/main" "$DAEMON_PID" count_sqlite
+  ob_extras
+  stop_daemon; rm -rf "$DAEMON_DIR" "$dir"; DAEMON_PID="" DAEMON_DIR=""
+}
+
+# ---- preflight: one signed webhook to the binary on SQLite must come back 202 -------------------------
+post_once() {  # URL BODYFILE SIGFILE -> HTTP status
+  python3 - "$@" <<'PY'
+import sys, urllib.request, urllib.error
+url, body, sig = sys.argv[1], open(sys.argv[2], "rb").read(), open(sys.argv[3]).read().strip()
+req = urllib.request.Request(url, data=body, method="POST", headers={
+    "Content-Type": "application/json", "X-WC-Webhook-Topic": "order.created", "X-WC-Webhook-Signature": sig,
+    "X-WC-Webhook-Source": "https://shop.example.com/", "X-WC-Webhook-Delivery-ID": "preflight"})
+try:
+    print(urllib.request.urlopen(req, timeout=10).status)
+except urllib.error.HTTPError as e:
+    print(e.code)
+PY
+}
+pf_dir=$(mktemp -d "$ROOT/preflight.XXXX")
+start_daemon "$(ob_sqlite_config "$pf_dir")" || { echo "ingest: $ORIG_BIN does not start with this configuration" >&2; exit 1; }
+pf_status=$(post_once "http://127.0.0.1:$DAEMON_PORT/webhooks/woocommerce/main" "$ROOT/data/fixed.body" "$ROOT/data/fixed.sig")
+stop_daemon; rm -rf "$DAEMON_DIR" "$pf_dir"; DAEMON_PID="" DAEMON_DIR=""
+if [ "$pf_status" != 202 ]; then
+  echo "ingest: $ORIG_BIN answered $pf_status to a signed order.created webhook (expected 202): is it older than the webhook endpoint?" >&2
+  exit 1
+fi
+
+# ---- runs ----------------------------------------------------------------------------------------------
+echo "== ingest: signed order.created webhooks, distinct order ids, body $BODY_BYTES bytes, 202 after commit"
+machine_line
+echo "versions: $("$BIN" version), node $(node --version), $("$PG_BIN/postgres" --version), $(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2)"
+echo "postgres: private cluster on 127.0.0.1:$PG_PORT, fsync on, shared_buffers 128MB; orderbridge io_threads 1," \
+     "pg pool_size 8, writers 2; peer pg pool 10"
+echo "wrk -t2 -c$CONNS -d$DURATION (warm-up $WARMUP on other ids, not counted); committed_per_s = rows committed / duration_s"
+start_s=$SECONDS
+for r in $(seq 1 "$ROUNDS"); do
+  echo "-- round $r/$ROUNDS: peer (fastify + pg, POST /webhook/woo)"
+  peer_run wrk
+  echo "-- round $r/$ROUNDS: orderbridge_pg"
+  ob_pg_run wrk
+done
+echo "-- orderbridge_sqlite"
+ob_sqlite_run wrk
+echo "-- paced $PACED_RATE/s for $PACED_DURATION over $CONNS connections (paced_load.py; latency from each request's scheduled send time)"
+if [ "$PACED_PEER" = 1 ]; then echo "-- paced: peer"; peer_run paced; fi
+echo "-- paced: orderbridge_pg"
+ob_pg_run paced
+echo "-- paced: orderbridge_sqlite"
+ob_sqlite_run paced
+
+echo "== summary (mean committed_per_s over runs; p50/p99 ms as reported by the load tool)"
+awk '
+  { n[$1]++; c[$1]+=$2; p50[$1]+=$3; p99[$1]+=$4; if (!($1 in seen)) { seen[$1]=1; order[++k]=$1 } }
+  END {
+    for (i=1; i<=k; i++) { l=order[i]; printf "%s runs=%d committed_per_s=%.1f p50_ms=%.2f p99_ms=%.2f\n", l, n[l], c[l]/n[l], p50[l]/n[l], p99[l]/n[l] }
+    if (n["peer"] && n["orderbridge_pg"] && c["peer"] > 0)
+      printf "ratio orderbridge_pg/peer = %.2f\n", (c["orderbridge_pg"]/n["orderbridge_pg"]) / (c["peer"]/n["peer"])
+  }' "$ROOT/summary"
+echo "elapsed_s=$((SECONDS - start_s))"

@@ -1,0 +1,258 @@
+// The same suite on real SQLite and real PostgreSQL (ORDERBRIDGE_TEST_PG_DSN, set by
+// scripts/test-services.sh, which `make test` runs).
+#include "orderbridge/store/store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "orderbridge/model/identity.hpp"
+
+namespace orderbridge::store {
+namespace {
+
+std::string PgDsn() {
+    const char* dsn = std::getenv("ORDERBRIDGE_TEST_PG_DSN");
+    return dsn ? dsn : "";
+}
+
+class StoreTest : public ::testing::TestWithParam<std::string> {
+  protected:
+    void SetUp() override {
+        if (GetParam() == "sqlite") {
+            dir_ = std::filesystem::temp_directory_path() /
+                   ("ob-store-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
+            std::filesystem::remove_all(dir_);
+            config::SqliteSettings s;
+            s.path = (dir_ / "ob.db").string();
+            store_ = MakeSqliteStore(s);
+        } else {
+            if (PgDsn().empty()) GTEST_SKIP() << "ORDERBRIDGE_TEST_PG_DSN is not set (make test sets it)";
+            pqxx::connection c(PgDsn());
+            pqxx::nontransaction w(c);
+            w.exec("DROP SCHEMA public CASCADE");
+            w.exec("CREATE SCHEMA public");
+            config::PostgresSettings s;
+            s.dsn = PgDsn();
+            store_ = MakePostgresStore(s);
+        }
+        ASSERT_EQ(store_->Migrate(), Store::KnownSchemaVersion());
+        session_ = store_->Open();
+    }
+    void TearDown() override {
+        session_.reset();
+        store_.reset();
+        if (!dir_.empty()) std::filesystem::remove_all(dir_);
+    }
+
+    static IngestRecord Order(const std::string& id, std::int64_t modified_ms, const std::string& content,
+                              bool held = false) {
+        IngestRecord r;
+        r.store_id = "main";
+        r.topic = "order.updated";
+        r.delivery_id = "d";
+        r.headers = "{}";
+        r.body = "{\"id\":1,\"bytes\":\"\\u00e9\\x00\"}" + content;
+        r.body.push_back('\0');  // raw bodies are bytes, not text
+        r.received_at = "2026-11-26T12:00:00.000Z";
+        r.trace_id = std::string(32, 'a');
+        EntityWrite e;
+        e.entity_id = id;
+        e.kind = "order";
+        e.source_id = id.substr(id.rfind(':') + 1);
+        e.version = model::MakeVersion(modified_ms, content);
+        e.canonical_status = content;
+        e.data = "{\"c\":\"" + content + "\"}";
+        e.findings = "[]";
+        e.held = held;
+        e.events.push_back(OutboxEvent{model::EventId(id, "order.updated", e.version), "order.updated", id, e.version,
+                                       "{\"payload\":\"" + content + "\"}"});
+        r.entities.push_back(e);
+        return r;
+    }
+
+    Outcome IngestOne(const IngestRecord& r) { return session_->Ingest({&r}).front(); }
+
+    std::filesystem::path dir_;
+    std::unique_ptr<Store> store_;
+    std::unique_ptr<Session> session_;
+    static inline int counter_ = 0;
+};
+
+TEST_P(StoreTest, MigrationsAreIdempotentAndANewerSchemaIsRefused) {
+    EXPECT_EQ(store_->SchemaVersion(), Store::KnownSchemaVersion());
+    EXPECT_EQ(store_->Migrate(), Store::KnownSchemaVersion());
+    if (GetParam() == "sqlite") {
+        auto other = store_->Open();
+        // Simulate a database written by a newer orderbridge.
+        config::SqliteSettings s;
+        s.path = (dir_ / "ob.db").string();
+        std::system(("sqlite3 " + s.path + " \"INSERT INTO schema_migrations VALUES (99, 'x')\"").c_str());
+    } else {
+        pqxx::connection c(PgDsn());
+        pqxx::work w(c);
+        w.exec("INSERT INTO schema_migrations VALUES (99, 'x')");
+        w.commit();
+    }
+    EXPECT_THROW(store_->Migrate(), SchemaTooNewError);
+    EXPECT_EQ(store_->SchemaVersion(), 99);
+}
+
+TEST_P(StoreTest, NewRepeatStaleAndNewerVersions) {
+    EXPECT_EQ(IngestOne(Order("wc:main:1", 2000, "processing")), Outcome::kAccepted);
+    EXPECT_EQ(session_->CountOutbox(), 1);
+    // The same version again adds nothing.
+    EXPECT_EQ(IngestOne(Order("wc:main:1", 2000, "processing")), Outcome::kDuplicate);
+    EXPECT_EQ(session_->CountOutbox(), 1);
+    // An older version is recorded but neither overwrites nor produces events.
+    EXPECT_EQ(IngestOne(Order("wc:main:1", 1000, "pending")), Outcome::kStale);
+    EXPECT_EQ(session_->CountOutbox(), 1);
+    auto row = session_->GetEntity("wc:main:1");
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->canonical_status, "processing");
+    EXPECT_EQ(row->data, "{\"c\":\"processing\"}");
+    // A newer version replaces it and produces its event.
+    EXPECT_EQ(IngestOne(Order("wc:main:1", 3000, "completed")), Outcome::kAccepted);
+    EXPECT_EQ(session_->CountOutbox(), 2);
+    row = session_->GetEntity("wc:main:1");
+    EXPECT_EQ(row->canonical_status, "completed");
+    EXPECT_EQ(row->version, model::MakeVersion(3000, "completed"));
+    // Same timestamp, different content: the content hash decides, the same way every time.
+    const auto a = Order("wc:main:1", 3000, "completed-a");
+    const auto b = Order("wc:main:1", 3000, "completed-b");
+    const bool a_newer = model::CompareVersions(a.entities[0].version, b.entities[0].version) > 0;
+    const Outcome first = IngestOne(a_newer ? b : a);
+    const Outcome second = IngestOne(a_newer ? a : b);
+    EXPECT_EQ(second, Outcome::kAccepted);
+    EXPECT_TRUE(first == Outcome::kAccepted || first == Outcome::kStale);
+}
+
+TEST_P(StoreTest, OneTransactionForAGroupIncludingTheSameEntityTwice) {
+    const auto r1 = Order("wc:main:7", 1000, "a");
+    const auto r2 = Order("wc:main:8", 1000, "a");
+    const auto r3 = Order("wc:main:7", 1000, "a");
+    const auto r4 = Order("wc:main:7", 2000, "b");
+    const auto outcomes = session_->Ingest({&r1, &r2, &r3, &r4});
+    EXPECT_EQ(outcomes,
+              (std::vector<Outcome>{Outcome::kAccepted, Outcome::kAccepted, Outcome::kDuplicate, Outcome::kAccepted}));
+    EXPECT_EQ(session_->CountOutbox(), 3);
+}
+
+TEST_P(StoreTest, HeldOrdersWaitForRelease) {
+    auto held = Order("wc:main:5", 1000, "processing", true);
+    EntityWrite refund;
+    refund.entity_id = "wc:main:refund:50";
+    refund.kind = "refund";
+    refund.source_id = "50";
+    refund.version = model::MakeVersion(0, "r");
+    refund.canonical_status = "refunded";
+    refund.data = "{}";
+    refund.findings = "[]";
+    refund.held = true;
+    refund.events.push_back(OutboxEvent{"evt_r", "refund.created", refund.entity_id, refund.version, "{}"});
+    held.entities.push_back(refund);
+    EXPECT_EQ(IngestOne(held), Outcome::kHeld);
+    EXPECT_EQ(session_->CountOutbox(), 0);
+    EXPECT_TRUE(session_->GetEntity("wc:main:5")->held);
+    OrderQuery q;
+    q.held = true;
+    EXPECT_EQ(session_->ListOrders(q).items.size(), 1u);
+    EXPECT_FALSE(session_->Release("wc:main:refund:50", "ops", "child alone"));
+    EXPECT_TRUE(session_->Release("wc:main:5", "ops", "SKU fixed in the ERP"));
+    EXPECT_EQ(session_->CountOutbox(), 2);  // the order's event and its refund's
+    EXPECT_FALSE(session_->GetEntity("wc:main:5")->held);
+    EXPECT_FALSE(session_->GetEntity("wc:main:refund:50")->held);
+    EXPECT_FALSE(session_->Release("wc:main:5", "ops", "again"));
+    EXPECT_EQ(session_->CountOutbox(), 2);
+    // A newer held version after release is held again; the next clean version supersedes it.
+    EXPECT_EQ(IngestOne(Order("wc:main:5", 2000, "on-hold", true)), Outcome::kHeld);
+    EXPECT_EQ(IngestOne(Order("wc:main:5", 3000, "processing")), Outcome::kAccepted);
+    EXPECT_EQ(session_->CountOutbox(), 3);
+    EXPECT_FALSE(session_->GetEntity("wc:main:5")->held);
+}
+
+TEST_P(StoreTest, RejectedBodiesAreArchivedAndPruned) {
+    IngestRecord r = Order("wc:main:9", 1000, "x");
+    r.entities.clear();
+    EXPECT_EQ(IngestOne(r), Outcome::kRejected);
+    EXPECT_EQ(session_->CountOutbox(), 0);
+    EXPECT_EQ(session_->PruneRaw("2026-11-26T11:00:00Z", 10), 0);
+    IngestOne(Order("wc:main:10", 1000, "y"));
+    IngestOne(Order("wc:main:11", 1000, "y"));
+    EXPECT_EQ(session_->PruneRaw("2026-11-27T00:00:00Z", 2), 2);
+    EXPECT_EQ(session_->PruneRaw("2026-11-27T00:00:00Z", 2), 1);
+    EXPECT_EQ(session_->PruneRaw("2026-11-27T00:00:00Z", 2), 0);
+}
+
+TEST_P(StoreTest, ListPaginatesNewestFirstWithFilters) {
+    for (int i = 1; i <= 7; ++i) {
+        auto r = Order("wc:main:" + std::to_string(i), 1000, i % 2 ? "ready_to_fulfil" : "cancelled");
+        r.store_id = i <= 5 ? "main" : "eu";
+        IngestOne(r);
+    }
+    OrderQuery q;
+    q.limit = 3;
+    Page p1 = session_->ListOrders(q);
+    ASSERT_EQ(p1.items.size(), 3u);
+    EXPECT_EQ(p1.items[0].entity_id, "wc:main:7");
+    ASSERT_NE(p1.next_cursor, 0);
+    q.cursor = p1.next_cursor;
+    Page p2 = session_->ListOrders(q);
+    ASSERT_EQ(p2.items.size(), 3u);
+    EXPECT_EQ(p2.items[0].entity_id, "wc:main:4");
+    q.cursor = p2.next_cursor;
+    Page p3 = session_->ListOrders(q);
+    ASSERT_EQ(p3.items.size(), 1u);
+    EXPECT_EQ(p3.next_cursor, 0);
+    OrderQuery f;
+    f.store = "main";
+    f.status = "cancelled";
+    Page pf = session_->ListOrders(f);
+    ASSERT_EQ(pf.items.size(), 2u);
+    EXPECT_EQ(pf.items[0].entity_id, "wc:main:4");
+}
+
+TEST_P(StoreTest, ConcurrentWritersStoreEachVersionOnce) {
+    // Two writers (two daemons on PostgreSQL; serialised by SQLite's lock) race on the same entities.
+    std::vector<Outcome> a, b;
+    auto run = [this](std::vector<Outcome>& out) {
+        auto s = store_->Open();
+        for (int i = 0; i < 40; ++i) {
+            const auto r =
+                Order("wc:main:" + std::to_string(100 + i % 10), 1000 + i / 10, "v" + std::to_string(i / 10));
+            for (int attempt = 0;; ++attempt) {
+                try {
+                    out.push_back(s->Ingest({&r}).front());
+                    break;
+                } catch (const UnavailableError&) {
+                    if (attempt > 50) throw;  // SQLite busy beyond its timeout
+                }
+            }
+        }
+    };
+    std::thread t1(run, std::ref(a));
+    std::thread t2(run, std::ref(b));
+    t1.join();
+    t2.join();
+    int accepted = 0;
+    for (const auto& v : {a, b}) {
+        for (Outcome o : v)
+            accepted += o == Outcome::kAccepted;
+    }
+    // 10 entities x 4 versions: every version accepted exactly once at most, newest always stored.
+    EXPECT_LE(accepted, 40);
+    EXPECT_GE(accepted, 10);
+    EXPECT_EQ(session_->CountOutbox(), accepted);
+    for (int e = 0; e < 10; ++e) {
+        EXPECT_EQ(session_->GetEntity("wc:main:" + std::to_string(100 + e))->version, model::MakeVersion(1003, "v3"));
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Drivers, StoreTest, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace orderbridge::store
