@@ -139,6 +139,27 @@ class WooWebhooks {
         return model::NewTraceId();
     }
 
+    // The event envelope as JSON text with `data_text` as its data member.
+    static std::string EnvelopeText(const model::Event& e, const std::string& data_text) {
+        model::Event shell;  // every member but the data (copying that tree is what this avoids)
+        shell.id = e.id;
+        shell.type = e.type;
+        shell.schema_version = e.schema_version;
+        shell.source = e.source;
+        shell.occurred_at = e.occurred_at;
+        shell.received_at = e.received_at;
+        shell.trace_id = e.trace_id;
+        shell.idempotency_key = e.idempotency_key;
+        shell.entity_id = e.entity_id;
+        shell.version = e.version;
+        shell.data = nullptr;
+        std::string text = json(shell).dump();
+        static constexpr std::string_view kNullData = "\"data\":null";
+        const auto pos = text.find(kNullData);
+        text.replace(pos, kNullData.size(), "\"data\":" + data_text);
+        return text;
+    }
+
     void BuildEntities(const woo::Normalized& n, store::IngestRecord& rec) {
         json findings = json::array();
         for (const auto& f : n.findings)
@@ -159,7 +180,7 @@ class WooWebhooks {
         primary.source_id = n.source_id;
         primary.version = n.version;
         primary.canonical_status = n.order ? n.order->canonical_status : (n.product ? n.product->status : "");
-        primary.data = n.entity.dump();
+        primary.data = n.entity_text;
         primary.findings = findings.dump();
         primary.held = held;
         std::map<std::string, store::EntityWrite> refunds;
@@ -175,7 +196,9 @@ class WooWebhooks {
             refunds.emplace(r.id, std::move(w));
         }
         for (const auto& e : n.events) {
-            store::OutboxEvent ev{e.id, e.type, e.entity_id, e.version, json(e).dump()};
+            // The primary entity is serialised once; its events embed that text instead of a second dump.
+            store::OutboxEvent ev{e.id, e.type, e.entity_id, e.version,
+                                  e.entity_id == n.entity_id ? EnvelopeText(e, n.entity_text) : json(e).dump()};
             auto r = refunds.find(e.entity_id);
             if (r != refunds.end()) {
                 r->second.version = e.version;

@@ -38,8 +38,8 @@ struct Normalized {
     std::string entity_kind;  ///< order, product, customer
     std::string entity_id;
     std::string version;
-    std::string source_id;  ///< WooCommerce id of the resource
-    model::Json entity;     ///< canonical entity, as stored
+    std::string source_id;    ///< WooCommerce id of the resource
+    std::string entity_text;  ///< canonical entity as stored (serialised once; also the version's hash input)
     std::vector<model::Event> events;
     std::vector<Finding> findings;
     std::optional<model::Order> order;
