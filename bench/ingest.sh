@@ -213,6 +213,9 @@ run_load() {
   echo "$result"
   echo "committed=$committed committed_per_s=$cps rss_mb=$rss"
   [ "$(field id_wraps "$result")" = 0 ] || echo "WARNING: order ids wrapped (repeats): raise COUNT"
+  if [ "$kind" = paced ] && awk -v r="$(field rps "$result")" -v o="$PACED_RATE" 'BEGIN{exit !(r < 0.95 * o)}'; then
+    echo "NOTE: answered $(field rps "$result")/s of $PACED_RATE/s offered: overloaded, the latencies are mostly queueing"
+  fi
   echo "$label $cps $(field p50_ms "$result") $(field p99_ms "$result")" >> "$ROOT/summary"
 }
 

@@ -14,9 +14,11 @@ DATADIR/meta.txt (base=BASE). Request i carries id BASE + (i mod COUNT); wrappin
 usage: paced_load.py URL DATADIR [--rate 2000] [--duration 20] [--conns 64] [--timeout 10]
 Prints one line:
   RESULT mode=paced offered_rps=.. duration_s=.. requests=.. rps=.. p50_ms=.. p90_ms=.. p99_ms=.. p999_ms=..
-         max_ms=.. non2xx=.. errors=.. unsent=.. id_wraps=.. send_lag_p99_ms=.. send_lag_max_ms=..
-send_lag is how late this process itself put requests on the wire (scheduler and CPU); when it is
-large the figures say more about the generator than about the server.
+         max_ms=.. non2xx=.. errors=.. id_wraps=.. send_lag_p99_ms=.. send_lag_max_ms=..
+send_lag is how late requests went on the wire after their scheduled time: waiting for a free
+connection (the server is behind: rps below the offered rate) or this process being late (CPU).
+Own cost, measured against a trivial asyncio server on a 2-core machine: about 0.3 core at 2,000/s,
+p50 about 1 ms and p99 a few ms, so figures at that level are the generator's floor.
 """
 import argparse
 import asyncio
@@ -81,7 +83,7 @@ async def main():
     interval = 1.0 / a.rate
     loop = asyncio.get_running_loop()
     lat, lag = [], []
-    st = {"next": 0, "non2xx": 0, "errors": 0, "done": 0}
+    st = {"next": 0, "non2xx": 0, "errors": 0}
     t0 = loop.time() + 0.2  # let every connection open first
 
     async def read_response(reader):
@@ -132,7 +134,6 @@ async def main():
                 if writer is not None:
                     writer.close()
                 reader = writer = None
-            st["done"] += 1
         if writer is not None:
             writer.close()
 
@@ -145,10 +146,10 @@ async def main():
     ms = lambda v: v * 1000.0
     print(
         "RESULT mode=paced offered_rps=%.0f duration_s=%.3f requests=%d rps=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f "
-        "p999_ms=%.3f max_ms=%.3f non2xx=%d errors=%d unsent=%d id_wraps=%d send_lag_p99_ms=%.3f send_lag_max_ms=%.3f"
+        "p999_ms=%.3f max_ms=%.3f non2xx=%d errors=%d id_wraps=%d send_lag_p99_ms=%.3f send_lag_max_ms=%.3f"
         % (a.rate, elapsed, len(lat), len(lat) / elapsed, ms(percentile(lat, 50)), ms(percentile(lat, 90)),
            ms(percentile(lat, 99)), ms(percentile(lat, 99.9)), ms(lat[-1]) if lat else float("nan"), st["non2xx"],
-           st["errors"], total - st["done"], max(0, (total - 1) // nsig), ms(percentile(lag, 99)),
+           st["errors"], max(0, (total - 1) // nsig), ms(percentile(lag, 99)),
            ms(lag[-1]) if lag else float("nan")))
     sys.stdout.flush()
 
