@@ -2,7 +2,10 @@
 // connection is reported as UnavailableError and reopened on the next call, so the daemon recovers
 // by itself when the database comes back. Rows of one entity are locked (SELECT ... FOR UPDATE), so
 // several daemons can ingest into one database.
+#include <algorithm>
+#include <map>
 #include <pqxx/pqxx>
+#include <set>
 
 #include "ingest_logic.hpp"
 #include "migrations.hpp"
@@ -44,50 +47,96 @@ auto Guard(std::unique_ptr<pqxx::connection>& conn, Fn&& fn) -> decltype(fn()) {
     }
 }
 
+// One ingest transaction. A group of deliveries costs two round trips whatever its size: one
+// statement takes a transaction-scoped advisory lock on every entity id of the group (in a fixed
+// order, so writers never deadlock) and reads their stored versions; the writes are then sent
+// together as one multi-statement string with quoted literals.
 class PgTx {
   public:
     explicit PgTx(pqxx::work& w) : w_(w) {}
 
+    void Prefetch(const std::vector<const IngestRecord*>& records) {
+        std::vector<std::string> ids;
+        for (const IngestRecord* r : records) {
+            for (const auto& e : r->entities)
+                ids.push_back(e.entity_id);
+        }
+        std::sort(ids.begin(), ids.end());
+        ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+        if (ids.empty()) return;
+        std::string list;
+        for (const auto& id : ids) {
+            if (!list.empty()) list += ',';
+            list += w_.quote(id);
+        }
+        const std::string sql = "SELECT pg_advisory_xact_lock(hashtext(x)) FROM unnest(ARRAY[" + list +
+                                "]::text[]) AS x ORDER BY x; SELECT entity_id, version, held FROM entities WHERE "
+                                "entity_id = ANY(ARRAY[" +
+                                list + "]::text[])";
+        for (const auto& row : w_.exec(sql)) {
+            cache_[row[0].as<std::string>()] = detail::StoredVersion{row[1].as<std::string>(), row[2].as<int>() != 0};
+        }
+        for (const auto& id : ids)
+            prefetched_.insert(id);
+    }
+
     std::optional<detail::StoredVersion> LockEntity(const std::string& id) {
-        auto r = w_.exec_params("SELECT version, held FROM entities WHERE entity_id = $1 FOR UPDATE", id);
-        if (r.empty()) return std::nullopt;
-        return detail::StoredVersion{r[0][0].as<std::string>(), r[0][1].as<int>() != 0};
+        if (!prefetched_.contains(id)) {
+            // Not part of a prefetched group (release path): lock and read it now.
+            auto r = w_.exec_params("SELECT version, held FROM entities WHERE entity_id = $1 FOR UPDATE", id);
+            if (r.empty()) return std::nullopt;
+            return detail::StoredVersion{r[0][0].as<std::string>(), r[0][1].as<int>() != 0};
+        }
+        auto it = cache_.find(id);
+        if (it == cache_.end()) return std::nullopt;
+        return it->second;
     }
     bool InsertEntity(const EntityWrite& e, const IngestRecord& r, const std::string& parent,
                       const std::string& pending) {
-        auto res = w_.exec_params(
+        sql_ +=
             "INSERT INTO entities (seq, entity_id, kind, store_id, source_id, parent_id, version, canonical_status, "
-            "held, findings, data, pending_events, trace_id, created_at, updated_at) VALUES (nextval('entity_seq'), "
-            "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) ON CONFLICT (entity_id) DO NOTHING",
-            e.entity_id, e.kind, r.store_id, e.source_id, Nullable(parent), e.version, e.canonical_status,
-            e.held ? 1 : 0, e.findings, e.data, Nullable(pending), r.trace_id, r.received_at);
-        return res.affected_rows() == 1;
+            "held, findings, data, pending_events, trace_id, created_at, updated_at) VALUES (nextval('entity_seq'), " +
+            Q(e.entity_id) + "," + Q(e.kind) + "," + Q(r.store_id) + "," + Q(e.source_id) + "," + QN(parent) + "," +
+            Q(e.version) + "," + Q(e.canonical_status) + "," + (e.held ? "1" : "0") + "," + Q(e.findings) + "," +
+            Q(e.data) + "," + QN(pending) + "," + Q(r.trace_id) + "," + Q(r.received_at) + "," + Q(r.received_at) +
+            ");";
+        cache_[e.entity_id] = detail::StoredVersion{e.version, e.held};
+        prefetched_.insert(e.entity_id);
+        return true;  // the advisory lock makes us the only writer of this entity until commit
     }
     void UpdateEntity(const EntityWrite& e, const IngestRecord& r, const std::string& pending) {
-        w_.exec_params(
-            "UPDATE entities SET seq = nextval('entity_seq'), version = $1, canonical_status = $2, held = $3, "
-            "findings = $4, data = $5, pending_events = $6, updated_at = $7 WHERE entity_id = $8",
-            e.version, e.canonical_status, e.held ? 1 : 0, e.findings, e.data, Nullable(pending), r.received_at,
-            e.entity_id);
+        sql_ += "UPDATE entities SET seq = nextval('entity_seq'), version = " + Q(e.version) +
+                ", canonical_status = " + Q(e.canonical_status) + ", held = " + (e.held ? "1" : "0") +
+                ", findings = " + Q(e.findings) + ", data = " + Q(e.data) + ", pending_events = " + QN(pending) +
+                ", updated_at = " + Q(r.received_at) + " WHERE entity_id = " + Q(e.entity_id) + ";";
+        cache_[e.entity_id] = detail::StoredVersion{e.version, e.held};
     }
     void InsertOutbox(const OutboxEvent& ev, const std::string& now) {
-        w_.exec_params(
-            "INSERT INTO outbox (event_id, entity_id, type, version, payload, created_at) VALUES ($1, $2, $3, $4, $5, "
-            "$6) ON CONFLICT (event_id) DO NOTHING",
-            ev.event_id, ev.entity_id, ev.type, ev.version, ev.payload, now);
+        sql_ += "INSERT INTO outbox (event_id, entity_id, type, version, payload, created_at) VALUES (" +
+                Q(ev.event_id) + "," + Q(ev.entity_id) + "," + Q(ev.type) + "," + Q(ev.version) + "," + Q(ev.payload) +
+                "," + Q(now) + ") ON CONFLICT (event_id) DO NOTHING;";
     }
     void InsertRaw(const IngestRecord& r, Outcome outcome, const std::string& entity_id) {
-        const pqxx::binarystring body(r.body.data(), r.body.size());
-        w_.exec_params(
-            "INSERT INTO raw_deliveries (store_id, topic, delivery_id, received_at, headers, body, outcome, entity_id, "
-            "trace_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            r.store_id, r.topic, r.delivery_id, r.received_at, r.headers, body, std::string(ToString(outcome)),
-            entity_id, r.trace_id);
+        sql_ +=
+            "INSERT INTO raw_deliveries (store_id, topic, delivery_id, received_at, headers, body, outcome, "
+            "entity_id, trace_id) VALUES (" +
+            Q(r.store_id) + "," + Q(r.topic) + "," + Q(r.delivery_id) + "," + Q(r.received_at) + "," + Q(r.headers) +
+            "," + w_.quote_raw(reinterpret_cast<const unsigned char*>(r.body.data()), r.body.size()) + "," +
+            Q(std::string(ToString(outcome))) + "," + Q(entity_id) + "," + Q(r.trace_id) + ");";
+    }
+    /// Sends the accumulated writes in one round trip.
+    void Flush() {
+        if (!sql_.empty()) w_.exec(sql_);
+        sql_.clear();
     }
 
   private:
-    static const std::string* Nullable(const std::string& s) { return s.empty() ? nullptr : &s; }
+    std::string Q(const std::string& v) const { return w_.quote(v); }
+    std::string QN(const std::string& v) const { return v.empty() ? "NULL" : w_.quote(v); }
     pqxx::work& w_;
+    std::map<std::string, detail::StoredVersion> cache_;
+    std::set<std::string> prefetched_;
+    std::string sql_;
 };
 
 constexpr const char* kRowColumns =
@@ -120,10 +169,12 @@ class PgSession final : public Session {
         return Guard(conn_, [&] {
             pqxx::work w(Conn());
             PgTx tx(w);
+            tx.Prefetch(records);
             std::vector<Outcome> out;
             out.reserve(records.size());
             for (const IngestRecord* r : records)
                 out.push_back(detail::ApplyRecord(tx, *r));
+            tx.Flush();
             w.commit();
             return out;
         });
@@ -172,6 +223,7 @@ class PgSession final : public Session {
             for (const auto& row : held) {
                 for (const auto& ev : detail::ParsePendingEvents(row[1].as<std::string>()))
                     tx.InsertOutbox(ev, now);
+                tx.Flush();
                 w.exec_params(
                     "UPDATE entities SET held = 0, pending_events = NULL, seq = nextval('entity_seq'), updated_at = $2 "
                     "WHERE entity_id = $1",
