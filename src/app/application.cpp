@@ -141,6 +141,22 @@ int Application::Run() {
     const auto& info = core::GetBuildInfo();
     log::Info("starting", {{"version", info.version}, {"git_sha", info.git_sha}, {"listen", settings_.server.listen}});
 
+    // Configured features that this version does not run yet are named, not silently ignored.
+    if (settings_.bus.driver == config::BusDriver::kKafka) {
+        log::Warn("bus.driver kafka is not available in this version; events stay in the store outbox");
+    }
+    if (!settings_.connectors.empty()) {
+        log::Warn("connectors are configured but the delivery engine is not available in this version; "
+                  "events accumulate in the outbox and are delivered once it is",
+                  {{"connectors", settings_.connectors.size()}});
+    }
+    for (const auto& s : settings_.stores) {
+        if (s.poller.enabled) log::Warn("the reconciliation poller is not available in this version", {{"store", s.id}});
+        if (!s.webhooks.topics.empty()) {
+            log::Warn("the webhook watchdog is not available in this version", {{"store", s.id}});
+        }
+    }
+
     auto registry = std::make_shared<prometheus::Registry>();
     auto process = std::make_shared<metrics::ProcessCollector>();
     metrics::RegisterBuildInfo(*registry);

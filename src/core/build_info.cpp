@@ -2,8 +2,10 @@
 
 namespace orderbridge::core {
 
+extern const char* const kGitSha;  // generated at build time (cmake/GitSha.cmake)
+
 const BuildInfo& GetBuildInfo() {
-    static const BuildInfo info{ORDERBRIDGE_VERSION, ORDERBRIDGE_GIT_SHA, ORDERBRIDGE_BUILD_TYPE};
+    static const BuildInfo info{ORDERBRIDGE_VERSION, kGitSha, ORDERBRIDGE_BUILD_TYPE};
     return info;
 }
 
