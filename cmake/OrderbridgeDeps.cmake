@@ -22,5 +22,5 @@ endif()
 # Asio and Beast are compiled once (src/http/asio_impl.cpp) instead of in every translation unit.
 add_library(orderbridge_asio INTERFACE)
 target_compile_definitions(orderbridge_asio INTERFACE BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION
-                                                      BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
+                                                      BOOST_ASIO_NO_DEPRECATED)
 target_link_libraries(orderbridge_asio INTERFACE Boost::headers Threads::Threads)

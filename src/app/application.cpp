@@ -146,12 +146,14 @@ int Application::Run() {
         log::Warn("bus.driver kafka is not available in this version; events stay in the store outbox");
     }
     if (!settings_.connectors.empty()) {
-        log::Warn("connectors are configured but the delivery engine is not available in this version; "
-                  "events accumulate in the outbox and are delivered once it is",
-                  {{"connectors", settings_.connectors.size()}});
+        log::Warn(
+            "connectors are configured but the delivery engine is not available in this version; "
+            "events accumulate in the outbox and are delivered once it is",
+            {{"connectors", settings_.connectors.size()}});
     }
     for (const auto& s : settings_.stores) {
-        if (s.poller.enabled) log::Warn("the reconciliation poller is not available in this version", {{"store", s.id}});
+        if (s.poller.enabled)
+            log::Warn("the reconciliation poller is not available in this version", {{"store", s.id}});
         if (!s.webhooks.topics.empty()) {
             log::Warn("the webhook watchdog is not available in this version", {{"store", s.id}});
         }

@@ -18,7 +18,7 @@ for s in "${SOURCES[@]}"; do
   fi
   OBJS+=("$o")
 done
-$CXX -fsanitize=fuzzer,address,undefined "${OBJS[@]}" -lcrypto -lfmt -o "$OUT/webhook_fuzz"
+$CXX -fsanitize=fuzzer,address,undefined "${OBJS[@]}" -lcrypto -lfmt -lsimdjson -o "$OUT/webhook_fuzz"
 # Seed corpus: the byte-exact fixtures, prefixed with a topic byte and an empty signature.
 i=0
 for f in "$ROOT"/tests/fixtures/woocommerce/*.json; do
