@@ -3,8 +3,11 @@
 #include <fmt/format.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <ctime>
 #include <random>
+
+#include "orderbridge/core/clock.hpp"
 
 namespace orderbridge::model {
 
@@ -21,7 +24,10 @@ std::string Sha256Hex(std::string_view data) {
 }
 
 std::string MakeVersion(std::int64_t epoch_ms, std::string_view canonical_content) {
-    if (epoch_ms < 0) epoch_ms = 0;
+    // The time part is fixed-width so that string order is version order; dates before 1970 or
+    // after 2286 (13 digits) are clamped rather than allowed to break that order.
+    constexpr std::int64_t kMaxMillis = 9'999'999'999'999;
+    epoch_ms = std::clamp<std::int64_t>(epoch_ms, 0, kMaxMillis);
     return fmt::format("{:013d}-{}", epoch_ms, Sha256Hex(canonical_content).substr(0, 16));
 }
 
@@ -105,20 +111,7 @@ std::optional<std::int64_t> ParseWooGmt(std::string_view t) {
 }
 
 std::string FormatUtc(std::int64_t epoch_ms) {
-    std::int64_t secs = epoch_ms / 1000;
-    std::int64_t frac = epoch_ms % 1000;
-    if (frac < 0) {
-        frac += 1000;
-        --secs;
-    }
-    const std::time_t tt = static_cast<std::time_t>(secs);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                                  tm.tm_hour, tm.tm_min, tm.tm_sec);
-    if (frac != 0) out += fmt::format(".{:03}", frac);
-    out += 'Z';
-    return out;
+    return core::FormatRfc3339Millis(epoch_ms, true);
 }
 
 }  // namespace orderbridge::model

@@ -113,6 +113,12 @@ TEST(IdentityTest, VersionsOrderByTimeThenContent) {
     EXPECT_NE(CompareVersions(a, c), 0);  // same time, different content: a strict, shared order
     EXPECT_EQ(CompareVersions(a, c), -CompareVersions(c, a));
     EXPECT_LT(CompareVersions("garbage", a), 0);
+    // Out-of-range times are clamped to the fixed width (found by the fuzzer: a year-4050 date).
+    const std::string far = MakeVersion(*ParseWooGmt("4050-10-20T09:05:21"), "x");
+    EXPECT_TRUE(IsVersion(far));
+    EXPECT_EQ(far.substr(0, 13), "9999999999999");
+    EXPECT_GT(CompareVersions(far, b), 0);
+    EXPECT_TRUE(IsVersion(MakeVersion(-5, "x")));
 }
 
 TEST(IdentityTest, EventIdsAreDeterministic) {

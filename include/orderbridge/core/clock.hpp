@@ -26,6 +26,8 @@ class SystemClock final : public Clock {
 
 /// `2026-11-26T15:13:48.123Z` (milliseconds, UTC).
 std::string FormatRfc3339(std::chrono::system_clock::time_point tp);
+/// Epoch milliseconds to RFC 3339 UTC; `omit_zero_fraction` drops ".000" (WooCommerce times).
+std::string FormatRfc3339Millis(std::int64_t epoch_ms, bool omit_zero_fraction);
 /// Milliseconds since the Unix epoch.
 std::int64_t ToUnixMillis(std::chrono::system_clock::time_point tp);
 
