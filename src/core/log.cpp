@@ -65,6 +65,8 @@ void AppendValue(std::string& out, const Field& f, bool json) {
                 }
             } else if constexpr (std::is_same_v<T, bool>) {
                 out += v ? "true" : "false";
+            } else if constexpr (std::is_same_v<T, double>) {
+                out += fmt::format("{:.3f}", v);  // durations in ms: microsecond resolution is enough
             } else {
                 out += fmt::format("{}", v);
             }
