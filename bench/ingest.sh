@@ -74,13 +74,12 @@ ORIG_BIN=$BIN
 
 ROOT=$(mktemp -d /tmp/ob-ingest.XXXXXX)
 chmod 755 "$ROOT"
-AS=()
 PEER_PID="" DAEMON_PID="" DAEMON_DIR=""
 cleanup() {
   set +e
   [ -n "$DAEMON_PID" ] && stop_daemon && rm -rf "$DAEMON_DIR"
   [ -n "$PEER_PID" ] && kill -TERM "$PEER_PID" 2>/dev/null && wait "$PEER_PID" 2>/dev/null
-  [ -f "$ROOT/pg/postmaster.pid" ] && "${AS[@]}" "$PG_BIN/pg_ctl" -D "$ROOT/pg" -m fast stop >/dev/null 2>&1
+  pg_private_stop "$ROOT/pg"
   rm -rf "$ROOT"
 }
 trap cleanup EXIT
@@ -92,18 +91,8 @@ BIN=$ROOT/bin/orderbridge
 "$BIN" version >/dev/null || { echo "ingest: $BIN does not run" >&2; exit 1; }
 
 # ---- private PostgreSQL 15 cluster (as scripts/test-services.sh) -------------------------------------
-mkdir -p "$ROOT/pg" "$ROOT/pgrun"
-if [ "$(id -u)" -eq 0 ]; then AS=(runuser -u postgres --); chown postgres "$ROOT/pg" "$ROOT/pgrun"; fi
-"${AS[@]}" "$PG_BIN/initdb" -D "$ROOT/pg" -U orderbridge --auth=trust -E UTF8 >/dev/null
-cat >> "$ROOT/pg/postgresql.conf" <<CONF
-listen_addresses = '127.0.0.1'
-port = $PG_PORT
-unix_socket_directories = '$ROOT/pgrun'
-fsync = on
-max_connections = 200
-shared_buffers = 128MB
-CONF
-"${AS[@]}" "$PG_BIN/pg_ctl" -D "$ROOT/pg" -l "$ROOT/pgrun/pg.log" -w start >/dev/null
+source "$REPO/scripts/pg-private.sh"
+pg_private_start "$ROOT/pg" "$ROOT/pgrun" "$PG_PORT" "$ROOT/pgrun/pg.log"
 PGARGS=(-h 127.0.0.1 -p "$PG_PORT" -U orderbridge)
 pgq() { "$PG_BIN/psql" "${PGARGS[@]}" -d "$1" -XAtq -v ON_ERROR_STOP=1 -c "$2"; }
 "$PG_BIN/createdb" "${PGARGS[@]}" peers

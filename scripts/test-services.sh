@@ -10,39 +10,22 @@ shift 2
 
 ROOT=$(mktemp -d /tmp/orderbridge-test.XXXXXX)
 chmod 755 "$ROOT"
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
 PG_PORT=${ORDERBRIDGE_TEST_PG_PORT:-55432}
 PG_DATA="$ROOT/pg"
-AS=()
-if [ "$(id -u)" -eq 0 ]; then AS=(runuser -u postgres --); chown postgres "$ROOT"; fi
+source "$(dirname "$0")/pg-private.sh"
 
 cleanup() {
-  if [ -n "$PG_BIN" ] && [ -f "$PG_DATA/postmaster.pid" ]; then
-    "${AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate stop >/dev/null 2>&1 || true
-  fi
+  pg_private_stop "$PG_DATA"
   rm -rf "$ROOT"
 }
 trap cleanup EXIT
 
-if [ -n "$PG_BIN" ]; then
-  "${AS[@]}" "$PG_BIN/initdb" -D "$PG_DATA" -U orderbridge --auth=trust -E UTF8 >/dev/null
-  cat >> "$PG_DATA/postgresql.conf" <<CONF
-listen_addresses = '127.0.0.1'
-port = $PG_PORT
-unix_socket_directories = '$ROOT'
-fsync = on
-max_connections = 200
-shared_buffers = 128MB
-CONF
-  "${AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$ROOT/pg.log" -w start >/dev/null
-  "${AS[@]}" "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U orderbridge orderbridge_test
-  export ORDERBRIDGE_TEST_PG_DSN="postgresql://orderbridge@127.0.0.1:$PG_PORT/orderbridge_test"
-  export ORDERBRIDGE_TEST_PG_BIN="$PG_BIN" ORDERBRIDGE_TEST_PG_DATA="$PG_DATA"
-  echo "test-services: PostgreSQL on 127.0.0.1:$PG_PORT"
-else
-  echo "test-services: no PostgreSQL server found (scripts/install-deps.sh installs it)" >&2
-  exit 1
-fi
+if [ "$(id -u)" -eq 0 ]; then chown postgres "$ROOT"; fi  # the outage test restarts the cluster as postgres
+pg_private_start "$PG_DATA" "$ROOT/run" "$PG_PORT" "$ROOT/pg.log"
+"$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U orderbridge orderbridge_test
+export ORDERBRIDGE_TEST_PG_DSN="postgresql://orderbridge@127.0.0.1:$PG_PORT/orderbridge_test"
+export ORDERBRIDGE_TEST_PG_BIN="$PG_BIN" ORDERBRIDGE_TEST_PG_DATA="$PG_DATA"
+echo "test-services: PostgreSQL on 127.0.0.1:$PG_PORT"
 
 set +e
 "$@"
