@@ -33,6 +33,11 @@ class WooWebhooks {
                         .Help("WooCommerce deliveries by store, topic and outcome (accepted, held, duplicate, stale, "
                               "rejected, ignored, ping, unauthorized, unavailable)")
                         .Register(registry)),
+          rejected_(prometheus::BuildCounter()
+                        .Name("orderbridge_webhooks_rejected_total")
+                        .Help("WooCommerce deliveries not stored as entities, by store and reason (missing_signature, "
+                              "bad_signature, unsupported_topic, not_json, error_object, bad_shape)")
+                        .Register(registry)),
           ack_latency_(prometheus::BuildHistogram()
                            .Name("orderbridge_webhook_ack_latency_seconds")
                            .Help("Time from a delivery being read to its answer, by store")
@@ -59,11 +64,13 @@ class WooWebhooks {
                 return;
             }
             Count(store_id, topic, "unauthorized");
+            rejected_.Add({{"store", store_id}, {"reason", "missing_signature"}}).Increment();
             respond(http::ErrorResponse(core::Errc::kUnauthorized, "X-WC-Webhook-Signature is missing"));
             return;
         }
         if (!woo::VerifySignature(req.body, signature, store.webhook_secrets, store.signature_algorithm)) {
             Count(store_id, topic, "unauthorized");
+            rejected_.Add({{"store", store_id}, {"reason", "bad_signature"}}).Increment();
             log::Warn("webhook signature mismatch",
                       {{"store", store_id}, {"topic", topic}, {"delivery_id", req.Header("X-WC-Webhook-Delivery-ID")}});
             respond(http::ErrorResponse(core::Errc::kUnauthorized, "signature does not match"));
@@ -91,7 +98,8 @@ class WooWebhooks {
         in.rules = store.rules;
         in.currencies = store.currencies;
         woo::Normalized n = woo::Normalize(in);
-        if (!n.usable && n.error.rfind("topic ", 0) == 0) {
+        if (!n.usable) rejected_.Add({{"store", store_id}, {"reason", n.error_code}}).Increment();
+        if (!n.usable && n.error_code == "unsupported_topic") {
             Count(store_id, topic, "ignored");
             respond(http::Response::Json(200, json{{"status", "ignored"}, {"reason", n.error}}.dump()));
             return;
@@ -226,6 +234,7 @@ class WooWebhooks {
     store::IngestQueue& queue_;
     const model::SchemaValidator* validator_;
     prometheus::Family<prometheus::Counter>& received_;
+    prometheus::Family<prometheus::Counter>& rejected_;
     prometheus::Family<prometheus::Histogram>& ack_latency_;
 };
 

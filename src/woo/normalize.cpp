@@ -600,6 +600,7 @@ Normalized Normalize(const NormalizeInput& in) {
     if ((resource != "order" && resource != "product" && resource != "customer") ||
         std::find(kEvents.begin(), kEvents.end(), event) == kEvents.end()) {
         out.error = "topic '" + in.topic + "' is not handled (order.*, product.* and customer.* are)";
+        out.error_code = "unsupported_topic";
         return out;
     }
     // One parser per thread: simdjson reuses its buffers across documents.
@@ -607,20 +608,24 @@ Normalized Normalize(const NormalizeInput& in) {
     simdjson::dom::element root;
     if (auto error = parser.parse(in.body.data(), in.body.size()).get(root); error != simdjson::SUCCESS) {
         out.error = std::string("the body is not JSON: ") + simdjson::error_message(error);
+        out.error_code = "not_json";
         return out;
     }
     const In j(root);
     if (!j.is_object()) {
         out.error = "the body is not a JSON object";
+        out.error_code = "bad_shape";
         return out;
     }
     if (!j.Has("id") && j.Has("code") && j.Has("message")) {
         out.error = "WooCommerce sent an error object instead of the " + resource + ": " + Str(j, "code") + ": " +
                     Str(j, "message");
+        out.error_code = "error_object";
         return out;
     }
     if (!Member(j, "id").is_number_integer() || Member(j, "id").Int() <= 0) {
         out.error = "the body has no positive integer \"id\"";
+        out.error_code = "bad_shape";
         return out;
     }
     try {
@@ -643,10 +648,12 @@ Normalized Normalize(const NormalizeInput& in) {
     } catch (const ShapeError& e) {
         out = Normalized{};
         out.error = std::string("unexpected shape: ") + e.what();
+        out.error_code = "bad_shape";
         return out;
     } catch (const std::exception& e) {  // simdjson and nlohmann errors on odd shapes
         out = Normalized{};
         out.error = std::string("unexpected shape: ") + e.what();
+        out.error_code = "bad_shape";
         return out;
     }
     out.usable = true;

@@ -95,6 +95,9 @@ class IngestBase:
         status, _, metrics = self.d.request("GET", "/metrics")
         self.assertIn(b'orderbridge_webhooks_received_total{outcome="duplicate",store="main",topic="order.created"} 1',
                       metrics)
+        self.assertIn(b'orderbridge_webhooks_rejected_total{reason="bad_signature",store="main"} 2', metrics)
+        self.assertIn(b'orderbridge_webhooks_rejected_total{reason="missing_signature",store="main"} 1', metrics)
+        self.assertIn(b'orderbridge_webhooks_rejected_total{reason="error_object",store="main"} 1', metrics)
 
     def test_secret_rotation_accepts_every_active_secret(self):
         self.assertEqual(self.post(with_order_id(fixture("order_simple.json"), 5001), secret=OLD_SECRET)[0], 202)

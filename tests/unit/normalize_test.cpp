@@ -269,6 +269,8 @@ TEST(NormalizeTest, UnusableBodiesAreReported) {
     EXPECT_FALSE(err.usable);
     EXPECT_NE(err.error.find("error object"), std::string::npos);
     EXPECT_NE(err.error.find("woocommerce_rest_cannot_view"), std::string::npos);
+    EXPECT_EQ(err.error_code, "error_object");
+    EXPECT_EQ(NormalizeFixture("", "order.created", {}, {}, "{not json").error_code, "not_json");
     EXPECT_FALSE(NormalizeFixture("", "order.created", {}, {}, "{not json").usable);
     EXPECT_FALSE(NormalizeFixture("", "order.created", {}, {}, "[1,2]").usable);
     EXPECT_FALSE(NormalizeFixture("", "order.created", {}, {}, "{\"id\":\"x\"}").usable);
@@ -280,6 +282,8 @@ TEST(NormalizeTest, UnusableBodiesAreReported) {
     const Normalized coupon = NormalizeFixture("order_simple.json", "coupon.created");
     EXPECT_FALSE(coupon.usable);
     EXPECT_NE(coupon.error.find("not handled"), std::string::npos);
+    EXPECT_EQ(coupon.error_code, "unsupported_topic");
+    EXPECT_EQ(wrong.error_code, "bad_shape");
 }
 
 bool HasFinding(const Normalized& n, const std::string& rule, const std::string& action) {

@@ -33,7 +33,8 @@ struct NormalizeInput {
 
 struct Normalized {
     bool usable = false;
-    std::string error;  ///< why the body is unusable (not JSON, error object, wrong shape, ...)
+    std::string error;       ///< why the body is unusable (not JSON, error object, wrong shape, ...)
+    std::string error_code;  ///< unsupported_topic, not_json, error_object or bad_shape (bounded, for metrics)
 
     std::string entity_kind;  ///< order, product, customer
     std::string entity_id;
