@@ -205,10 +205,10 @@ int Application::Run() {
 
     auto server =
         std::make_unique<http::Server>(settings_.server, settings_.log.access_log, std::move(router), *registry);
+    Retention retention(*store, settings_.storage.retention);
     StopStack stops;  // declared after what its actions touch, so it unwinds first
     stops.Push("store", [&sessions] { sessions.Stop(); });
     stops.Push("ingest", [&ingest] { ingest.Stop(); });
-    Retention retention(*store, settings_.storage.retention);
     stops.Push("retention", [&retention] { retention.Stop(); });
     try {
         server->Start();

@@ -41,7 +41,8 @@ int StatusFor(core::Errc errc) {
 
 Response ErrorResponse(core::Errc errc, std::string_view message, std::optional<std::chrono::seconds> retry_after) {
     nlohmann::json body = {{"error", {{"code", core::ToCode(errc)}, {"message", message}}}};
-    Response r = Response::Json(StatusFor(errc), body.dump());
+    // Messages may quote request bytes (a percent-decoded path): never let them break the answer.
+    Response r = Response::Json(StatusFor(errc), body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     if (retry_after) r.headers.emplace_back("Retry-After", std::to_string(retry_after->count()));
     if (errc == core::Errc::kUnauthorized) r.headers.emplace_back("WWW-Authenticate", "Bearer");
     return r;

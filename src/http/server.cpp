@@ -98,7 +98,6 @@ struct Server::Impl {
         : settings(s),
           access_log(access),
           router(std::move(r)),
-          ioc(s.io_threads > 0 ? s.io_threads : std::max(1u, std::thread::hardware_concurrency())),
           requests_family(prometheus::BuildCounter()
                               .Name("orderbridge_http_requests_total")
                               .Help("HTTP requests answered, by route pattern, method class and status class")
@@ -121,7 +120,8 @@ struct Server::Impl {
                                    .Name("orderbridge_http_connections_rejected_total")
                                    .Help("Connections closed at once because server.max_connections was reached")
                                    .Register(registry)
-                                   .Add({})) {
+                                   .Add({})),
+          ioc(s.io_threads > 0 ? s.io_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))) {
         const prometheus::Histogram::BucketBoundaries buckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                               0.1,    0.25,  0.5,    1,     2.5,  5,     10};
         route_metrics.resize(router.Size() + 1);
@@ -159,7 +159,7 @@ struct Server::Impl {
         net::steady_timer timer;
         std::optional<Response> response;
         std::thread::id handler_thread;
-        bool in_handler = false;
+        std::atomic<bool> in_handler{false};  // read by the responder on other threads
         bool waiting = false;
     };
     std::shared_ptr<Exchange> Dispatch(Request& request, bool refuse, const net::any_io_executor& executor);
@@ -170,10 +170,6 @@ struct Server::Impl {
     config::ServerSettings settings;
     bool access_log;
     Router router;
-    net::io_context ioc;
-    std::optional<tcp::acceptor> acceptor;
-    std::vector<std::thread> threads;
-    std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
     std::atomic<bool> shutting_down{false};
     std::atomic<int> connections{0};
     std::atomic<int> in_flight{0};
@@ -190,6 +186,13 @@ struct Server::Impl {
     prometheus::Gauge& in_flight_gauge;
     prometheus::Counter& rejected_connections;
     std::vector<RouteMetrics> route_metrics;
+
+    // Declared last, destroyed first: coroutine frames that ~io_context destroys still touch the
+    // members above (in_flight, idle_mu, sessions, metrics).
+    net::io_context ioc;
+    std::optional<tcp::acceptor> acceptor;
+    std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+    std::vector<std::thread> threads;
 };
 
 net::awaitable<void> Server::Impl::Listen() {
@@ -198,6 +201,10 @@ net::awaitable<void> Server::Impl::Listen() {
         if (ec) {
             if (ec == net::error::operation_aborted || shutting_down.load()) co_return;
             log::Warn("accept failed", {{"error", ec.message()}});
+            // Out of descriptors and the like repeat at once: wait a little instead of spinning.
+            net::steady_timer pause(acceptor->get_executor());
+            pause.expires_after(std::chrono::milliseconds(100));
+            co_await pause.async_wait(kTuple);
             continue;
         }
         if (connections.load() >= settings.max_connections) {

@@ -19,11 +19,12 @@ namespace orderbridge::store::detail {
 struct StoredVersion {
     std::string version;
     bool held = false;
+    std::string pending_events;  ///< JSON array text of events held back; empty when none
 };
 
-inline std::string PendingEventsJson(const EntityWrite& e) {
+inline std::string PendingEventsJson(const std::vector<OutboxEvent>& events) {
     nlohmann::json arr = nlohmann::json::array();
-    for (const auto& ev : e.events) {
+    for (const auto& ev : events) {
         arr.push_back({{"event_id", ev.event_id},
                        {"type", ev.type},
                        {"entity_id", ev.entity_id},
@@ -44,20 +45,27 @@ inline std::vector<OutboxEvent> ParsePendingEvents(const std::string& text) {
 
 template <class Tx>
 Outcome ApplyEntity(Tx& tx, const IngestRecord& rec, const EntityWrite& e, const std::string& parent) {
-    const std::string pending = e.held ? PendingEventsJson(e) : std::string{};
     for (int attempt = 0;; ++attempt) {
         const std::optional<StoredVersion> stored = tx.LockEntity(e.entity_id);
         if (!stored) {
-            if (tx.InsertEntity(e, rec, parent, pending)) break;
+            if (tx.InsertEntity(e, rec, parent, e.held ? PendingEventsJson(e.events) : std::string{})) break;
             if (attempt > 0) throw UnavailableError("entity " + e.entity_id + " keeps changing under this writer");
             continue;  // another daemon inserted it meanwhile: compare with its version
         }
         const int cmp = model::CompareVersions(e.version, stored->version);
-        if (cmp == 0) return Outcome::kDuplicate;
         if (cmp < 0) return Outcome::kStale;
-        // Newer: it replaces the stored state; events still held for the older version are superseded.
-        tx.UpdateEntity(e, rec, pending);
-        break;
+        if (cmp == 0 && !(stored->held && !e.held)) return Outcome::kDuplicate;
+        // Newer, or the same version that is no longer held (its parent passed the rules): it
+        // replaces the stored state. Events still held for the stored version are not dropped:
+        // they go out first (or stay held together with the new ones).
+        std::vector<OutboxEvent> events =
+            stored->held ? ParsePendingEvents(stored->pending_events) : std::vector<OutboxEvent>{};
+        if (cmp > 0 || events.empty()) events.insert(events.end(), e.events.begin(), e.events.end());
+        tx.UpdateEntity(e, rec, e.held ? PendingEventsJson(events) : std::string{});
+        if (e.held) return Outcome::kHeld;
+        for (const auto& ev : events)
+            tx.InsertOutbox(ev, rec.received_at);
+        return Outcome::kAccepted;
     }
     if (e.held) return Outcome::kHeld;
     for (const auto& ev : e.events)

@@ -109,8 +109,26 @@ void IngestQueue::WriterLoop() {
         std::vector<PendingPtr> batch;
         {
             std::unique_lock lock(mutex_);
-            cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+            // While the store is unhealthy, wake up once a second to check it even without traffic, so
+            // readiness recovers when no webhook arrives (a load balancer may have stopped sending).
+            const bool woke =
+                cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_ || !queue_.empty(); });
             if (queue_.empty() && stopping_) return;
+            if (!woke) {
+                lock.unlock();
+                if (!healthy_.load()) {
+                    try {
+                        if (!session) session = store_.Open();
+                        session->Ping();
+                        healthy_.store(true);
+                        log::Info("the store is reachable again");
+                    } catch (const std::exception&) {
+                        session.reset();
+                        last_failure_ms_.store(NowMs());
+                    }
+                }
+                continue;
+            }
             // Take whatever accumulated while the previous transaction committed.
             while (!queue_.empty() && batch.size() < settings_.max_batch) {
                 batch.push_back(std::move(queue_.front()));
@@ -172,9 +190,8 @@ void IngestQueue::ReaperLoop() {
     for (;;) {
         {
             std::unique_lock lock(mutex_);
-            if (reaper_cv_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stopping_; })) {
-                if (queue_.empty()) return;
-            }
+            // On stop the reaper leaves at once; Stop() answers whatever the writers could not take.
+            if (reaper_cv_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stopping_; })) return;
             const auto now = std::chrono::steady_clock::now();
             for (auto it = waiting_.begin(); it != waiting_.end();) {
                 auto p = it->lock();

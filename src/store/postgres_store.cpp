@@ -69,12 +69,19 @@ class PgTx {
             if (!list.empty()) list += ',';
             list += w_.quote(id);
         }
-        const std::string sql = "SELECT pg_advisory_xact_lock(hashtext(x)) FROM unnest(ARRAY[" + list +
-                                "]::text[]) AS x ORDER BY x; SELECT entity_id, version, held FROM entities WHERE "
-                                "entity_id = ANY(ARRAY[" +
-                                list + "]::text[])";
+        // Locks are taken in the order of their keys (the hashes), so two writers never wait on each
+        // other in opposite orders, even when two ids share a hash.
+        const std::string sql =
+            "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtext(x) AS h FROM "
+            "unnest(ARRAY[" +
+            list +
+            "]::text[]) AS x) AS k ORDER BY h; SELECT entity_id, "
+            "version, held, COALESCE(pending_events, '') FROM entities WHERE entity_id = "
+            "ANY(ARRAY[" +
+            list + "]::text[])";
         for (const auto& row : w_.exec(sql)) {
-            cache_[row[0].as<std::string>()] = detail::StoredVersion{row[1].as<std::string>(), row[2].as<int>() != 0};
+            cache_[row[0].as<std::string>()] =
+                detail::StoredVersion{row[1].as<std::string>(), row[2].as<int>() != 0, row[3].as<std::string>()};
         }
         for (const auto& id : ids)
             prefetched_.insert(id);
@@ -83,9 +90,10 @@ class PgTx {
     std::optional<detail::StoredVersion> LockEntity(const std::string& id) {
         if (!prefetched_.contains(id)) {
             // Not part of a prefetched group (release path): lock and read it now.
-            auto r = w_.exec_params("SELECT version, held FROM entities WHERE entity_id = $1 FOR UPDATE", id);
+            auto r = w_.exec_params(
+                "SELECT version, held, COALESCE(pending_events, '') FROM entities WHERE entity_id = $1 FOR UPDATE", id);
             if (r.empty()) return std::nullopt;
-            return detail::StoredVersion{r[0][0].as<std::string>(), r[0][1].as<int>() != 0};
+            return detail::StoredVersion{r[0][0].as<std::string>(), r[0][1].as<int>() != 0, r[0][2].as<std::string>()};
         }
         auto it = cache_.find(id);
         if (it == cache_.end()) return std::nullopt;
@@ -100,7 +108,7 @@ class PgTx {
             Q(e.version) + "," + Q(e.canonical_status) + "," + (e.held ? "1" : "0") + "," + Q(e.findings) + "," +
             Q(e.data) + "," + QN(pending) + "," + Q(r.trace_id) + "," + Q(r.received_at) + "," + Q(r.received_at) +
             ");";
-        cache_[e.entity_id] = detail::StoredVersion{e.version, e.held};
+        cache_[e.entity_id] = detail::StoredVersion{e.version, e.held, pending};
         prefetched_.insert(e.entity_id);
         return true;  // the advisory lock makes us the only writer of this entity until commit
     }
@@ -109,7 +117,7 @@ class PgTx {
                 ", canonical_status = " + Q(e.canonical_status) + ", held = " + (e.held ? "1" : "0") +
                 ", findings = " + Q(e.findings) + ", data = " + Q(e.data) + ", pending_events = " + QN(pending) +
                 ", updated_at = " + Q(r.received_at) + " WHERE entity_id = " + Q(e.entity_id) + ";";
-        cache_[e.entity_id] = detail::StoredVersion{e.version, e.held};
+        cache_[e.entity_id] = detail::StoredVersion{e.version, e.held, pending};
     }
     void InsertOutbox(const OutboxEvent& ev, const std::string& now) {
         sql_ += "INSERT INTO outbox (event_id, entity_id, type, version, payload, created_at) VALUES (" +
@@ -193,7 +201,8 @@ class PgSession final : public Session {
         return Guard(conn_, [&] {
             pqxx::read_transaction w(Conn());
             std::string sql = std::string("SELECT ") + kRowColumns +
-                              " FROM entities WHERE kind = 'order' AND ($1 = 0 OR seq < $1) AND ($2 = '' OR store_id = "
+                              " FROM entities WHERE kind = 'order' AND ($1::bigint = 0 OR seq < $1::bigint) AND ($2 = "
+                              "'' OR store_id = "
                               "$2) AND ($3 = '' OR canonical_status = $3) AND ($4 < 0 OR held = $4) AND ($5 = '' OR "
                               "updated_at >= $5) AND ($6 = '' OR updated_at < $6) ORDER BY seq DESC LIMIT $7";
             auto r = w.exec_params(sql, q.cursor, q.store, q.status, q.held ? (*q.held ? 1 : 0) : -1, q.from, q.to,
@@ -218,7 +227,7 @@ class PgSession final : public Session {
                 "parent_id IS NULL) OR "
                 "parent_id = $1) ORDER BY parent_id IS NOT NULL FOR UPDATE",
                 id);
-            if (held.empty() || held[0][0].as<std::string>() != id) return false;
+            if (held.empty()) return false;  // neither the order nor any of its children is held
             PgTx tx(w);
             for (const auto& row : held) {
                 for (const auto& ev : detail::ParsePendingEvents(row[1].as<std::string>()))

@@ -145,7 +145,7 @@ class SqliteTx {
   public:
     explicit SqliteTx(Db& db)
         : db_(db),
-          lock_(db.get(), "SELECT version, held FROM entities WHERE entity_id = ?1"),
+          lock_(db.get(), "SELECT version, held, COALESCE(pending_events, '') FROM entities WHERE entity_id = ?1"),
           next_seq_(db.get(), "SELECT COALESCE(MAX(seq), 0) + 1 FROM entities"),
           insert_entity_(db.get(),
                          "INSERT INTO entities (seq, entity_id, kind, store_id, source_id, parent_id, version, "
@@ -164,7 +164,7 @@ class SqliteTx {
     std::optional<detail::StoredVersion> LockEntity(const std::string& id) {
         lock_.Bind(1, id);
         std::optional<detail::StoredVersion> out;
-        if (lock_.Step()) out = detail::StoredVersion{lock_.Text(0), lock_.Int(1) != 0};
+        if (lock_.Step()) out = detail::StoredVersion{lock_.Text(0), lock_.Int(1) != 0, lock_.Text(2)};
         lock_.Reset();
         return out;
     }
@@ -303,7 +303,7 @@ class SqliteSession final : public Session {
         std::vector<std::pair<std::string, std::string>> held;
         while (find.Step())
             held.emplace_back(find.Text(0), find.Text(1));
-        if (held.empty() || held.front().first != id) return false;
+        if (held.empty()) return false;  // neither the order nor any of its children is held
         SqliteTx writer(db_);
         Stmt clear(db_.get(),
                    "UPDATE entities SET held = 0, pending_events = NULL, seq = (SELECT MAX(seq) + 1 FROM entities), "

@@ -490,8 +490,11 @@ void NormalizeOrder(const NormalizeInput& in, const In& j, const std::string& ev
         r.reason = rs.reason;
         r.full = refunded >= t.grand_total && t.grand_total > 0;
         Json data = r;
-        // A refund never changes once made: its version is its content, so repeats are recognised.
-        const std::string version = model::MakeVersion(0, data.dump());
+        // A refund never changes once made: its version is its own content (not `full`, which
+        // depends on the other refunds), so repeats are recognised as such.
+        Json own = data;
+        own.erase("full");
+        const std::string version = model::MakeVersion(0, own.dump());
         out.events.push_back(MakeEvent(in, "refund.created", r.id, r.idempotency_key, version, o.modified_at, data));
         out.refunds.push_back(std::move(r));
     }

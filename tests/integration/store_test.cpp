@@ -167,11 +167,44 @@ TEST_P(StoreTest, HeldOrdersWaitForRelease) {
     EXPECT_FALSE(session_->GetEntity("wc:main:refund:50")->held);
     EXPECT_FALSE(session_->Release("wc:main:5", "ops", "again"));
     EXPECT_EQ(session_->CountOutbox(), 2);
-    // A newer held version after release is held again; the next clean version supersedes it.
+    // A newer held version after release is held again; when the next clean version arrives, the
+    // held event goes out before the new one: an acknowledged change is never dropped.
     EXPECT_EQ(IngestOne(Order("wc:main:5", 2000, "on-hold", true)), Outcome::kHeld);
     EXPECT_EQ(IngestOne(Order("wc:main:5", 3000, "processing")), Outcome::kAccepted);
-    EXPECT_EQ(session_->CountOutbox(), 3);
+    EXPECT_EQ(session_->CountOutbox(), 4);
     EXPECT_FALSE(session_->GetEntity("wc:main:5")->held);
+}
+
+TEST_P(StoreTest, HeldEventsAreNeverDroppedAndChildrenFollowTheirParent) {
+    // A held order with a refund; the next version passes the rules.
+    auto held = Order("wc:main:6", 1000, "processing", true);
+    EntityWrite refund;
+    refund.entity_id = "wc:main:refund:60";
+    refund.kind = "refund";
+    refund.source_id = "60";
+    refund.version = model::MakeVersion(0, "r60");
+    refund.canonical_status = "refunded";
+    refund.data = "{}";
+    refund.findings = "[]";
+    refund.held = true;
+    refund.events.push_back(OutboxEvent{"evt_r60", "refund.created", refund.entity_id, refund.version, "{}"});
+    held.entities.push_back(refund);
+    EXPECT_EQ(IngestOne(held), Outcome::kHeld);
+    EXPECT_EQ(session_->CountOutbox(), 0);
+
+    auto clean = Order("wc:main:6", 2000, "completed");
+    refund.held = false;
+    clean.entities.push_back(refund);  // the same refund, same version, now not held
+    EXPECT_EQ(IngestOne(clean), Outcome::kAccepted);
+    // The held order event, the new one and the refund's: nothing acknowledged is lost.
+    EXPECT_EQ(session_->CountOutbox(), 3);
+    EXPECT_FALSE(session_->GetEntity("wc:main:refund:60")->held);
+
+    // Two held versions in a row keep both events; release sends both.
+    EXPECT_EQ(IngestOne(Order("wc:main:12", 1000, "a", true)), Outcome::kHeld);
+    EXPECT_EQ(IngestOne(Order("wc:main:12", 2000, "b", true)), Outcome::kHeld);
+    EXPECT_TRUE(session_->Release("wc:main:12", "ops", "checked"));
+    EXPECT_EQ(session_->CountOutbox(), 5);
 }
 
 TEST_P(StoreTest, RejectedBodiesAreArchivedAndPruned) {

@@ -262,6 +262,15 @@ TEST(NormalizeTest, RefundsBecomeRefundEventsWithStableVersions) {
     EXPECT_GT(model::CompareVersions(later.version, n.version), 0);
     EXPECT_EQ(later.events[1].id, n.events[1].id);
     EXPECT_EQ(later.events[2].id, n.events[2].id);
+    // A refund that makes the order fully refunded changes `full` on the others, not their versions.
+    const std::string all = Mutate("order_refunds.json", "\"refunds\":[",
+                                   "\"refunds\":[{\"id\":4199,\"reason\":\"\",\"total\":\"-200.00\"},");
+    const Normalized full = NormalizeFixture("", "order.updated", {}, {}, all);
+    ASSERT_TRUE(full.usable) << full.error;
+    ASSERT_EQ(full.refunds.size(), 3u);
+    EXPECT_TRUE(full.refunds[1].full);
+    EXPECT_EQ(full.events[2].version, n.events[1].version);
+    EXPECT_EQ(full.events[2].id, n.events[1].id);
 }
 
 TEST(NormalizeTest, UnusableBodiesAreReported) {
