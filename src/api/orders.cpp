@@ -29,6 +29,20 @@ json Summary(const store::EntityRow& row) {
     return item;
 }
 
+std::int64_t ParseCursor(const http::Request& req) {
+    const auto c = req.QueryParam("cursor");
+    if (!c || c->empty()) return 0;
+    try {
+        return std::stoll(*c);
+    } catch (const std::exception&) {
+        throw core::Error(core::Errc::kBadRequest, "cursor is not one this API gave out");
+    }
+}
+
+json CursorJson(std::int64_t next) {
+    return next ? json(std::to_string(next)) : json(nullptr);
+}
+
 int ParseLimit(const http::Request& req) {
     const auto text = req.QueryParam("limit");
     if (!text) return 50;
@@ -75,13 +89,7 @@ void AddOrderRoutes(http::Router& router, const Authenticator& auth, store::Sess
             }
             q.from = req.QueryParam("from").value_or("");
             q.to = req.QueryParam("to").value_or("");
-            if (auto c = req.QueryParam("cursor"); c && !c->empty()) {
-                try {
-                    q.cursor = std::stoll(*c);
-                } catch (const std::exception&) {
-                    throw core::Error(core::Errc::kBadRequest, "cursor is not one this API gave out");
-                }
-            }
+            q.cursor = ParseCursor(req);
             q.limit = ParseLimit(req);
             RunOnPool(pool, respond, [q](store::Session& s) {
                 const store::Page page = s.ListOrders(q);
@@ -111,6 +119,30 @@ void AddOrderRoutes(http::Router& router, const Authenticator& auth, store::Sess
                 body["order"] = json::parse(row->data, nullptr, false);
                 body["deliveries"] = json::array();  // per-connector state comes with the delivery engine
                 return http::Response::Json(200, body.dump());
+            });
+        } catch (...) {
+            respond.Fail(std::current_exception());
+        }
+    });
+
+    router.Add("GET", "/v1/audit", [&auth, &pool](http::Request& req, http::Responder respond) {
+        try {
+            auth.Authorize(req, false);
+            const std::int64_t cursor = ParseCursor(req);
+            const int limit = ParseLimit(req);
+            RunOnPool(pool, respond, [cursor, limit](store::Session& s) {
+                const store::AuditPage page = s.ListAudit(cursor, limit);
+                json items = json::array();
+                for (const auto& a : page.items) {
+                    items.push_back({{"id", std::to_string(a.id)},
+                                     {"at", a.at},
+                                     {"actor", a.actor},
+                                     {"action", a.action},
+                                     {"target", a.target},
+                                     {"reason", a.reason}});
+                }
+                return http::Response::Json(
+                    200, json{{"items", items}, {"next_cursor", CursorJson(page.next_cursor)}}.dump());
             });
         } catch (...) {
             respond.Fail(std::current_exception());

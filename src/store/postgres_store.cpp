@@ -245,6 +245,27 @@ class PgSession final : public Session {
         });
     }
 
+    AuditPage ListAudit(std::int64_t cursor, int limit) override {
+        return Guard(conn_, [&] {
+            pqxx::read_transaction w(Conn());
+            auto r = w.exec_params(
+                "SELECT id, at, actor, action, target, reason FROM audit WHERE ($1::bigint = 0 OR id < $1::bigint) "
+                "ORDER BY id DESC LIMIT $2",
+                cursor, limit + 1);
+            AuditPage page;
+            for (const auto& row : r) {
+                page.items.push_back(AuditRow{row[0].as<std::int64_t>(), row[1].as<std::string>(),
+                                              row[2].as<std::string>(), row[3].as<std::string>(),
+                                              row[4].as<std::string>(), row[5].as<std::string>()});
+            }
+            if (page.items.size() > static_cast<std::size_t>(limit)) {
+                page.items.pop_back();
+                page.next_cursor = page.items.back().id;
+            }
+            return page;
+        });
+    }
+
     std::int64_t CountOutbox() override {
         return Guard(conn_, [&] {
             pqxx::read_transaction w(Conn());

@@ -322,6 +322,21 @@ class SqliteSession final : public Session {
         return true;
     }
 
+    AuditPage ListAudit(std::int64_t cursor, int limit) override {
+        Stmt s(db_.get(),
+               "SELECT id, at, actor, action, target, reason FROM audit WHERE (?1 = 0 OR id < ?1) ORDER BY id DESC "
+               "LIMIT ?2");
+        s.Bind(1, cursor).Bind(2, std::int64_t{limit} + 1);
+        AuditPage page;
+        while (s.Step())
+            page.items.push_back(AuditRow{s.Int(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5)});
+        if (page.items.size() > static_cast<std::size_t>(limit)) {
+            page.items.pop_back();
+            page.next_cursor = page.items.back().id;
+        }
+        return page;
+    }
+
     std::int64_t CountOutbox() override {
         Stmt s(db_.get(), "SELECT COUNT(*) FROM outbox");
         s.Step();

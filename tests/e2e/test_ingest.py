@@ -144,6 +144,12 @@ class IngestBase:
         self.assertEqual(self.count("SELECT count(*) FROM outbox"), 1)
         self.assertEqual(self.storage.query(self.d, "SELECT actor || '|' || action || '|' || reason FROM audit"),
                          "ops|release|EUR order approved by finance")
+        status, _, data = self.d.request("GET", "/v1/audit", headers=VIEWER)
+        self.assertEqual(status, 200)
+        audit = json.loads(data)["items"]
+        self.assertEqual([(a["actor"], a["action"], a["target"], a["reason"]) for a in audit],
+                         [("ops", "release", order_id, "EUR order approved by finance")])
+        self.assertTrue(audit[0]["at"].endswith("Z"))
         self.assertEqual(self.d.request("POST", f"/v1/orders/{order_id}/release", headers=OPS)[0], 409)
         self.assertEqual(self.d.request("POST", "/v1/orders/wc:main:999/release", headers=OPS)[0], 404)
 

@@ -166,6 +166,12 @@ TEST_P(StoreTest, HeldOrdersWaitForRelease) {
     EXPECT_FALSE(session_->GetEntity("wc:main:5")->held);
     EXPECT_FALSE(session_->GetEntity("wc:main:refund:50")->held);
     EXPECT_FALSE(session_->Release("wc:main:5", "ops", "again"));
+    const AuditPage audit = session_->ListAudit(0, 10);
+    ASSERT_EQ(audit.items.size(), 1u);
+    EXPECT_EQ(audit.items[0].actor, "ops");
+    EXPECT_EQ(audit.items[0].target, "wc:main:5");
+    EXPECT_EQ(audit.items[0].reason, "SKU fixed in the ERP");
+    EXPECT_EQ(audit.next_cursor, 0);
     EXPECT_EQ(session_->CountOutbox(), 2);
     // A newer held version after release is held again; when the next clean version arrives, the
     // held event goes out before the new one: an acknowledged change is never dropped.

@@ -1,6 +1,7 @@
 #pragma once
 // Read and act on canonical orders: GET /v1/orders, GET /v1/orders/{id},
-// POST /v1/orders/{id}/release. Database work runs on the session pool, never on an io thread.
+// POST /v1/orders/{id}/release, and the audit trail of admin actions: GET /v1/audit. Database work runs on the session
+// pool, never on an io thread.
 #include "orderbridge/api/auth.hpp"
 #include "orderbridge/http/router.hpp"
 #include "orderbridge/store/session_pool.hpp"

@@ -96,6 +96,20 @@ struct Page {
     std::int64_t next_cursor = 0;  ///< 0 when there is no further page
 };
 
+struct AuditRow {
+    std::int64_t id = 0;
+    std::string at;
+    std::string actor;
+    std::string action;
+    std::string target;
+    std::string reason;
+};
+
+struct AuditPage {
+    std::vector<AuditRow> items;  ///< newest first
+    std::int64_t next_cursor = 0;
+};
+
 class Session {
   public:
     virtual ~Session() = default;
@@ -106,6 +120,8 @@ class Session {
     /// Releases a held entity: its pending events go to the outbox. False when it is not held.
     virtual bool Release(const std::string& entity_id, const std::string& actor, const std::string& reason) = 0;
     virtual std::int64_t CountOutbox() = 0;
+    /// Admin actions, newest first; `cursor` 0 starts at the newest.
+    virtual AuditPage ListAudit(std::int64_t cursor, int limit) = 0;
     /// Deletes archived raw bodies received before `before` (RFC 3339), at most `limit` rows.
     virtual std::int64_t PruneRaw(const std::string& before, int limit) = 0;
     virtual void Ping() = 0;
