@@ -210,10 +210,7 @@ class PgSession final : public Session {
             Page page;
             for (const auto& row : r)
                 page.items.push_back(ReadRow(row));
-            if (page.items.size() > static_cast<std::size_t>(q.limit)) {
-                page.items.pop_back();
-                page.next_cursor = page.items.back().seq;
-            }
+            TrimPage(page, q.limit, [](const EntityRow& r) { return r.seq; });
             return page;
         });
     }
@@ -258,10 +255,7 @@ class PgSession final : public Session {
                                               row[2].as<std::string>(), row[3].as<std::string>(),
                                               row[4].as<std::string>(), row[5].as<std::string>()});
             }
-            if (page.items.size() > static_cast<std::size_t>(limit)) {
-                page.items.pop_back();
-                page.next_cursor = page.items.back().id;
-            }
+            TrimPage(page, limit, [](const AuditRow& a) { return a.id; });
             return page;
         });
     }

@@ -285,10 +285,7 @@ class SqliteSession final : public Session {
         Page page;
         while (s.Step())
             page.items.push_back(ReadRow(s));
-        if (page.items.size() > static_cast<std::size_t>(q.limit)) {
-            page.items.pop_back();
-            page.next_cursor = page.items.back().seq;
-        }
+        TrimPage(page, q.limit, [](const EntityRow& r) { return r.seq; });
         return page;
     }
 
@@ -330,10 +327,7 @@ class SqliteSession final : public Session {
         AuditPage page;
         while (s.Step())
             page.items.push_back(AuditRow{s.Int(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5)});
-        if (page.items.size() > static_cast<std::size_t>(limit)) {
-            page.items.pop_back();
-            page.next_cursor = page.items.back().id;
-        }
+        TrimPage(page, limit, [](const AuditRow& a) { return a.id; });
         return page;
     }
 

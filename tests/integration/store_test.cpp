@@ -76,6 +76,22 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
 
     Outcome IngestOne(const IngestRecord& r) { return session_->Ingest({&r}).front(); }
 
+    // A refund entity listed on an order (a child that follows its parent's held state).
+    static EntityWrite Refund(const std::string& source_id, bool held) {
+        EntityWrite refund;
+        refund.entity_id = "wc:main:refund:" + source_id;
+        refund.kind = "refund";
+        refund.source_id = source_id;
+        refund.version = model::MakeVersion(0, "r" + source_id);
+        refund.canonical_status = "refunded";
+        refund.data = "{}";
+        refund.findings = "[]";
+        refund.held = held;
+        refund.events.push_back(
+            OutboxEvent{"evt_r" + source_id, "refund.created", refund.entity_id, refund.version, "{}"});
+        return refund;
+    }
+
     std::filesystem::path dir_;
     std::unique_ptr<Store> store_;
     std::unique_ptr<Session> session_;
@@ -143,17 +159,7 @@ TEST_P(StoreTest, OneTransactionForAGroupIncludingTheSameEntityTwice) {
 
 TEST_P(StoreTest, HeldOrdersWaitForRelease) {
     auto held = Order("wc:main:5", 1000, "processing", true);
-    EntityWrite refund;
-    refund.entity_id = "wc:main:refund:50";
-    refund.kind = "refund";
-    refund.source_id = "50";
-    refund.version = model::MakeVersion(0, "r");
-    refund.canonical_status = "refunded";
-    refund.data = "{}";
-    refund.findings = "[]";
-    refund.held = true;
-    refund.events.push_back(OutboxEvent{"evt_r", "refund.created", refund.entity_id, refund.version, "{}"});
-    held.entities.push_back(refund);
+    held.entities.push_back(Refund("50", true));
     EXPECT_EQ(IngestOne(held), Outcome::kHeld);
     EXPECT_EQ(session_->CountOutbox(), 0);
     EXPECT_TRUE(session_->GetEntity("wc:main:5")->held);
@@ -184,23 +190,12 @@ TEST_P(StoreTest, HeldOrdersWaitForRelease) {
 TEST_P(StoreTest, HeldEventsAreNeverDroppedAndChildrenFollowTheirParent) {
     // A held order with a refund; the next version passes the rules.
     auto held = Order("wc:main:6", 1000, "processing", true);
-    EntityWrite refund;
-    refund.entity_id = "wc:main:refund:60";
-    refund.kind = "refund";
-    refund.source_id = "60";
-    refund.version = model::MakeVersion(0, "r60");
-    refund.canonical_status = "refunded";
-    refund.data = "{}";
-    refund.findings = "[]";
-    refund.held = true;
-    refund.events.push_back(OutboxEvent{"evt_r60", "refund.created", refund.entity_id, refund.version, "{}"});
-    held.entities.push_back(refund);
+    held.entities.push_back(Refund("60", true));
     EXPECT_EQ(IngestOne(held), Outcome::kHeld);
     EXPECT_EQ(session_->CountOutbox(), 0);
 
     auto clean = Order("wc:main:6", 2000, "completed");
-    refund.held = false;
-    clean.entities.push_back(refund);  // the same refund, same version, now not held
+    clean.entities.push_back(Refund("60", false));  // the same refund, same version, now not held
     EXPECT_EQ(IngestOne(clean), Outcome::kAccepted);
     // The held order event, the new one and the refund's: nothing acknowledged is lost.
     EXPECT_EQ(session_->CountOutbox(), 3);

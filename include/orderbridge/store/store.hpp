@@ -110,6 +110,15 @@ struct AuditPage {
     std::int64_t next_cursor = 0;
 };
 
+/// Drivers read `limit + 1` rows: the extra one only tells that a next page exists.
+template <class PageT, class KeyFn>
+void TrimPage(PageT& page, int limit, KeyFn key) {
+    if (page.items.size() > static_cast<std::size_t>(limit)) {
+        page.items.pop_back();
+        page.next_cursor = key(page.items.back());
+    }
+}
+
 class Session {
   public:
     virtual ~Session() = default;
