@@ -1,19 +1,25 @@
 #include "migrations.hpp"
 
 namespace orderbridge::store::detail {
+namespace {
 
-const std::vector<std::string>& SqliteMigrations() {
-    static const std::vector<std::string> kMigrations = {
+// One schema for both drivers, written once; the few dialect differences are placeholders:
+//   {serial_pk}  auto-increment primary key     {bytes}  binary column
+//   {bigint}     64-bit integer                 {entity_seq}  PostgreSQL's sequence for entities.seq
+// Never edit a released migration: append a new one.
+const std::vector<std::string>& Templates() {
+    static const std::vector<std::string> kTemplates = {
         // 1: raw archive, entities, outbox, audit
         R"SQL(
 CREATE TABLE raw_deliveries (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  id {serial_pk},
   store_id TEXT NOT NULL, topic TEXT NOT NULL, delivery_id TEXT NOT NULL, received_at TEXT NOT NULL,
-  headers TEXT NOT NULL, body BLOB NOT NULL, outcome TEXT NOT NULL, entity_id TEXT NOT NULL, trace_id TEXT NOT NULL);
+  headers TEXT NOT NULL, body {bytes} NOT NULL, outcome TEXT NOT NULL, entity_id TEXT NOT NULL, trace_id TEXT NOT NULL);
 CREATE INDEX raw_deliveries_received ON raw_deliveries (received_at);
 CREATE INDEX raw_deliveries_entity ON raw_deliveries (entity_id);
+{entity_seq}
 CREATE TABLE entities (
-  entity_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, kind TEXT NOT NULL, store_id TEXT NOT NULL,
+  entity_id TEXT PRIMARY KEY, seq {bigint} NOT NULL, kind TEXT NOT NULL, store_id TEXT NOT NULL,
   source_id TEXT NOT NULL, parent_id TEXT, version TEXT NOT NULL, canonical_status TEXT NOT NULL,
   held INTEGER NOT NULL, findings TEXT NOT NULL, data TEXT NOT NULL, pending_events TEXT,
   trace_id TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
@@ -21,44 +27,50 @@ CREATE UNIQUE INDEX entities_seq ON entities (seq);
 CREATE INDEX entities_kind_seq ON entities (kind, seq);
 CREATE INDEX entities_parent ON entities (parent_id) WHERE parent_id IS NOT NULL;
 CREATE TABLE outbox (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE, entity_id TEXT NOT NULL,
+  id {serial_pk}, event_id TEXT NOT NULL UNIQUE, entity_id TEXT NOT NULL,
   type TEXT NOT NULL, version TEXT NOT NULL, payload TEXT NOT NULL, created_at TEXT NOT NULL, finished_at TEXT);
 CREATE INDEX outbox_entity ON outbox (entity_id, id);
 CREATE TABLE audit (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+  id {serial_pk}, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
   target TEXT NOT NULL, reason TEXT NOT NULL);
 )SQL",
     };
+    return kTemplates;
+}
+
+struct Dialect {
+    const char* serial_pk;
+    const char* bytes;
+    const char* bigint;
+    const char* entity_seq;
+};
+
+std::vector<std::string> Render(const Dialect& d) {
+    const std::pair<std::string, std::string> replacements[] = {
+        {"{serial_pk}", d.serial_pk}, {"{bytes}", d.bytes}, {"{bigint}", d.bigint}, {"{entity_seq}", d.entity_seq}};
+    std::vector<std::string> out;
+    for (std::string sql : Templates()) {
+        for (const auto& [from, to] : replacements) {
+            for (std::size_t pos = sql.find(from); pos != std::string::npos; pos = sql.find(from, pos + to.size())) {
+                sql.replace(pos, from.size(), to);
+            }
+        }
+        out.push_back(std::move(sql));
+    }
+    return out;
+}
+
+}  // namespace
+
+const std::vector<std::string>& SqliteMigrations() {
+    static const std::vector<std::string> kMigrations =
+        Render(Dialect{"INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB", "INTEGER", ""});
     return kMigrations;
 }
 
 const std::vector<std::string>& PostgresMigrations() {
-    static const std::vector<std::string> kMigrations = {
-        R"SQL(
-CREATE TABLE raw_deliveries (
-  id BIGSERIAL PRIMARY KEY,
-  store_id TEXT NOT NULL, topic TEXT NOT NULL, delivery_id TEXT NOT NULL, received_at TEXT NOT NULL,
-  headers TEXT NOT NULL, body BYTEA NOT NULL, outcome TEXT NOT NULL, entity_id TEXT NOT NULL, trace_id TEXT NOT NULL);
-CREATE INDEX raw_deliveries_received ON raw_deliveries (received_at);
-CREATE INDEX raw_deliveries_entity ON raw_deliveries (entity_id);
-CREATE SEQUENCE entity_seq;
-CREATE TABLE entities (
-  entity_id TEXT PRIMARY KEY, seq BIGINT NOT NULL, kind TEXT NOT NULL, store_id TEXT NOT NULL,
-  source_id TEXT NOT NULL, parent_id TEXT, version TEXT NOT NULL, canonical_status TEXT NOT NULL,
-  held INTEGER NOT NULL, findings TEXT NOT NULL, data TEXT NOT NULL, pending_events TEXT,
-  trace_id TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-CREATE UNIQUE INDEX entities_seq ON entities (seq);
-CREATE INDEX entities_kind_seq ON entities (kind, seq);
-CREATE INDEX entities_parent ON entities (parent_id) WHERE parent_id IS NOT NULL;
-CREATE TABLE outbox (
-  id BIGSERIAL PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, entity_id TEXT NOT NULL,
-  type TEXT NOT NULL, version TEXT NOT NULL, payload TEXT NOT NULL, created_at TEXT NOT NULL, finished_at TEXT);
-CREATE INDEX outbox_entity ON outbox (entity_id, id);
-CREATE TABLE audit (
-  id BIGSERIAL PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
-  target TEXT NOT NULL, reason TEXT NOT NULL);
-)SQL",
-    };
+    static const std::vector<std::string> kMigrations =
+        Render(Dialect{"BIGSERIAL PRIMARY KEY", "BYTEA", "BIGINT", "CREATE SEQUENCE entity_seq;"});
     return kMigrations;
 }
 

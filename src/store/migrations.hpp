@@ -1,5 +1,5 @@
 #pragma once
-// Versioned schema migrations, one list per driver; migration N brings the schema to version N.
+// Versioned schema migrations rendered per driver from one list; migration N brings the schema to version N.
 // Never edit a released migration: append a new one.
 #include <string>
 #include <vector>
