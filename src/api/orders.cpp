@@ -1,5 +1,6 @@
 #include "orderbridge/api/orders.hpp"
 
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "orderbridge/core/error.hpp"
@@ -29,6 +30,8 @@ json Summary(const store::EntityRow& row) {
     return item;
 }
 
+}  // namespace
+
 std::int64_t ParseCursor(const http::Request& req) {
     const auto c = req.QueryParam("cursor");
     if (!c || c->empty()) return 0;
@@ -54,7 +57,15 @@ int ParseLimit(const http::Request& req) {
     throw core::Error(core::Errc::kBadRequest, "limit must be a whole number from 1 to 500");
 }
 
-}  // namespace
+json ActionBody(const http::Request& req) {
+    if (req.body.empty()) return json::object();
+    json body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded()) throw core::Error(core::Errc::kBadRequest, "body is not JSON");
+    if (!body.is_object()) throw core::Error(core::Errc::kBadRequest, "body must be a JSON object");
+    if (body.contains("reason") && !body["reason"].is_string())
+        throw core::Error(core::Errc::kBadRequest, "reason must be a string");
+    return body;
+}
 
 void RunOnPool(store::SessionPool& pool, http::Responder respond, std::function<http::Response(store::Session&)> work) {
     pool.Post(
@@ -72,6 +83,36 @@ void RunOnPool(store::SessionPool& pool, http::Responder respond, std::function<
         [respond](std::exception_ptr) {
             respond(http::ErrorResponse(core::Errc::kUnavailable, "the store is unavailable", std::chrono::seconds(5)));
         });
+}
+
+json DeliveryStates(const std::vector<store::DeliveryRow>& rows) {
+    // Per connector: the state of its newest delivery, plus how many events it has been given.
+    std::map<std::string, json> by_connector;
+    std::vector<std::string> order;
+    for (const auto& d : rows) {
+        auto [it, inserted] = by_connector.try_emplace(d.connector, json::object());
+        if (inserted) order.push_back(d.connector);
+        const int events = it->second.value("events", 0) + 1;
+        it->second = DeliveryJson(d);
+        it->second["events"] = events;
+    }
+    json out = json::array();
+    for (const auto& name : order)
+        out.push_back(by_connector[name]);
+    return out;
+}
+
+json DeliveryJson(const store::DeliveryRow& d) {
+    json j = {{"id", std::to_string(d.id)},  {"connector", d.connector},
+              {"event_id", d.event_id},      {"entity_id", d.entity_id},
+              {"type", d.type},              {"version", d.version},
+              {"state", d.state},            {"attempts", d.attempts},
+              {"created_at", d.created_at},  {"finished_at", d.finished_at.empty() ? json(nullptr) : json(d.finished_at)},
+              {"error_class", d.error_class.empty() ? json(nullptr) : json(d.error_class)},
+              {"http_status", d.http_status ? json(d.http_status) : json(nullptr)},
+              {"reason", d.reason}};
+    if (!d.external_id.empty()) j["external_id"] = d.external_id;
+    return j;
 }
 
 void AddOrderRoutes(http::Router& router, const Authenticator& auth, store::SessionPool& pool) {
@@ -98,7 +139,7 @@ void AddOrderRoutes(http::Router& router, const Authenticator& auth, store::Sess
                     items.push_back(Summary(row));
                 json body = {
                     {"items", items},
-                    {"next_cursor", page.next_cursor ? json(std::to_string(page.next_cursor)) : json(nullptr)}};
+                    {"next_cursor", CursorJson(page.next_cursor)}};
                 return http::Response::Json(200, body.dump());
             });
         } catch (...) {
@@ -117,7 +158,7 @@ void AddOrderRoutes(http::Router& router, const Authenticator& auth, store::Sess
                 body["trace_id"] = row->trace_id;
                 body["findings"] = json::parse(row->findings, nullptr, false);
                 body["order"] = json::parse(row->data, nullptr, false);
-                body["deliveries"] = json::array();  // per-connector state comes with the delivery engine
+                body["deliveries"] = DeliveryStates(s.EntityDeliveries(id));
                 return http::Response::Json(200, body.dump());
             });
         } catch (...) {
@@ -153,12 +194,7 @@ void AddOrderRoutes(http::Router& router, const Authenticator& auth, store::Sess
         try {
             const std::string actor = auth.Authorize(req, true);
             const std::string id(req.Param("id"));
-            std::string reason;
-            if (!req.body.empty()) {
-                const json body = json::parse(req.body);
-                if (!body.is_object()) throw core::Error(core::Errc::kBadRequest, "body must be a JSON object");
-                reason = body.value("reason", "");
-            }
+            const std::string reason = ActionBody(req).value("reason", "");
             RunOnPool(pool, respond, [id, actor, reason](store::Session& s) {
                 const auto row = s.GetEntity(id);
                 if (!row || row->kind != "order") throw core::Error(core::Errc::kNotFound, "no order " + id);

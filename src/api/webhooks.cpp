@@ -11,6 +11,7 @@
 
 #include "orderbridge/core/clock.hpp"
 #include "orderbridge/core/log.hpp"
+#include "orderbridge/dispatch/router.hpp"
 #include "orderbridge/http/error_mapping.hpp"
 #include "orderbridge/model/identity.hpp"
 #include "orderbridge/model/schema.hpp"
@@ -25,8 +26,9 @@ using nlohmann::json;
 class WooWebhooks {
   public:
     WooWebhooks(const config::Settings& settings, store::IngestQueue& queue, prometheus::Registry& registry,
-                const model::SchemaValidator* validator)
+                const model::SchemaValidator* validator, const dispatch::Router& router)
         : queue_(queue),
+          router_(router),
           validator_(validator),
           received_(prometheus::BuildCounter()
                         .Name("orderbridge_webhooks_received_total")
@@ -81,7 +83,9 @@ class WooWebhooks {
         rec.store_id = store_id;
         rec.topic = topic;
         rec.delivery_id = std::string(req.Header("X-WC-Webhook-Delivery-ID"));
-        rec.received_at = core::FormatRfc3339(std::chrono::system_clock::now());
+        const auto now = std::chrono::system_clock::now();
+        rec.received_at = core::FormatRfc3339(now);
+        rec.received_ms = core::ToUnixMillis(now);
         rec.trace_id = TraceId(req);
         json headers = json::object();
         for (const auto& [k, v] : req.headers) {
@@ -203,10 +207,12 @@ class WooWebhooks {
             w.held = held;  // a held order's refunds wait with it
             refunds.emplace(r.id, std::move(w));
         }
+        const dispatch::RouteFacts facts = Facts(n, rec.store_id);
         for (const auto& e : n.events) {
             // The primary entity is serialised once; its events embed that text instead of a second dump.
             store::OutboxEvent ev{e.id, e.type, e.entity_id, e.version,
-                                  e.entity_id == n.entity_id ? EnvelopeText(e, n.entity_text) : json(e).dump()};
+                                  e.entity_id == n.entity_id ? EnvelopeText(e, n.entity_text) : json(e).dump(),
+                                  router_.Route(e.type, facts)};
             auto r = refunds.find(e.entity_id);
             if (r != refunds.end()) {
                 r->second.version = e.version;
@@ -218,6 +224,29 @@ class WooWebhooks {
         rec.entities.push_back(std::move(primary));
         for (auto& [id, w] : refunds)
             rec.entities.push_back(std::move(w));
+    }
+
+    // What routing filters look at; refunds are routed by the facts of their order.
+    static dispatch::RouteFacts Facts(const woo::Normalized& n, const std::string& store) {
+        dispatch::RouteFacts f;
+        f.store = store;
+        if (n.order) {
+            const model::Order& o = *n.order;
+            f.canonical_status = o.canonical_status;
+            if (o.shipping_address && o.shipping_address->country_code) {
+                f.shipping_country = o.shipping_address->country_code;
+            } else if (o.billing_address.country_code) {
+                f.shipping_country = o.billing_address.country_code;
+            }
+            f.skus.emplace();
+            for (const auto& line : o.lines) {
+                if (line.sku) f.skus->push_back(*line.sku);
+            }
+        } else if (n.product) {
+            f.canonical_status = n.product->status;
+            f.skus = std::vector<std::string>{n.product->sku};
+        }
+        return f;
     }
 
     void Count(const std::string& store, const std::string& topic, const std::string& outcome) {
@@ -232,6 +261,7 @@ class WooWebhooks {
 
     std::map<std::string, config::StoreSettings> stores_;
     store::IngestQueue& queue_;
+    const dispatch::Router& router_;
     const model::SchemaValidator* validator_;
     prometheus::Family<prometheus::Counter>& received_;
     prometheus::Family<prometheus::Counter>& rejected_;
@@ -241,8 +271,9 @@ class WooWebhooks {
 }  // namespace
 
 void AddWebhookRoutes(http::Router& router, const config::Settings& settings, store::IngestQueue& queue,
-                      prometheus::Registry& registry, const model::SchemaValidator* validator) {
-    auto hooks = std::make_shared<WooWebhooks>(settings, queue, registry, validator);
+                      prometheus::Registry& registry, const model::SchemaValidator* validator,
+                      const dispatch::Router& lanes) {
+    auto hooks = std::make_shared<WooWebhooks>(settings, queue, registry, validator, lanes);
     router.Add("POST", "/webhooks/woocommerce/{store}",
                [hooks](http::Request& req, http::Responder respond) { hooks->Handle(req, std::move(respond)); });
 }

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "orderbridge/api/auth.hpp"
+#include "orderbridge/api/deliveries.hpp"
 #include "orderbridge/api/health.hpp"
 #include "orderbridge/api/orders.hpp"
 #include "orderbridge/api/webhooks.hpp"
@@ -18,6 +19,8 @@
 #include "orderbridge/core/clock.hpp"
 #include "orderbridge/core/health.hpp"
 #include "orderbridge/core/log.hpp"
+#include "orderbridge/dispatch/dispatcher.hpp"
+#include "orderbridge/dispatch/router.hpp"
 #include "orderbridge/http/server.hpp"
 #include "orderbridge/metrics/metrics.hpp"
 #include "orderbridge/model/schema.hpp"
@@ -145,11 +148,9 @@ int Application::Run() {
     if (settings_.bus.driver == config::BusDriver::kKafka) {
         log::Warn("bus.driver kafka is not available in this version; events stay in the store outbox");
     }
-    if (!settings_.connectors.empty()) {
-        log::Warn(
-            "connectors are configured but the delivery engine is not available in this version; "
-            "events accumulate in the outbox and are delivered once it is",
-            {{"connectors", settings_.connectors.size()}});
+    if (settings_.bus.driver == config::BusDriver::kKafka && !settings_.connectors.empty()) {
+        log::Warn("connectors are delivered over the store bus until the kafka driver is available",
+                  {{"connectors", settings_.connectors.size()}});
     }
     for (const auto& s : settings_.stores) {
         if (s.poller.enabled)
@@ -187,6 +188,18 @@ int Application::Run() {
     ingest_settings.writers = settings_.storage.writers;
     ingest_settings.max_batch = static_cast<std::size_t>(settings_.storage.max_batch);
     ingest_settings.ack_timeout = settings_.storage.ack_timeout;
+
+    // The delivery engine: routing is decided at commit, the dispatcher delivers from the store.
+    dispatch::Router lanes(settings_.connectors);
+    dispatch::DispatcherSettings dispatch_settings;
+    dispatch_settings.single_process = settings_.storage.driver == config::StorageDriver::kSqlite;
+    for (const auto& c : settings_.connectors) {
+        dispatch_settings.lease = std::max(dispatch_settings.lease,
+                                           std::chrono::duration_cast<std::chrono::milliseconds>(c.timeout) * 2);
+    }
+    dispatch::Dispatcher dispatcher(*store, settings_.connectors, dispatch_settings, *registry,
+                                    core::SystemClock::Instance());
+    ingest_settings.on_commit = [&dispatcher] { dispatcher.Wake(); };
     store::IngestQueue ingest(*store, ingest_settings, *registry);
     ingest.Start();
     store::SessionPool sessions(*store, settings_.storage.read_threads);
@@ -200,8 +213,9 @@ int Application::Run() {
     http::Router router;
     api::AddHealthRoutes(router, readiness);
     router.Add("GET", "/metrics", metrics::MetricsHandler(registry, process));
-    api::AddWebhookRoutes(router, settings_, ingest, *registry, validator.get());
+    api::AddWebhookRoutes(router, settings_, ingest, *registry, validator.get(), lanes);
     api::AddOrderRoutes(router, auth, sessions);
+    api::AddDeliveryRoutes(router, auth, sessions, dispatcher);
 
     auto server =
         std::make_unique<http::Server>(settings_.server, settings_.log.access_log, std::move(router), *registry);
@@ -209,6 +223,8 @@ int Application::Run() {
     StopStack stops;  // declared after what its actions touch, so it unwinds first
     stops.Push("store", [&sessions] { sessions.Stop(); });
     stops.Push("ingest", [&ingest] { ingest.Stop(); });
+    dispatcher.Start();
+    stops.Push("dispatch", [&dispatcher] { dispatcher.Stop(); });
     stops.Push("retention", [&retention] { retention.Stop(); });
     try {
         server->Start();

@@ -5,7 +5,8 @@
 //   bool InsertEntity(const EntityWrite&, const IngestRecord&, parent, pending_events_json)
 //        false when another writer inserted the same entity first (PostgreSQL, several daemons)
 //   void UpdateEntity(const EntityWrite&, const IngestRecord&, pending_events_json)
-//   void InsertOutbox(const OutboxEvent&, const std::string& now)
+//   void InsertOutbox(const OutboxEvent&, const std::string& now, std::int64_t now_ms)
+//        the event and one pending delivery per connector of `connectors`
 //   void InsertRaw(const IngestRecord&, Outcome, const std::string& entity_id)
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -29,7 +30,8 @@ inline std::string PendingEventsJson(const std::vector<OutboxEvent>& events) {
                        {"type", ev.type},
                        {"entity_id", ev.entity_id},
                        {"version", ev.version},
-                       {"payload", ev.payload}});
+                       {"payload", ev.payload},
+                       {"connectors", ev.connectors}});
     }
     return arr.dump();
 }
@@ -38,7 +40,8 @@ inline std::vector<OutboxEvent> ParsePendingEvents(const std::string& text) {
     std::vector<OutboxEvent> out;
     if (text.empty()) return out;
     for (const auto& j : nlohmann::json::parse(text)) {
-        out.push_back(OutboxEvent{j.at("event_id"), j.at("type"), j.at("entity_id"), j.at("version"), j.at("payload")});
+        out.push_back(OutboxEvent{j.at("event_id"), j.at("type"), j.at("entity_id"), j.at("version"), j.at("payload"),
+                                  j.value("connectors", std::vector<std::string>{})});
     }
     return out;
 }
@@ -64,13 +67,28 @@ Outcome ApplyEntity(Tx& tx, const IngestRecord& rec, const EntityWrite& e, const
         tx.UpdateEntity(e, rec, e.held ? PendingEventsJson(events) : std::string{});
         if (e.held) return Outcome::kHeld;
         for (const auto& ev : events)
-            tx.InsertOutbox(ev, rec.received_at);
+            tx.InsertOutbox(ev, rec.received_at, rec.received_ms);
         return Outcome::kAccepted;
     }
     if (e.held) return Outcome::kHeld;
     for (const auto& ev : e.events)
-        tx.InsertOutbox(ev, rec.received_at);
+        tx.InsertOutbox(ev, rec.received_at, rec.received_ms);
     return Outcome::kAccepted;
+}
+
+/// The audit target of a dead-letter replay: `dlq:<id>`, or the filter and how many it matched.
+inline std::string ReplayTarget(const DeliveryQuery& q, std::int64_t only_id, std::size_t count) {
+    if (only_id != 0) return "dlq:" + std::to_string(only_id);
+    std::string out = "dlq";
+    const std::pair<const char*, const std::string*> parts[] = {{"connector", &q.connector},
+                                                                {"error_class", &q.error_class},
+                                                                {"entity_id", &q.entity_id},
+                                                                {"from", &q.from},
+                                                                {"to", &q.to}};
+    for (const auto& [key, value] : parts) {
+        if (!value->empty()) out += std::string(" ") + key + "=" + *value;
+    }
+    return out + " (" + std::to_string(count) + " replayed)";
 }
 
 template <class Tx>

@@ -178,12 +178,14 @@ void IngestQueue::Commit(Session& session, std::vector<PendingPtr>& batch) {
             }
         }
         healthy_.store(true);
+        if (settings_.on_commit) settings_.on_commit();
         return;
     }
     healthy_.store(true);
     batch_size_.Observe(static_cast<double>(batch.size()));
     for (std::size_t i = 0; i < batch.size(); ++i)
         batch[i]->Answer(outcomes[i], "");
+    if (settings_.on_commit) settings_.on_commit();
 }
 
 void IngestQueue::ReaperLoop() {

@@ -34,6 +34,24 @@ CREATE TABLE audit (
   id {serial_pk}, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
   target TEXT NOT NULL, reason TEXT NOT NULL);
 )SQL",
+        // 2: the store bus: one delivery per (event, connector), every attempt kept
+        R"SQL(
+CREATE TABLE deliveries (
+  id {serial_pk}, connector TEXT NOT NULL, event_id TEXT NOT NULL, entity_id TEXT NOT NULL,
+  type TEXT NOT NULL, version TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL,
+  due_ms {bigint} NOT NULL, lease_until_ms {bigint} NOT NULL, created_at TEXT NOT NULL, created_ms {bigint} NOT NULL,
+  since_ms {bigint} NOT NULL, finished_at TEXT, error_class TEXT NOT NULL, http_status INTEGER NOT NULL,
+  reason TEXT NOT NULL, external_id TEXT NOT NULL, payload_override TEXT);
+CREATE UNIQUE INDEX deliveries_event ON deliveries (event_id, connector);
+CREATE INDEX deliveries_due ON deliveries (connector, due_ms) WHERE state = 'pending';
+CREATE INDEX deliveries_entity_pending ON deliveries (connector, entity_id, id) WHERE state = 'pending';
+CREATE INDEX deliveries_entity ON deliveries (entity_id, id);
+CREATE INDEX deliveries_state ON deliveries (state, id);
+CREATE TABLE delivery_attempts (
+  id {serial_pk}, delivery_id {bigint} NOT NULL, at TEXT NOT NULL, error_class TEXT NOT NULL,
+  http_status INTEGER NOT NULL, latency_ms {bigint} NOT NULL, reason TEXT NOT NULL);
+CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id, id);
+)SQL",
     };
     return kTemplates;
 }

@@ -6,6 +6,7 @@
 #include <map>
 #include <pqxx/pqxx>
 #include <set>
+#include <tuple>
 
 #include "ingest_logic.hpp"
 #include "migrations.hpp"
@@ -119,10 +120,21 @@ class PgTx {
                 ", updated_at = " + Q(r.received_at) + " WHERE entity_id = " + Q(e.entity_id) + ";";
         cache_[e.entity_id] = detail::StoredVersion{e.version, e.held, pending};
     }
-    void InsertOutbox(const OutboxEvent& ev, const std::string& now) {
+    void InsertOutbox(const OutboxEvent& ev, const std::string& now, std::int64_t now_ms) {
         sql_ += "INSERT INTO outbox (event_id, entity_id, type, version, payload, created_at) VALUES (" +
                 Q(ev.event_id) + "," + Q(ev.entity_id) + "," + Q(ev.type) + "," + Q(ev.version) + "," + Q(ev.payload) +
                 "," + Q(now) + ") ON CONFLICT (event_id) DO NOTHING;";
+        if (now_ms == 0) now_ms = core::ToUnixMillis(std::chrono::system_clock::now());
+        const std::string ms = std::to_string(now_ms);
+        for (const auto& connector : ev.connectors) {
+            sql_ +=
+                "INSERT INTO deliveries (connector, event_id, entity_id, type, version, state, attempts, due_ms, "
+                "lease_until_ms, created_at, created_ms, since_ms, error_class, http_status, reason, external_id) "
+                "VALUES (" +
+                Q(connector) + "," + Q(ev.event_id) + "," + Q(ev.entity_id) + "," + Q(ev.type) + "," + Q(ev.version) +
+                ",'pending',0," + ms + ",0," + Q(now) + "," + ms + "," + ms +
+                ",'',0,'','') ON CONFLICT (event_id, connector) DO NOTHING;";
+        }
     }
     void InsertRaw(const IngestRecord& r, Outcome outcome, const std::string& entity_id) {
         sql_ +=
@@ -167,6 +179,24 @@ EntityRow ReadRow(const pqxx::row& r) {
     e.created_at = r[11].as<std::string>();
     e.updated_at = r[12].as<std::string>();
     return e;
+}
+
+constexpr const char* kDeliveryColumns =
+    "id, connector, event_id, entity_id, type, version, state, attempts, created_at, COALESCE(finished_at, ''), "
+    "error_class, http_status, reason, external_id";
+
+DeliveryRow ReadDelivery(const pqxx::row& r) {
+    return DeliveryRow{r[0].as<std::int64_t>(), r[1].as<std::string>(),  r[2].as<std::string>(),
+                       r[3].as<std::string>(),  r[4].as<std::string>(),  r[5].as<std::string>(),
+                       r[6].as<std::string>(),  r[7].as<int>(),          r[8].as<std::string>(),
+                       r[9].as<std::string>(),  r[10].as<std::string>(), r[11].as<int>(),
+                       r[12].as<std::string>(), r[13].as<std::string>()};
+}
+
+void InsertAudit(pqxx::work& w, const std::string& at, const Actor& actor, const std::string& action,
+                 const std::string& target) {
+    w.exec_params("INSERT INTO audit (at, actor, action, target, reason) VALUES ($1, $2, $3, $4, $5)", at, actor.name,
+                  action, target, actor.reason);
 }
 
 class PgSession final : public Session {
@@ -228,17 +258,25 @@ class PgSession final : public Session {
             PgTx tx(w);
             for (const auto& row : held) {
                 for (const auto& ev : detail::ParsePendingEvents(row[1].as<std::string>()))
-                    tx.InsertOutbox(ev, now);
+                    tx.InsertOutbox(ev, now, 0);
                 tx.Flush();
                 w.exec_params(
                     "UPDATE entities SET held = 0, pending_events = NULL, seq = nextval('entity_seq'), updated_at = $2 "
                     "WHERE entity_id = $1",
                     row[0].as<std::string>(), now);
             }
-            w.exec_params("INSERT INTO audit (at, actor, action, target, reason) VALUES ($1, $2, 'release', $3, $4)",
-                          now, actor, id, reason);
+            InsertAudit(w, now, Actor{actor, reason}, "release", id);
             w.commit();
             return true;
+        });
+    }
+
+    void Audit(const std::string& action, const std::string& target, const Actor& actor) override {
+        Guard(conn_, [&] {
+            pqxx::work w(Conn());
+            InsertAudit(w, core::FormatRfc3339(std::chrono::system_clock::now()), actor, action, target);
+            w.commit();
+            return 0;
         });
     }
 
@@ -284,6 +322,203 @@ class PgSession final : public Session {
             pqxx::nontransaction w(Conn());
             w.exec("SELECT 1");
             return 0;
+        });
+    }
+
+    std::vector<DeliveryTask> ClaimDue(const std::string& connector, std::int64_t now_ms, int limit,
+                                       std::int64_t lease_ms) override {
+        return Guard(conn_, [&] {
+            pqxx::work w(Conn());
+            // SKIP LOCKED: daemons sharing the database never wait for each other's claims; a lease
+            // committed by another daemon makes the row (and its entity's successors) invisible here.
+            auto r = w.exec_params(
+                "WITH c AS (SELECT d.id, d.lease_until_ms AS previous_lease FROM deliveries d WHERE d.connector = $1 AND d.state = 'pending' AND "
+                "d.due_ms <= $2 AND d.lease_until_ms <= $2 AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE "
+                "p.connector = d.connector AND p.entity_id = d.entity_id AND p.state = 'pending' AND p.id < d.id) "
+                "ORDER BY d.due_ms, d.id LIMIT $3 FOR UPDATE SKIP LOCKED) "
+                "UPDATE deliveries d SET lease_until_ms = $2 + $4 FROM c, outbox o WHERE d.id = c.id AND o.event_id = "
+                "d.event_id RETURNING d.id, d.event_id, d.entity_id, d.type, d.version, COALESCE(d.payload_override, "
+                "o.payload), d.attempts, d.created_ms, d.since_ms, d.due_ms, c.previous_lease > 0",
+                connector, now_ms, limit, lease_ms);
+            w.commit();
+            std::vector<std::pair<std::int64_t, DeliveryTask>> rows;
+            for (const auto& row : r) {
+                rows.emplace_back(row[9].as<std::int64_t>(),
+                                  DeliveryTask{row[0].as<std::int64_t>(), connector, row[1].as<std::string>(),
+                                               row[2].as<std::string>(), row[3].as<std::string>(),
+                                               row[4].as<std::string>(), row[5].as<std::string>(), row[6].as<int>(),
+                                               row[7].as<std::int64_t>(), row[8].as<std::int64_t>(),
+                                               row[10].as<bool>()});
+            }
+            std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+                return std::tie(a.first, a.second.id) < std::tie(b.first, b.second.id);
+            });
+            std::vector<DeliveryTask> out;
+            out.reserve(rows.size());
+            for (auto& [due, task] : rows)
+                out.push_back(std::move(task));
+            return out;
+        });
+    }
+
+    void RecordAttempts(const std::vector<AttemptRecord>& records) override {
+        if (records.empty()) return;
+        Guard(conn_, [&] {
+            pqxx::work w(Conn());
+            std::string sql;
+            for (const auto& r : records) {
+                const std::string id = std::to_string(r.delivery_id);
+                sql += "INSERT INTO delivery_attempts (delivery_id, at, error_class, http_status, latency_ms, reason) "
+                       "VALUES (" +
+                       id + "," + w.quote(r.at) + "," + w.quote(r.error_class) + "," + std::to_string(r.http_status) +
+                       "," + std::to_string(r.latency_ms) + "," + w.quote(r.reason) + ");";
+                sql += "UPDATE deliveries SET state = " + w.quote(r.state) + ", attempts = attempts + " +
+                       (r.counts ? "1" : "0") + ", due_ms = " + std::to_string(r.due_ms) +
+                       ", lease_until_ms = 0, finished_at = " + (r.state == "pending" ? "NULL" : w.quote(r.at)) +
+                       ", error_class = " + w.quote(r.error_class) + ", http_status = " +
+                       std::to_string(r.http_status) + ", reason = " + w.quote(r.reason) +
+                       (r.external_id.empty() ? "" : ", external_id = " + w.quote(r.external_id)) + " WHERE id = " +
+                       id + ";";
+                if (r.state == "delivered") {
+                    sql += "UPDATE deliveries SET state = 'resolved', finished_at = " + w.quote(r.at) +
+                           " WHERE state = 'dead' AND id < " + id +
+                           " AND (connector, entity_id) = (SELECT connector, entity_id FROM deliveries WHERE id = " +
+                           id + ");";
+                }
+            }
+            w.exec(sql);
+            w.commit();
+            return 0;
+        });
+    }
+
+    void Unclaim(const std::vector<std::int64_t>& ids, std::int64_t due_ms) override {
+        if (ids.empty()) return;
+        Guard(conn_, [&] {
+            pqxx::work w(Conn());
+            std::string list;
+            for (auto id : ids)
+                list += (list.empty() ? "" : ",") + std::to_string(id);
+            w.exec("UPDATE deliveries SET lease_until_ms = 0, due_ms = GREATEST(due_ms, " + std::to_string(due_ms) +
+                   ") WHERE id IN (" + list + ")");
+            w.commit();
+            return 0;
+        });
+    }
+
+    void DropLeases() override {
+        Guard(conn_, [&] {
+            pqxx::work w(Conn());
+            w.exec("UPDATE deliveries SET lease_until_ms = 1 WHERE state = 'pending' AND lease_until_ms > 1");
+            w.commit();
+            return 0;
+        });
+    }
+
+    Backlog GetBacklog(const std::string& connector) override {
+        return Guard(conn_, [&] {
+            pqxx::read_transaction w(Conn());
+            auto r = w.exec_params(
+                "SELECT COUNT(*), COALESCE(MIN(created_ms), 0), (SELECT COUNT(*) FROM deliveries WHERE connector = $1 "
+                "AND state = 'dead') FROM deliveries WHERE connector = $1 AND state = 'pending'",
+                connector);
+            return Backlog{r[0][0].as<std::int64_t>(), r[0][1].as<std::int64_t>(), r[0][2].as<std::int64_t>()};
+        });
+    }
+
+    DeliveryPage ListDeliveries(const DeliveryQuery& q) override {
+        return Guard(conn_, [&] {
+            pqxx::read_transaction w(Conn());
+            auto r = w.exec_params(std::string("SELECT ") + kDeliveryColumns +
+                                       " FROM deliveries WHERE ($1::bigint = 0 OR id < $1::bigint) AND ($2 = '' OR "
+                                       "state = $2) AND ($3 = '' OR connector = $3) AND ($4 = '' OR error_class = $4) "
+                                       "AND ($5 = '' OR entity_id = $5) AND ($6 = '' OR created_at >= $6) AND ($7 = '' "
+                                       "OR created_at < $7) ORDER BY id DESC LIMIT $8",
+                                   q.cursor, q.state, q.connector, q.error_class, q.entity_id, q.from, q.to,
+                                   q.limit + 1);
+            DeliveryPage page;
+            for (const auto& row : r)
+                page.items.push_back(ReadDelivery(row));
+            TrimPage(page, q.limit, [](const DeliveryRow& d) { return d.id; });
+            return page;
+        });
+    }
+
+    std::optional<DeliveryDetail> GetDelivery(std::int64_t id) override {
+        return Guard(conn_, [&]() -> std::optional<DeliveryDetail> {
+            pqxx::read_transaction w(Conn());
+            auto r = w.exec_params(std::string("SELECT ") + kDeliveryColumns +
+                                       ", COALESCE(payload_override, (SELECT payload FROM outbox o WHERE o.event_id = "
+                                       "deliveries.event_id), ''), payload_override IS NOT NULL FROM deliveries WHERE "
+                                       "id = $1",
+                                   id);
+            if (r.empty()) return std::nullopt;
+            DeliveryDetail d{ReadDelivery(r[0]), r[0][14].as<std::string>(), r[0][15].as<bool>(), {}};
+            for (const auto& a :
+                 w.exec_params("SELECT at, error_class, http_status, latency_ms, reason FROM delivery_attempts WHERE "
+                               "delivery_id = $1 ORDER BY id",
+                               id)) {
+                d.attempts.push_back(AttemptRow{a[0].as<std::string>(), a[1].as<std::string>(), a[2].as<int>(),
+                                                a[3].as<std::int64_t>(), a[4].as<std::string>()});
+            }
+            return d;
+        });
+    }
+
+    std::vector<DeliveryRow> EntityDeliveries(const std::string& entity_id) override {
+        return Guard(conn_, [&] {
+            pqxx::read_transaction w(Conn());
+            std::vector<DeliveryRow> out;
+            for (const auto& row : w.exec_params(std::string("SELECT ") + kDeliveryColumns +
+                                                     " FROM deliveries WHERE entity_id = $1 ORDER BY id",
+                                                 entity_id)) {
+                out.push_back(ReadDelivery(row));
+            }
+            return out;
+        });
+    }
+
+    std::vector<std::int64_t> ReplayDead(const DeliveryQuery& q, std::int64_t only_id,
+                                         const std::optional<std::string>& payload, const Actor& actor) override {
+        return Guard(conn_, [&] {
+            pqxx::work w(Conn());
+            const auto now = std::chrono::system_clock::now();
+            const std::int64_t now_ms = core::ToUnixMillis(now);
+            std::vector<std::int64_t> ids;
+            for (const auto& row : w.exec_params(
+                     "UPDATE deliveries SET state = 'pending', attempts = 0, due_ms = $7, since_ms = $7, "
+                     "lease_until_ms = 0, finished_at = NULL, payload_override = COALESCE($8, payload_override) "
+                     "WHERE state = 'dead' AND ($1::bigint = 0 OR id = $1::bigint) AND ($2 = '' OR connector = $2) "
+                     "AND ($3 = '' OR error_class = $3) AND ($4 = '' OR entity_id = $4) AND ($5 = '' OR created_at "
+                     ">= $5) AND ($6 = '' OR created_at < $6) RETURNING id",
+                     only_id, q.connector, q.error_class, q.entity_id, q.from, q.to, now_ms,
+                     payload ? payload->c_str() : static_cast<const char*>(nullptr))) {
+                ids.push_back(row[0].as<std::int64_t>());
+            }
+            std::sort(ids.begin(), ids.end());
+            if (!ids.empty()) {
+                InsertAudit(w, core::FormatRfc3339(now), actor, payload ? "replay_edited" : "replay",
+                            detail::ReplayTarget(q, only_id, ids.size()));
+            }
+            w.commit();
+            return ids;
+        });
+    }
+
+    std::int64_t ReplayEntity(const std::string& entity_id, const std::string& connector,
+                              const Actor& actor) override {
+        return Guard(conn_, [&]() -> std::int64_t {
+            pqxx::work w(Conn());
+            const auto now = std::chrono::system_clock::now();
+            auto r = w.exec_params(
+                "UPDATE deliveries SET state = 'pending', attempts = 0, due_ms = $3, since_ms = $3, lease_until_ms = "
+                "0, finished_at = NULL WHERE id = (SELECT MAX(id) FROM deliveries WHERE entity_id = $1 AND connector "
+                "= $2) RETURNING id",
+                entity_id, connector, core::ToUnixMillis(now));
+            if (r.empty()) return 0;
+            InsertAudit(w, core::FormatRfc3339(now), actor, "replay_entity", connector + ":" + entity_id);
+            w.commit();
+            return r[0][0].as<std::int64_t>();
         });
     }
 

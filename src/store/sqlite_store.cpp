@@ -157,6 +157,11 @@ class SqliteTx {
           insert_outbox_(db.get(),
                          "INSERT INTO outbox (event_id, entity_id, type, version, payload, created_at) "
                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (event_id) DO NOTHING"),
+          insert_delivery_(db.get(),
+                           "INSERT INTO deliveries (connector, event_id, entity_id, type, version, state, attempts, "
+                           "due_ms, lease_until_ms, created_at, created_ms, since_ms, error_class, http_status, reason, "
+                           "external_id) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, 0, ?7, ?6, ?6, '', 0, '', '') "
+                           "ON CONFLICT (event_id, connector) DO NOTHING"),
           insert_raw_(db.get(),
                       "INSERT INTO raw_deliveries (store_id, topic, delivery_id, received_at, headers, body, outcome, "
                       "entity_id, trace_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)") {}
@@ -198,10 +203,16 @@ class SqliteTx {
         update_entity_.Bind(8, r.received_at).Bind(9, e.entity_id);
         update_entity_.Run();
     }
-    void InsertOutbox(const OutboxEvent& ev, const std::string& now) {
+    void InsertOutbox(const OutboxEvent& ev, const std::string& now, std::int64_t now_ms) {
         insert_outbox_.Bind(1, ev.event_id).Bind(2, ev.entity_id).Bind(3, ev.type).Bind(4, ev.version);
         insert_outbox_.Bind(5, ev.payload).Bind(6, now);
         insert_outbox_.Run();
+        if (now_ms == 0) now_ms = core::ToUnixMillis(std::chrono::system_clock::now());
+        for (const auto& connector : ev.connectors) {
+            insert_delivery_.Bind(1, connector).Bind(2, ev.event_id).Bind(3, ev.entity_id).Bind(4, ev.type);
+            insert_delivery_.Bind(5, ev.version).Bind(6, now_ms).Bind(7, now);
+            insert_delivery_.Run();
+        }
     }
     void InsertRaw(const IngestRecord& r, Outcome outcome, const std::string& entity_id) {
         insert_raw_.Bind(1, r.store_id).Bind(2, r.topic).Bind(3, r.delivery_id).Bind(4, r.received_at);
@@ -218,7 +229,7 @@ class SqliteTx {
         return v;
     }
     Db& db_;
-    Stmt lock_, next_seq_, insert_entity_, update_entity_, insert_outbox_, insert_raw_;
+    Stmt lock_, next_seq_, insert_entity_, update_entity_, insert_outbox_, insert_delivery_, insert_raw_;
 };
 
 EntityRow ReadRow(const Stmt& s) {
@@ -242,6 +253,16 @@ EntityRow ReadRow(const Stmt& s) {
 constexpr const char* kRowColumns =
     "seq, entity_id, kind, store_id, source_id, version, canonical_status, held, findings, data, trace_id, "
     "created_at, updated_at";
+
+constexpr const char* kDeliveryColumns =
+    "id, connector, event_id, entity_id, type, version, state, attempts, created_at, COALESCE(finished_at, ''), "
+    "error_class, http_status, reason, external_id";
+
+DeliveryRow ReadDelivery(const Stmt& s) {
+    return DeliveryRow{s.Int(0),  s.Text(1),  s.Text(2),  s.Text(3),  s.Text(4),
+                       s.Text(5), s.Text(6),  static_cast<int>(s.Int(7)), s.Text(8), s.Text(9),
+                       s.Text(10), static_cast<int>(s.Int(11)), s.Text(12), s.Text(13)};
+}
 
 class SqliteSession final : public Session {
   public:
@@ -307,16 +328,23 @@ class SqliteSession final : public Session {
                    "updated_at = ?2 WHERE entity_id = ?1");
         for (const auto& [entity_id, pending] : held) {
             for (const auto& ev : detail::ParsePendingEvents(pending))
-                writer.InsertOutbox(ev, now);
+                writer.InsertOutbox(ev, now, 0);
             clear.Bind(1, entity_id).Bind(2, now);
             clear.Run();
         }
-        Stmt audit(db_.get(),
-                   "INSERT INTO audit (at, actor, action, target, reason) VALUES (?1, ?2, 'release', ?3, ?4)");
-        audit.Bind(1, now).Bind(2, actor).Bind(3, id).Bind(4, reason);
-        audit.Run();
+        InsertAudit(now, Actor{actor, reason}, "release", id);
         tx.Commit();
         return true;
+    }
+
+    void InsertAudit(const std::string& at, const Actor& actor, const std::string& action, const std::string& target) {
+        Stmt audit(db_.get(), "INSERT INTO audit (at, actor, action, target, reason) VALUES (?1, ?2, ?3, ?4, ?5)");
+        audit.Bind(1, at).Bind(2, actor.name).Bind(3, action).Bind(4, target).Bind(5, actor.reason);
+        audit.Run();
+    }
+
+    void Audit(const std::string& action, const std::string& target, const Actor& actor) override {
+        InsertAudit(core::FormatRfc3339(std::chrono::system_clock::now()), actor, action, target);
     }
 
     AuditPage ListAudit(std::int64_t cursor, int limit) override {
@@ -347,6 +375,187 @@ class SqliteSession final : public Session {
     }
 
     void Ping() override { db_.Exec("SELECT 1"); }
+
+    std::vector<DeliveryTask> ClaimDue(const std::string& connector, std::int64_t now_ms, int limit,
+                                       std::int64_t lease_ms) override {
+        Transaction tx(db_);
+        Stmt s(db_.get(),
+               "SELECT d.id, d.event_id, d.entity_id, d.type, d.version, COALESCE(d.payload_override, o.payload), "
+               "d.attempts, d.created_ms, d.since_ms, d.lease_until_ms > 0 FROM deliveries d JOIN outbox o ON "
+               "o.event_id = d.event_id "
+               "WHERE d.connector = ?1 AND d.state = 'pending' AND d.due_ms <= ?2 AND d.lease_until_ms <= ?2 "
+               "AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.connector = d.connector AND p.entity_id = "
+               "d.entity_id AND p.state = 'pending' AND p.id < d.id) ORDER BY d.due_ms, d.id LIMIT ?3");
+        s.Bind(1, connector).Bind(2, now_ms).Bind(3, std::int64_t{limit});
+        std::vector<DeliveryTask> out;
+        while (s.Step()) {
+            out.push_back(DeliveryTask{s.Int(0), connector, s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5),
+                                       static_cast<int>(s.Int(6)), s.Int(7), s.Int(8), s.Int(9) != 0});
+        }
+        Stmt lease(db_.get(), "UPDATE deliveries SET lease_until_ms = ?2 WHERE id = ?1");
+        for (const auto& t : out) {
+            lease.Bind(1, t.id).Bind(2, now_ms + lease_ms);
+            lease.Run();
+        }
+        tx.Commit();
+        return out;
+    }
+
+    void RecordAttempts(const std::vector<AttemptRecord>& records) override {
+        if (records.empty()) return;
+        Transaction tx(db_);
+        Stmt attempt(db_.get(),
+                     "INSERT INTO delivery_attempts (delivery_id, at, error_class, http_status, latency_ms, reason) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+        Stmt update(db_.get(),
+                    "UPDATE deliveries SET state = ?2, attempts = attempts + ?3, due_ms = ?4, lease_until_ms = 0, "
+                    "finished_at = ?5, error_class = ?6, http_status = ?7, reason = ?8, "
+                    "external_id = CASE WHEN ?9 = '' THEN external_id ELSE ?9 END WHERE id = ?1");
+        Stmt resolve(db_.get(),
+                     "UPDATE deliveries SET state = 'resolved', finished_at = ?2 WHERE state = 'dead' AND id < ?1 AND "
+                     "(connector, entity_id) = (SELECT connector, entity_id FROM deliveries WHERE id = ?1)");
+        for (const auto& r : records) {
+            attempt.Bind(1, r.delivery_id).Bind(2, r.at).Bind(3, r.error_class).Bind(4, std::int64_t{r.http_status});
+            attempt.Bind(5, r.latency_ms).Bind(6, r.reason);
+            attempt.Run();
+            update.Bind(1, r.delivery_id).Bind(2, r.state).Bind(3, std::int64_t{r.counts ? 1 : 0}).Bind(4, r.due_ms);
+            if (r.state == "pending")
+                update.BindNull(5);
+            else
+                update.Bind(5, r.at);
+            update.Bind(6, r.error_class).Bind(7, std::int64_t{r.http_status}).Bind(8, r.reason).Bind(9, r.external_id);
+            update.Run();
+            if (r.state == "delivered") {
+                resolve.Bind(1, r.delivery_id).Bind(2, r.at);
+                resolve.Run();
+            }
+        }
+        tx.Commit();
+    }
+
+    void Unclaim(const std::vector<std::int64_t>& ids, std::int64_t due_ms) override {
+        if (ids.empty()) return;
+        Transaction tx(db_);
+        Stmt s(db_.get(), "UPDATE deliveries SET lease_until_ms = 0, due_ms = MAX(due_ms, ?2) WHERE id = ?1");
+        for (auto id : ids) {
+            s.Bind(1, id).Bind(2, due_ms);
+            s.Run();
+        }
+        tx.Commit();
+    }
+
+    void DropLeases() override {
+        db_.Exec("UPDATE deliveries SET lease_until_ms = 1 WHERE state = 'pending' AND lease_until_ms > 1");
+    }
+
+    Backlog GetBacklog(const std::string& connector) override {
+        Stmt s(db_.get(),
+               "SELECT COUNT(*), COALESCE(MIN(created_ms), 0) FROM deliveries WHERE connector = ?1 AND state = "
+               "'pending'");
+        s.Bind(1, connector);
+        s.Step();
+        Backlog b{s.Int(0), s.Int(1), 0};
+        Stmt d(db_.get(), "SELECT COUNT(*) FROM deliveries WHERE connector = ?1 AND state = 'dead'");
+        d.Bind(1, connector);
+        d.Step();
+        b.dead = d.Int(0);
+        return b;
+    }
+
+    DeliveryPage ListDeliveries(const DeliveryQuery& q) override {
+        Stmt s(db_.get(), (std::string("SELECT ") + kDeliveryColumns +
+                           " FROM deliveries WHERE (?1 = 0 OR id < ?1) AND (?2 = '' OR state = ?2) AND (?3 = '' OR "
+                           "connector = ?3) AND (?4 = '' OR error_class = ?4) AND (?5 = '' OR entity_id = ?5) AND "
+                           "(?6 = '' OR created_at >= ?6) AND (?7 = '' OR created_at < ?7) ORDER BY id DESC LIMIT ?8")
+                              .c_str());
+        s.Bind(1, q.cursor).Bind(2, q.state).Bind(3, q.connector).Bind(4, q.error_class).Bind(5, q.entity_id);
+        s.Bind(6, q.from).Bind(7, q.to).Bind(8, std::int64_t{q.limit} + 1);
+        DeliveryPage page;
+        while (s.Step())
+            page.items.push_back(ReadDelivery(s));
+        TrimPage(page, q.limit, [](const DeliveryRow& d) { return d.id; });
+        return page;
+    }
+
+    std::optional<DeliveryDetail> GetDelivery(std::int64_t id) override {
+        Stmt s(db_.get(), (std::string("SELECT ") + kDeliveryColumns +
+                           ", COALESCE(payload_override, (SELECT payload FROM outbox o WHERE o.event_id = "
+                           "deliveries.event_id), ''), payload_override IS NOT NULL FROM deliveries WHERE id = ?1")
+                              .c_str());
+        s.Bind(1, id);
+        if (!s.Step()) return std::nullopt;
+        DeliveryDetail d{ReadDelivery(s), s.Text(14), s.Int(15) != 0, {}};
+        Stmt a(db_.get(),
+               "SELECT at, error_class, http_status, latency_ms, reason FROM delivery_attempts WHERE delivery_id = ?1 "
+               "ORDER BY id");
+        a.Bind(1, id);
+        while (a.Step())
+            d.attempts.push_back(AttemptRow{a.Text(0), a.Text(1), static_cast<int>(a.Int(2)), a.Int(3), a.Text(4)});
+        return d;
+    }
+
+    std::vector<DeliveryRow> EntityDeliveries(const std::string& entity_id) override {
+        Stmt s(db_.get(),
+               (std::string("SELECT ") + kDeliveryColumns + " FROM deliveries WHERE entity_id = ?1 ORDER BY id")
+                   .c_str());
+        s.Bind(1, entity_id);
+        std::vector<DeliveryRow> out;
+        while (s.Step())
+            out.push_back(ReadDelivery(s));
+        return out;
+    }
+
+    std::vector<std::int64_t> ReplayDead(const DeliveryQuery& q, std::int64_t only_id,
+                                         const std::optional<std::string>& payload, const Actor& actor) override {
+        Transaction tx(db_);
+        const auto now = std::chrono::system_clock::now();
+        const std::int64_t now_ms = core::ToUnixMillis(now);
+        Stmt find(db_.get(),
+                  "SELECT id FROM deliveries WHERE state = 'dead' AND (?1 = 0 OR id = ?1) AND (?2 = '' OR connector = "
+                  "?2) AND (?3 = '' OR error_class = ?3) AND (?4 = '' OR entity_id = ?4) AND (?5 = '' OR created_at "
+                  ">= ?5) AND (?6 = '' OR created_at < ?6) ORDER BY id");
+        find.Bind(1, only_id).Bind(2, q.connector).Bind(3, q.error_class).Bind(4, q.entity_id).Bind(5, q.from);
+        find.Bind(6, q.to);
+        std::vector<std::int64_t> ids;
+        while (find.Step())
+            ids.push_back(find.Int(0));
+        Stmt requeue(db_.get(),
+                     "UPDATE deliveries SET state = 'pending', attempts = 0, due_ms = ?2, since_ms = ?2, "
+                     "lease_until_ms = 0, finished_at = NULL, payload_override = COALESCE(?3, payload_override) "
+                     "WHERE id = ?1");
+        for (auto id : ids) {
+            requeue.Bind(1, id).Bind(2, now_ms);
+            if (payload)
+                requeue.Bind(3, *payload);
+            else
+                requeue.BindNull(3);
+            requeue.Run();
+        }
+        if (!ids.empty()) {
+            InsertAudit(core::FormatRfc3339(now), actor, payload ? "replay_edited" : "replay",
+                        detail::ReplayTarget(q, only_id, ids.size()));
+        }
+        tx.Commit();
+        return ids;
+    }
+
+    std::int64_t ReplayEntity(const std::string& entity_id, const std::string& connector,
+                              const Actor& actor) override {
+        Transaction tx(db_);
+        Stmt find(db_.get(), "SELECT MAX(id) FROM deliveries WHERE entity_id = ?1 AND connector = ?2");
+        find.Bind(1, entity_id).Bind(2, connector);
+        if (!find.Step() || find.IsNull(0)) return 0;
+        const std::int64_t id = find.Int(0);
+        const auto now = std::chrono::system_clock::now();
+        Stmt requeue(db_.get(),
+                     "UPDATE deliveries SET state = 'pending', attempts = 0, due_ms = ?2, since_ms = ?2, "
+                     "lease_until_ms = 0, finished_at = NULL WHERE id = ?1");
+        requeue.Bind(1, id).Bind(2, core::ToUnixMillis(now));
+        requeue.Run();
+        InsertAudit(core::FormatRfc3339(now), actor, "replay_entity", connector + ":" + entity_id);
+        tx.Commit();
+        return id;
+    }
 
     Db& db() { return db_; }
 

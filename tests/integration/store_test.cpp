@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <pqxx/pqxx>
+#include <algorithm>
 #include <thread>
 
 #include "orderbridge/model/identity.hpp"
@@ -49,7 +50,7 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
     }
 
     static IngestRecord Order(const std::string& id, std::int64_t modified_ms, const std::string& content,
-                              bool held = false) {
+                              bool held = false, std::vector<std::string> connectors = {"erp"}) {
         IngestRecord r;
         r.store_id = "main";
         r.topic = "order.updated";
@@ -69,7 +70,7 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
         e.findings = "[]";
         e.held = held;
         e.events.push_back(OutboxEvent{model::EventId(id, "order.updated", e.version), "order.updated", id, e.version,
-                                       "{\"payload\":\"" + content + "\"}"});
+                                       "{\"payload\":\"" + content + "\"}", std::move(connectors)});
         r.entities.push_back(e);
         return r;
     }
@@ -88,7 +89,7 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
         refund.findings = "[]";
         refund.held = held;
         refund.events.push_back(
-            OutboxEvent{"evt_r" + source_id, "refund.created", refund.entity_id, refund.version, "{}"});
+            OutboxEvent{"evt_r" + source_id, "refund.created", refund.entity_id, refund.version, "{}", {"erp"}});
         return refund;
     }
 
@@ -283,6 +284,210 @@ TEST_P(StoreTest, ConcurrentWritersStoreEachVersionOnce) {
     for (int e = 0; e < 10; ++e) {
         EXPECT_EQ(session_->GetEntity("wc:main:" + std::to_string(100 + e))->version, model::MakeVersion(1003, "v3"));
     }
+}
+
+// --- Delivery ------------------------------------------------------------------------------------
+
+constexpr std::int64_t kNow = 1'800'000'000'000;  // far after the received_ms of the fixtures
+constexpr std::int64_t kLease = 60'000;
+
+AttemptRecord Attempt(std::int64_t id, const std::string& state, const std::string& cls = "", int status = 200,
+                      std::int64_t due_ms = kNow) {
+    AttemptRecord r;
+    r.delivery_id = id;
+    r.at = "2026-11-26T12:00:01.000Z";
+    r.error_class = cls;
+    r.http_status = status;
+    r.latency_ms = 12;
+    r.reason = cls.empty() ? "" : "HTTP " + std::to_string(status);
+    r.state = state;
+    r.due_ms = due_ms;
+    return r;
+}
+
+std::vector<std::string> Entities(const std::vector<DeliveryTask>& tasks) {
+    std::vector<std::string> out;
+    for (const auto& t : tasks)
+        out.push_back(t.entity_id + "@" + t.version.substr(0, 13));
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+TEST_P(StoreTest, EventsFanOutToTheirLanesAndOneEntityIsDeliveredInOrder) {
+    IngestOne(Order("wc:main:1", 1000, "a", false, {"erp", "wms"}));
+    IngestOne(Order("wc:main:1", 2000, "b", false, {"erp", "wms"}));
+    IngestOne(Order("wc:main:2", 1000, "c", false, {"erp"}));
+    const std::string v1 = model::MakeVersion(1000, "a").substr(0, 13);
+
+    // Only the oldest pending event of each entity is claimable.
+    auto erp = session_->ClaimDue("erp", kNow, 10, kLease);
+    EXPECT_EQ(Entities(erp), (std::vector<std::string>{"wc:main:1@" + v1, "wc:main:2@" + v1}));
+    EXPECT_EQ(session_->ClaimDue("wms", kNow, 10, kLease).size(), 1u);
+    EXPECT_TRUE(session_->ClaimDue("erp", kNow, 10, kLease).empty()) << "leased deliveries are not claimed twice";
+    for (const auto& t : erp) {
+        EXPECT_EQ(t.attempts, 0);
+        EXPECT_FALSE(t.reclaimed);
+        EXPECT_EQ(t.payload.rfind("{\"payload\":", 0), 0u) << t.payload;
+    }
+    const auto first = std::find_if(erp.begin(), erp.end(), [](const auto& t) { return t.entity_id == "wc:main:1"; });
+    session_->RecordAttempts({Attempt(first->id, "delivered")});
+    auto next = session_->ClaimDue("erp", kNow, 10, kLease);
+    ASSERT_EQ(next.size(), 1u);
+    EXPECT_EQ(next[0].entity_id, "wc:main:1");
+    EXPECT_EQ(next[0].version, model::MakeVersion(2000, "b"));
+    EXPECT_EQ(session_->GetBacklog("erp").pending, 2);  // wc:main:1 v2 and wc:main:2 v1
+    EXPECT_EQ(session_->GetBacklog("wms").pending, 2);
+}
+
+TEST_P(StoreTest, RetriesWaitTheirTurnAndDeadLettersDoNotBlockTheEntity) {
+    IngestOne(Order("wc:main:7", 1000, "a"));
+    IngestOne(Order("wc:main:7", 2000, "b"));
+    auto t = session_->ClaimDue("erp", kNow, 10, kLease);
+    ASSERT_EQ(t.size(), 1u);
+    session_->RecordAttempts({Attempt(t[0].id, "pending", "transient", 503, kNow + 5000)});
+    EXPECT_TRUE(session_->ClaimDue("erp", kNow + 4999, 10, kLease).empty()) << "not due yet, and it blocks v2";
+    t = session_->ClaimDue("erp", kNow + 5000, 10, kLease);
+    ASSERT_EQ(t.size(), 1u);
+    EXPECT_EQ(t[0].attempts, 1);
+    session_->RecordAttempts({Attempt(t[0].id, "dead", "permanent", 400)});
+    const std::int64_t dead_id = t[0].id;
+
+    // Dead: v2 goes ahead, and the dead letter is listed with its reason and attempts.
+    t = session_->ClaimDue("erp", kNow + 5000, 10, kLease);
+    ASSERT_EQ(t.size(), 1u);
+    EXPECT_EQ(t[0].version, model::MakeVersion(2000, "b"));
+    DeliveryQuery dlq;
+    dlq.state = "dead";
+    auto page = session_->ListDeliveries(dlq);
+    ASSERT_EQ(page.items.size(), 1u);
+    EXPECT_EQ(page.items[0].id, dead_id);
+    EXPECT_EQ(page.items[0].error_class, "permanent");
+    EXPECT_EQ(page.items[0].http_status, 400);
+    EXPECT_EQ(page.items[0].attempts, 2);
+    auto detail = session_->GetDelivery(dead_id);
+    ASSERT_TRUE(detail);
+    ASSERT_EQ(detail->attempts.size(), 2u);
+    EXPECT_EQ(detail->attempts[0].error_class, "transient");
+    EXPECT_EQ(detail->attempts[1].http_status, 400);
+    EXPECT_EQ(session_->GetBacklog("erp").dead, 1);
+
+    // A newer version delivered resolves the older dead letter: it must never overwrite the newer one.
+    session_->RecordAttempts({Attempt(t[0].id, "delivered")});
+    EXPECT_EQ(session_->GetDelivery(dead_id)->row.state, "resolved");
+    EXPECT_TRUE(session_->ListDeliveries(dlq).items.empty());
+    EXPECT_TRUE(session_->ReplayDead(DeliveryQuery{}, dead_id, std::nullopt, Actor{"ops", "x"}).empty());
+}
+
+TEST_P(StoreTest, ReplayOneWithAnEditedPayloadOrByFilterAndAuditIt) {
+    for (int i = 0; i < 3; ++i)
+        IngestOne(Order("wc:main:" + std::to_string(20 + i), 1000, "a"));
+    auto claimed = session_->ClaimDue("erp", kNow, 10, kLease);
+    ASSERT_EQ(claimed.size(), 3u);
+    std::vector<AttemptRecord> dead;
+    for (std::size_t i = 0; i < claimed.size(); ++i)
+        dead.push_back(Attempt(claimed[i].id, "dead", i == 0 ? "auth" : "permanent", i == 0 ? 401 : 422));
+    session_->RecordAttempts(dead);
+
+    const auto one =
+        session_->ReplayDead(DeliveryQuery{}, claimed[1].id, std::string("{\"fixed\":true}"), Actor{"ops", "sku fixed"});
+    ASSERT_EQ(one, std::vector<std::int64_t>{claimed[1].id});
+    auto again = session_->ClaimDue("erp", kNow + 1, 10, kLease);
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].payload, "{\"fixed\":true}");
+    EXPECT_EQ(again[0].attempts, 0) << "a replay gets a fresh attempt budget";
+    EXPECT_TRUE(session_->GetDelivery(claimed[1].id)->payload_edited);
+
+    DeliveryQuery by_class;
+    by_class.error_class = "auth";
+    EXPECT_EQ(session_->ReplayDead(by_class, 0, std::nullopt, Actor{"ops", "new key"}),
+              std::vector<std::int64_t>{claimed[0].id});
+    const auto audit = session_->ListAudit(0, 10);
+    ASSERT_EQ(audit.items.size(), 2u);
+    EXPECT_EQ(audit.items[0].action, "replay");
+    EXPECT_EQ(audit.items[0].target, "dlq error_class=auth (1 replayed)");
+    EXPECT_EQ(audit.items[0].reason, "new key");
+    EXPECT_EQ(audit.items[1].action, "replay_edited");
+    EXPECT_EQ(audit.items[1].target, "dlq:" + std::to_string(claimed[1].id));
+
+    // Replaying an entity sends its newest delivery again, whatever its state.
+    session_->RecordAttempts({Attempt(again[0].id, "delivered")});
+    EXPECT_EQ(session_->ReplayEntity("wc:main:21", "erp", Actor{"ops", ""}), claimed[1].id);
+    EXPECT_EQ(session_->GetDelivery(claimed[1].id)->row.state, "pending");
+    EXPECT_EQ(session_->ReplayEntity("wc:main:21", "nope", Actor{"ops", ""}), 0);
+}
+
+TEST_P(StoreTest, HeldEventsGetTheirDeliveriesOnRelease) {
+    IngestOne(Order("wc:main:30", 1000, "a", true, {"erp"}));
+    EXPECT_TRUE(session_->ClaimDue("erp", kNow, 10, kLease).empty());
+    ASSERT_TRUE(session_->Release("wc:main:30", "ops", "checked"));
+    const auto t = session_->ClaimDue("erp", kNow, 10, kLease);
+    ASSERT_EQ(t.size(), 1u);
+    EXPECT_EQ(t[0].entity_id, "wc:main:30");
+}
+
+TEST_P(StoreTest, AnAbandonedLeaseIsReclaimedAndUnclaimGivesBack) {
+    IngestOne(Order("wc:main:40", 1000, "a"));
+    IngestOne(Order("wc:main:41", 1000, "a"));
+    auto t = session_->ClaimDue("erp", kNow, 10, 100);
+    ASSERT_EQ(t.size(), 2u);
+    EXPECT_TRUE(session_->ClaimDue("erp", kNow + 99, 10, 100).empty());
+    auto re = session_->ClaimDue("erp", kNow + 100, 1, kLease);  // the daemon that held them died
+    ASSERT_EQ(re.size(), 1u);
+    EXPECT_TRUE(re[0].reclaimed);
+    session_->Unclaim({re[0].id}, kNow + 1000);
+    EXPECT_EQ(session_->ClaimDue("erp", kNow + 999, 10, kLease).size(), 1u);  // only the other one
+    session_->DropLeases();
+    EXPECT_EQ(session_->ClaimDue("erp", kNow + 1000, 10, kLease).size(), 2u);
+}
+
+TEST_P(StoreTest, ConcurrentClaimersNeverShareADelivery) {
+    // Two dispatchers (two daemons on PostgreSQL) drain one lane; every delivery is claimed once.
+    std::vector<IngestRecord> records;
+    for (int i = 0; i < 60; ++i)
+        records.push_back(Order("wc:main:" + std::to_string(500 + i % 20), 1000 + i / 20, "v" + std::to_string(i)));
+    std::vector<const IngestRecord*> ptrs;
+    for (const auto& r : records)
+        ptrs.push_back(&r);
+    session_->Ingest(ptrs);
+    std::vector<std::int64_t> seen_a, seen_b;
+    auto run = [this](std::vector<std::int64_t>& seen) {
+        auto s = store_->Open();
+        for (int idle = 0; idle < 50;) {
+            std::vector<DeliveryTask> t;
+            try {
+                t = s->ClaimDue("erp", kNow, 4, kLease);
+            } catch (const UnavailableError&) {
+                continue;  // SQLite busy: try again
+            }
+            if (t.empty()) {
+                ++idle;
+                std::this_thread::sleep_for(std::chrono::milliseconds(2));
+                continue;
+            }
+            std::vector<AttemptRecord> done;
+            for (const auto& d : t) {
+                seen.push_back(d.id);
+                done.push_back(Attempt(d.id, "delivered"));
+            }
+            for (;;) {
+                try {
+                    s->RecordAttempts(done);
+                    break;
+                } catch (const UnavailableError&) {
+                }
+            }
+        }
+    };
+    std::thread t1(run, std::ref(seen_a));
+    std::thread t2(run, std::ref(seen_b));
+    t1.join();
+    t2.join();
+    std::vector<std::int64_t> all = seen_a;
+    all.insert(all.end(), seen_b.begin(), seen_b.end());
+    std::sort(all.begin(), all.end());
+    EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end()) << "a delivery was claimed twice";
+    EXPECT_EQ(all.size(), 60u);
+    EXPECT_EQ(session_->GetBacklog("erp").pending, 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Drivers, StoreTest, ::testing::Values("sqlite", "postgres"),

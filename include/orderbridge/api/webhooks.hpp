@@ -16,11 +16,16 @@ class Registry;
 namespace orderbridge::model {
 class SchemaValidator;
 }
+namespace orderbridge::dispatch {
+class Router;
+}
 
 namespace orderbridge::api {
 
-/// Registers the webhook route. `validator` may be null (model.validate_events off).
+/// Registers the webhook route. `validator` may be null (model.validate_events off); `lanes`
+/// decides which connectors each event is delivered to.
 void AddWebhookRoutes(http::Router& router, const config::Settings& settings, store::IngestQueue& queue,
-                      prometheus::Registry& registry, const model::SchemaValidator* validator);
+                      prometheus::Registry& registry, const model::SchemaValidator* validator,
+                      const dispatch::Router& lanes);
 
 }  // namespace orderbridge::api

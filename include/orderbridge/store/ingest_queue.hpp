@@ -35,6 +35,7 @@ struct IngestSettings {
     int writers = 1;
     std::chrono::milliseconds ack_timeout{10000};
     std::chrono::milliseconds retry_unavailable_after{1000};  ///< fail fast for this long after an outage
+    std::function<void()> on_commit;  ///< called on the writer thread after every commit (wakes the dispatcher)
 };
 
 class IngestQueue {

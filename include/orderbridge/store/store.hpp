@@ -33,7 +33,8 @@ struct OutboxEvent {
     std::string type;
     std::string entity_id;
     std::string version;
-    std::string payload;  ///< the event envelope, JSON text
+    std::string payload;                  ///< the event envelope, JSON text
+    std::vector<std::string> connectors;  ///< the lanes that deliver it (routing is decided at ingest)
 };
 
 /// One canonical entity touched by a delivery (an order, and each refund listed on it).
@@ -57,6 +58,7 @@ struct IngestRecord {
     std::string headers;  ///< JSON object text of the X-WC-* headers
     std::string body;
     std::string received_at;
+    std::int64_t received_ms = 0;  ///< the same instant in Unix milliseconds
     std::string trace_id;
     std::vector<EntityWrite> entities;  ///< the first is the resource of the delivery; empty: rejected
     std::string reject_reason;
@@ -110,6 +112,100 @@ struct AuditPage {
     std::int64_t next_cursor = 0;
 };
 
+// --- Delivery (the store bus) -------------------------------------------------------------------
+// Every outbox event has one delivery row per connector that subscribed to it, written in the
+// ingest transaction. A lane claims due deliveries with a lease, one per entity at a time in outbox
+// order, and records each attempt; a delivery ends delivered, dead (the dead-letter queue) or
+// resolved (a dead one overtaken by a newer version of its entity that was delivered).
+
+/// A claimed delivery, ready to send.
+struct DeliveryTask {
+    std::int64_t id = 0;
+    std::string connector;
+    std::string event_id;
+    std::string entity_id;
+    std::string type;
+    std::string version;
+    std::string payload;  ///< the envelope (or the operator's edited payload)
+    int attempts = 0;     ///< attempts made before this one
+    std::int64_t created_ms = 0;  ///< when the event was committed
+    std::int64_t since_ms = 0;    ///< when retrying started (the commit, or the last replay): max_age counts from here
+    bool reclaimed = false;       ///< its previous lease ran out unanswered (a daemon died mid-delivery)
+};
+
+/// The outcome of one attempt and what becomes of the delivery.
+struct AttemptRecord {
+    std::int64_t delivery_id = 0;
+    std::string at;           ///< RFC 3339
+    std::string error_class;  ///< "" for success, else transient|throttled|permanent|auth|duplicate
+    int http_status = 0;      ///< 0 when no answer came
+    std::int64_t latency_ms = 0;
+    std::string reason;
+    std::string external_id;
+    std::string state;  ///< delivered | pending (retry at due_ms) | dead
+    std::int64_t due_ms = 0;
+    bool counts = true;  ///< false for throttling: it does not use up max_attempts
+};
+
+struct DeliveryRow {
+    std::int64_t id = 0;
+    std::string connector;
+    std::string event_id;
+    std::string entity_id;
+    std::string type;
+    std::string version;
+    std::string state;  ///< pending | delivered | dead | resolved
+    int attempts = 0;
+    std::string created_at;
+    std::string finished_at;
+    std::string error_class;
+    int http_status = 0;
+    std::string reason;
+    std::string external_id;
+};
+
+struct AttemptRow {
+    std::string at;
+    std::string error_class;
+    int http_status = 0;
+    std::int64_t latency_ms = 0;
+    std::string reason;
+};
+
+struct DeliveryDetail {
+    DeliveryRow row;
+    std::string payload;
+    bool payload_edited = false;
+    std::vector<AttemptRow> attempts;  ///< oldest first
+};
+
+struct DeliveryQuery {
+    std::string state;  ///< "" any; "dead" for the dead-letter queue
+    std::string connector;
+    std::string error_class;
+    std::string entity_id;
+    std::string from, to;     ///< created_at range, RFC 3339
+    std::int64_t cursor = 0;  ///< 0: from the newest
+    int limit = 50;
+};
+
+struct DeliveryPage {
+    std::vector<DeliveryRow> items;  ///< newest first
+    std::int64_t next_cursor = 0;
+};
+
+struct Backlog {
+    std::int64_t pending = 0;
+    std::int64_t oldest_created_ms = 0;  ///< 0 when nothing is pending
+    std::int64_t dead = 0;
+};
+
+/// Who asked for a replay and why; goes into the audit record.
+struct Actor {
+    std::string name;
+    std::string reason;
+};
+
 /// Drivers read `limit + 1` rows: the extra one only tells that a next page exists.
 template <class PageT, class KeyFn>
 void TrimPage(PageT& page, int limit, KeyFn key) {
@@ -129,11 +225,41 @@ class Session {
     /// Releases a held entity: its pending events go to the outbox. False when it is not held.
     virtual bool Release(const std::string& entity_id, const std::string& actor, const std::string& reason) = 0;
     virtual std::int64_t CountOutbox() = 0;
+    /// Records an admin action that changes nothing in the store itself (pausing a lane).
+    virtual void Audit(const std::string& action, const std::string& target, const Actor& actor) = 0;
     /// Admin actions, newest first; `cursor` 0 starts at the newest.
     virtual AuditPage ListAudit(std::int64_t cursor, int limit) = 0;
     /// Deletes archived raw bodies received before `before` (RFC 3339), at most `limit` rows.
     virtual std::int64_t PruneRaw(const std::string& before, int limit) = 0;
     virtual void Ping() = 0;
+
+    // Delivery
+    /// Leases up to `limit` due deliveries of `connector` until `now_ms + lease_ms`: the oldest
+    /// pending delivery of each entity only, so one entity is delivered in order.
+    virtual std::vector<DeliveryTask> ClaimDue(const std::string& connector, std::int64_t now_ms, int limit,
+                                               std::int64_t lease_ms) = 0;
+    /// Records attempts and their consequences in one transaction. A delivered one resolves the
+    /// dead deliveries of older events of the same entity on the same connector.
+    virtual void RecordAttempts(const std::vector<AttemptRecord>& records) = 0;
+    /// Gives claimed deliveries back without an attempt (breaker open, shutting down).
+    virtual void Unclaim(const std::vector<std::int64_t>& ids, std::int64_t due_ms) = 0;
+    /// Ends every lease at once (a single-process store at start-up: nobody else can hold one);
+    /// the deliveries are claimable again and count as reclaimed.
+    virtual void DropLeases() = 0;
+    virtual Backlog GetBacklog(const std::string& connector) = 0;
+    virtual DeliveryPage ListDeliveries(const DeliveryQuery& query) = 0;
+    virtual std::optional<DeliveryDetail> GetDelivery(std::int64_t id) = 0;
+    /// Every delivery of an entity, oldest first.
+    virtual std::vector<DeliveryRow> EntityDeliveries(const std::string& entity_id) = 0;
+    /// Dead deliveries matching `query` (state is forced to dead) become pending again, due now,
+    /// with a fresh attempt budget; `payload` (when given, single id only) replaces what is sent.
+    /// One audit record per call. Returns the ids replayed.
+    virtual std::vector<std::int64_t> ReplayDead(const DeliveryQuery& query, std::int64_t only_id,
+                                                 const std::optional<std::string>& payload, const Actor& actor) = 0;
+    /// The newest delivery of `entity_id` on `connector`, whatever its state, is sent again.
+    /// Returns its id, or 0 when there is none.
+    virtual std::int64_t ReplayEntity(const std::string& entity_id, const std::string& connector,
+                                      const Actor& actor) = 0;
 };
 
 class Store {

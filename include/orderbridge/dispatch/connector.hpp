@@ -1,0 +1,100 @@
+#pragma once
+// What a connector is to the dispatcher (DESIGN section 2): it turns a claimed delivery into
+// requests to one downstream system and classifies the answer into the one error taxonomy.
+//
+// Connectors run on their lane's worker threads, where blocking is allowed; each worker owns an
+// `HttpClient` (one keep-alive connection pool), so a connector holds no per-call state.
+// `Deliver` is prepare + send + classify for single-request connectors; multi-step connectors
+// (find a customer, then create the order) override it. After an ambiguous failure (a timeout
+// or reset after the request went out) the lane calls `Lookup` before trying again.
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "orderbridge/config/settings.hpp"
+#include "orderbridge/core/error.hpp"
+#include "orderbridge/store/store.hpp"
+
+namespace orderbridge::dispatch {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpCall {
+    std::string method = "POST";
+    std::string url;
+    Headers headers;
+    std::string body;
+};
+
+struct HttpAnswer {
+    enum class Transport { kAnswered, kTimeout, kConnectFailed, kReset, kOther };
+    Transport transport = Transport::kAnswered;
+    bool request_sent = false;  ///< the request (or part of it) left this process
+    int status = 0;
+    Headers headers;  ///< names lower-cased
+    std::string body;
+    std::chrono::milliseconds latency{0};
+    std::string error;  ///< transport error text
+
+    /// First header with this (lower-case) name.
+    std::optional<std::string> Header(std::string_view name) const;
+};
+
+/// The result of one attempt, in the taxonomy of DESIGN section 2.
+struct DeliveryResult {
+    std::optional<core::ErrorClass> error_class;  ///< nullopt: delivered
+    int http_status = 0;
+    std::string reason;
+    std::string external_id;
+    std::optional<std::chrono::milliseconds> retry_after;
+    bool ambiguous = false;  ///< the target may or may not have acted on it
+
+    bool Succeeded() const { return !error_class || *error_class == core::ErrorClass::kDuplicate; }
+};
+
+class HttpClient {
+  public:
+    explicit HttpClient(std::chrono::milliseconds timeout);
+    ~HttpClient();
+    HttpClient(const HttpClient&) = delete;
+    HttpClient& operator=(const HttpClient&) = delete;
+    /// Blocking; never throws for transport failures (they are in the answer).
+    HttpAnswer Send(const HttpCall& call);
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+class Connector {
+  public:
+    virtual ~Connector() = default;
+    virtual const std::string& Name() const = 0;
+    virtual DeliveryResult Deliver(const store::DeliveryTask& task, HttpClient& client);
+    /// nullopt: the connector cannot tell (no lookup); otherwise whether the entity already exists.
+    virtual std::optional<DeliveryResult> Lookup(const store::DeliveryTask& task, HttpClient& client);
+
+  protected:
+    virtual HttpCall Prepare(const store::DeliveryTask& task) = 0;
+    virtual DeliveryResult Classify(const store::DeliveryTask& task, const HttpAnswer& answer);
+};
+
+/// The default classification of a transport failure or an HTTP answer (2xx delivered, 409
+/// duplicate, 429 throttled, 408/5xx transient, 401/403 auth, other 4xx permanent), with the
+/// server's wait from Retry-After (seconds or an HTTP date), X-Rate-Limit-Reset or x-retry-after.
+DeliveryResult ClassifyAnswer(const HttpAnswer& answer);
+std::optional<std::chrono::milliseconds> RetryAfterOf(const HttpAnswer& answer,
+                                                      std::chrono::system_clock::time_point now);
+
+/// The `http` connector: POSTs each event envelope to base_url + path with Idempotency-Key,
+/// traceparent and, when `signing_secret` is set, `sha256=<hex HMAC of the body>`.
+std::unique_ptr<Connector> MakeHttpConnector(const config::ConnectorSettings& settings);
+std::unique_ptr<Connector> MakeConnector(const config::ConnectorSettings& settings);
+
+/// W3C traceparent for a trace id (32 hex) and a span derived from the delivery.
+std::string TraceParent(const std::string& trace_id, std::int64_t delivery_id, int attempt);
+
+}  // namespace orderbridge::dispatch
