@@ -193,10 +193,6 @@ int Application::Run() {
     dispatch::Router lanes(settings_.connectors);
     dispatch::DispatcherSettings dispatch_settings;
     dispatch_settings.single_process = settings_.storage.driver == config::StorageDriver::kSqlite;
-    for (const auto& c : settings_.connectors) {
-        dispatch_settings.lease = std::max(dispatch_settings.lease,
-                                           std::chrono::duration_cast<std::chrono::milliseconds>(c.timeout) * 2);
-    }
     dispatch::Dispatcher dispatcher(*store, settings_.connectors, dispatch_settings, *registry,
                                     core::SystemClock::Instance());
     ingest_settings.on_commit = [&dispatcher] { dispatcher.Wake(); };

@@ -50,8 +50,8 @@ store::AttemptRecord Decide(const store::DeliveryTask& task, const DeliveryResul
     const auto max_age_ms = duration_cast<milliseconds>(retry.max_age).count();
     if (now_ms + wait.count() - task.since_ms > max_age_ms) {
         rec.state = "dead";
-        rec.reason = "max_age " + std::to_string(max_age_ms / 1000) + "s would pass before the next attempt: " +
-                     result.reason;
+        rec.reason =
+            "max_age " + std::to_string(max_age_ms / 1000) + "s would pass before the next attempt: " + result.reason;
         return rec;
     }
     rec.state = "pending";
@@ -133,6 +133,11 @@ struct Dispatcher::Lane {
           limit_gauge(m.limit.Add({{"connector", s.name}})),
           in_flight_gauge(m.in_flight.Add({{"connector", s.name}})),
           paused_gauge(m.paused.Add({{"connector", s.name}})) {
+        // A claim may wait in the queue for its tokens (up to 2 x max_in_flight of them) and then
+        // take up to the timeout, with a retry of the store write: the lease covers all of that.
+        const double queued_s = 2.0 * std::max(1, s.rate_limit.max_in_flight) / std::max(0.01, s.rate_limit.per_second);
+        lease = duration_cast<milliseconds>(s.timeout) * 2 + milliseconds(static_cast<std::int64_t>(queued_s * 1000)) +
+                milliseconds(5000);
         for (const char* outcome : {"delivered", "duplicate", "retry", "dead", "reclaimed"})
             outcomes.emplace(outcome, &m.deliveries.Add({{"connector", s.name}, {"outcome", outcome}}));
     }
@@ -152,6 +157,7 @@ struct Dispatcher::Lane {
 
     config::ConnectorSettings settings;
     std::unique_ptr<Connector> connector;
+    milliseconds lease{0};
 
     // Guarded by mu.
     std::mutex mu;
@@ -193,7 +199,9 @@ Dispatcher::Dispatcher(store::Store& store, const std::vector<config::ConnectorS
         lanes_.push_back(std::make_unique<Lane>(c, clock_.Steady(), *metrics_));
 }
 
-Dispatcher::~Dispatcher() { Stop(); }
+Dispatcher::~Dispatcher() {
+    Stop();
+}
 
 void Dispatcher::Start() {
     if (lanes_.empty() || pump_.joinable()) return;
@@ -308,7 +316,9 @@ void Dispatcher::RefreshBacklog(store::Session& session) {
         lane->oldest.Set(b.oldest_created_ms ? static_cast<double>(now_ms - b.oldest_created_ms) / 1000.0 : 0.0);
         lane->dlq.Set(static_cast<double>(b.dead));
         const auto state = lane->breaker.GetState(clock_.Steady());
-        lane->breaker_gauge.Set(state == CircuitBreaker::State::kClosed ? 0 : state == CircuitBreaker::State::kHalfOpen ? 1 : 2);
+        lane->breaker_gauge.Set(state == CircuitBreaker::State::kClosed     ? 0
+                                : state == CircuitBreaker::State::kHalfOpen ? 1
+                                                                            : 2);
         lane->limit_gauge.Set(lane->limit.Limit());
         lane->in_flight_gauge.Set(lane->in_flight);
     }
@@ -361,7 +371,7 @@ void Dispatcher::PumpLoop() {
                 }
                 if (room <= 0) continue;
                 auto tasks = session->ClaimDue(lane->settings.name, now_ms, std::min(room, settings_.max_claim),
-                                               settings_.lease.count());
+                                               std::max(settings_.lease, lane->lease).count());
                 if (tasks.empty()) continue;
                 busy = busy || static_cast<int>(tasks.size()) == room;
                 {
@@ -443,7 +453,8 @@ void Dispatcher::WorkerLoop(Lane& lane, std::size_t) {
         lane.bucket.TryTake(now);
         ++lane.in_flight;
         lane.recent.push_back(now);
-        while (lane.recent.size() > 4096 || (!lane.recent.empty() && now - lane.recent.front() > std::chrono::seconds(10)))
+        while (lane.recent.size() > 4096 ||
+               (!lane.recent.empty() && now - lane.recent.front() > std::chrono::seconds(10)))
             lane.recent.pop_front();
         lk.unlock();
 

@@ -40,9 +40,9 @@ store::AttemptRecord Decide(const store::DeliveryTask& task, const DeliveryResul
 
 struct DispatcherSettings {
     std::chrono::milliseconds poll_interval{200};
-    std::chrono::milliseconds lease{60000};  ///< at least the longest connector timeout plus margin
-    int max_claim = 256;                     ///< per lane and pump round
-    bool single_process = true;              ///< SQLite: leases left by a previous run end at start-up
+    std::chrono::milliseconds lease{5000};  ///< the shortest lease; each lane derives its own from its limits
+    int max_claim = 256;                    ///< per lane and pump round
+    bool single_process = true;             ///< SQLite: leases left by a previous run end at start-up
 };
 
 struct LaneStatus {
