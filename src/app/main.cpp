@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "orderbridge/app/admin_cli.hpp"
 #include "orderbridge/app/application.hpp"
 #include "orderbridge/config/loader.hpp"
 #include "orderbridge/core/build_info.hpp"
@@ -126,6 +127,36 @@ int main(int argc, char** argv) {
     normalize->add_option("--topic", norm_topic, "WooCommerce topic, e.g. order.updated")->required();
     normalize->add_option("file", norm_file, "File with the raw body")->required();
 
+    app::AdminCommand admin;
+    auto admin_options = [&admin](CLI::App* sub) {
+        sub->add_option("--url", admin.url, "Admin API base URL (default from server.listen)");
+        sub->add_option("--token", admin.token, "Bearer token (default $ORDERBRIDGE_TOKEN or from the config)");
+    };
+    auto* dlq = cli.add_subcommand("dlq", "Dead letters of a running daemon: list, show, replay");
+    dlq->require_subcommand(1);
+    auto* dlq_list = dlq->add_subcommand("list", "List dead deliveries, newest first");
+    auto* dlq_show = dlq->add_subcommand("show", "One dead delivery with its payload and every attempt");
+    auto* dlq_replay = dlq->add_subcommand("replay", "Replay one dead delivery (ID) or every one matching filters");
+    for (auto* sub : {dlq_list, dlq_replay}) {
+        admin_options(sub);
+        sub->add_option("--connector", admin.connector, "Connector name");
+        sub->add_option("--error-class", admin.error_class, "transient|throttled|permanent|auth");
+        sub->add_option("--entity", admin.entity, "Entity id, e.g. wc:main:4101");
+        sub->add_option("--from", admin.from, "Created at or after (RFC 3339)");
+        sub->add_option("--to", admin.to, "Created before (RFC 3339)");
+    }
+    dlq_list->add_option("--limit", admin.limit, "At most this many")->check(CLI::Range(1, 500));
+    dlq_list->add_flag("--json", admin.json, "Print the API's JSON");
+    admin_options(dlq_show);
+    dlq_show->add_option("id", admin.id, "Dead letter id")->required();
+    dlq_replay->add_option("id", admin.id, "Dead letter id (omit to replay by filter)");
+    dlq_replay->add_option("--reason", admin.reason, "Why (goes into the audit record)");
+    auto* replay = cli.add_subcommand("replay", "Send an entity's newest delivery to a connector again");
+    admin_options(replay);
+    replay->add_option("--entity", admin.entity, "Entity id, e.g. wc:main:4101")->required();
+    replay->add_option("--connector", admin.connector, "Connector name")->required();
+    replay->add_option("--reason", admin.reason, "Why (goes into the audit record)");
+
     try {
         cli.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -158,6 +189,15 @@ int main(int argc, char** argv) {
             std::cerr << "migrate failed: " << e.what() << "\n";
             return kExitRuntime;
         }
+    }
+
+    if (dlq->parsed() || replay->parsed()) {
+        using K = app::AdminCommand::Kind;
+        admin.kind = replay->parsed()       ? K::kReplay
+                     : dlq_show->parsed()   ? K::kDlqShow
+                     : dlq_replay->parsed() ? K::kDlqReplay
+                                            : K::kDlqList;
+        return app::RunAdmin(admin, settings);
     }
 
     if (check->parsed()) {

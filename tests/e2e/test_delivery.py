@@ -6,11 +6,12 @@ daemons sharing one PostgreSQL."""
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 import unittest
 
-from harness import Daemon, Storage, fixture, wait_for, with_order_id, woo_headers
+from harness import BIN, Daemon, Storage, fixture, wait_for, with_order_id, woo_headers
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "simulators"))
 from http_sink import Sink  # noqa: E402
@@ -209,6 +210,35 @@ class DeliveryBase:
         _, audit = self.api(d, "GET", "/v1/audit", headers=VIEWER)
         self.assertEqual([a["action"] for a in audit["items"][:2]], ["resume", "pause"])
         self.assertEqual(self.api(d, "POST", "/v1/connectors/nope/pause", {})[0], 404)
+
+    def test_cli_lists_shows_and_replays_dead_letters(self):
+        d = self.start()
+        self.sink.fail_entity("wc:main:14001", status=400)
+        self.post(d, order_body(14001))
+        wait_for(lambda: self.lane(d)["dead"] == 1, what="the dead letter")
+
+        def cli(*args):
+            return subprocess.run([BIN, "--config", d.config_path, *args, "--url", f"http://127.0.0.1:{d.port}",
+                                   "--token", "operator-token-0123456789"], capture_output=True, text=True, timeout=30)
+
+        listed = cli("dlq", "list", "--connector", "sink")
+        self.assertEqual(listed.returncode, 0, listed.stderr)
+        self.assertIn("wc:main:14001", listed.stdout)
+        self.assertIn("permanent", listed.stdout)
+        dead_id = listed.stdout.splitlines()[1].split()[0]
+        shown = cli("dlq", "show", dead_id)
+        self.assertEqual(json.loads(shown.stdout)["attempts"][0]["http_status"], 400)
+        self.assertEqual(cli("dlq", "replay").returncode, 2, "a replay needs an id or a filter")
+        missing = cli("dlq", "show", "999999")
+        self.assertEqual(missing.returncode, 1)
+        self.assertIn("404", missing.stderr)
+        self.sink.clear_fail_entity("wc:main:14001")
+        replayed = cli("dlq", "replay", dead_id, "--reason", "mapping fixed")
+        self.assertEqual(replayed.returncode, 0, replayed.stderr)
+        self.sink.wait_for_accepted(1, timeout=20)
+        again = cli("replay", "--entity", "wc:main:14001", "--connector", "sink", "--reason", "ERP restored")
+        self.assertEqual(again.returncode, 0, again.stderr)
+        wait_for(lambda: self.sink.duplicates == 1, what="the entity sent again (same key: a harmless repeat)")
 
     def test_rate_limit_caps_requests_per_second(self):
         d = self.start(rate="{per_second: 5, burst: 1, max_in_flight: 2}")

@@ -58,7 +58,6 @@ import hashlib
 import hmac
 import http
 import json
-import os
 import signal
 import socket
 import struct
@@ -127,7 +126,9 @@ class _Rule:
         self.reset = bool(spec.get("reset", False))
         self.accept = bool(spec.get("accept", True))
         ids = spec.get("entity_id")
-        self.entity_id = None if ids is None else (set(ids) if isinstance(ids, (list, tuple, set, frozenset)) else {ids})
+        if ids is not None and not isinstance(ids, (list, tuple, set, frozenset)):
+            ids = [ids]
+        self.entity_id = None if ids is None else set(ids)
         self.match = spec.get("match")
         count = spec.get("count", 1)
         self.remaining = None if count is None else int(count)
@@ -167,7 +168,8 @@ def _reason(status):
 
 
 def _response(status, body, headers=(), close=False):
-    lines = [f"HTTP/1.1 {status} {_reason(status)}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"]
+    lines = [f"HTTP/1.1 {status} {_reason(status)}\r\n",
+             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"]
     lines.extend(f"{k}: {v}\r\n" for k, v in headers)
     if close:
         lines.append("Connection: close\r\n")
@@ -184,7 +186,8 @@ class _Action:
     __slots__ = ("status", "body", "headers", "delay", "hang", "reset")
 
     def __init__(self, status=200, body=b"", headers=(), delay=0.0, hang=None, reset=False):
-        self.status, self.body, self.headers, self.delay, self.hang, self.reset = status, body, headers, delay, hang, reset
+        self.status, self.body, self.headers = status, body, headers
+        self.delay, self.hang, self.reset = delay, hang, reset
 
 
 class _Core:

@@ -65,7 +65,8 @@ class SinkTest(unittest.TestCase):
         self.assertEqual(self.sink.accepted_keys(), [e["id"] for e in envs])
         self.assertEqual(self.sink.by_entity(), {"order:main:1": ["v1", "v2"], "order:main:2": ["v1"]})
         reqs = self.sink.requests
-        self.assertEqual([(r.method, r.path, r.answer, r.outcome) for r in reqs], [("POST", "/events", 200, "accepted")] * 3)
+        self.assertEqual([(r.method, r.path, r.answer, r.outcome) for r in reqs],
+                         [("POST", "/events", 200, "accepted")] * 3)
         self.assertEqual(reqs[0].headers["idempotency-key"], envs[0]["id"])
         self.assertRegex(reqs[0].headers["traceparent"], r"^00-[0-9a-f]{32}-[0-9a-f]{16}-01$")
         self.assertEqual(len(self.sink.arrival_times()), 3)
@@ -161,8 +162,8 @@ class SinkTest(unittest.TestCase):
         wire = b""
         for env in envs:
             raw = json.dumps(env).encode()
-            wire += (f"POST /e HTTP/1.1\r\nHost: x\r\nIdempotency-Key: {env['id']}\r\nContent-Type: application/json\r\n"
-                     f"Content-Length: {len(raw)}\r\n\r\n").encode() + raw
+            wire += (f"POST /e HTTP/1.1\r\nHost: x\r\nIdempotency-Key: {env['id']}\r\n"
+                     f"Content-Type: application/json\r\nContent-Length: {len(raw)}\r\n\r\n").encode() + raw
         with socket.create_connection(("127.0.0.1", self.sink.port), timeout=5) as s:
             s.sendall(wire[:50])
             s.sendall(wire[50:])
