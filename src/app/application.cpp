@@ -112,6 +112,14 @@ class Retention {
                     total += n;
                 } while (n == settings_.batch_size && !stop_.load());
                 if (total > 0) log::Info("pruned archived webhook bodies", {{"rows", total}, {"before", cutoff}});
+                const auto outbox_cutoff =
+                    core::FormatRfc3339(std::chrono::system_clock::now() - settings_.finished_outbox);
+                total = 0;
+                do {
+                    n = session->PruneOutbox(outbox_cutoff, settings_.batch_size);
+                    total += n;
+                } while (n == settings_.batch_size && !stop_.load());
+                if (total > 0) log::Info("pruned finished outbox events", {{"rows", total}, {"before", outbox_cutoff}});
             } catch (const std::exception& e) {
                 session.reset();
                 log::Warn("retention failed", {{"error", e.what()}});

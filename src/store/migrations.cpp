@@ -51,6 +51,7 @@ CREATE TABLE delivery_attempts (
   id {serial_pk}, delivery_id {bigint} NOT NULL, at TEXT NOT NULL, error_class TEXT NOT NULL,
   http_status INTEGER NOT NULL, latency_ms {bigint} NOT NULL, reason TEXT NOT NULL);
 CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id, id);
+CREATE INDEX outbox_created ON outbox (created_at);
 )SQL",
     };
     return kTemplates;

@@ -186,10 +186,9 @@ constexpr const char* kDeliveryColumns =
     "error_class, http_status, reason, external_id";
 
 DeliveryRow ReadDelivery(const pqxx::row& r) {
-    return DeliveryRow{r[0].as<std::int64_t>(), r[1].as<std::string>(),  r[2].as<std::string>(),
-                       r[3].as<std::string>(),  r[4].as<std::string>(),  r[5].as<std::string>(),
-                       r[6].as<std::string>(),  r[7].as<int>(),          r[8].as<std::string>(),
-                       r[9].as<std::string>(),  r[10].as<std::string>(), r[11].as<int>(),
+    return DeliveryRow{r[0].as<std::int64_t>(), r[1].as<std::string>(), r[2].as<std::string>(),  r[3].as<std::string>(),
+                       r[4].as<std::string>(),  r[5].as<std::string>(), r[6].as<std::string>(),  r[7].as<int>(),
+                       r[8].as<std::string>(),  r[9].as<std::string>(), r[10].as<std::string>(), r[11].as<int>(),
                        r[12].as<std::string>(), r[13].as<std::string>()};
 }
 
@@ -317,6 +316,22 @@ class PgSession final : public Session {
         });
     }
 
+    std::int64_t PruneOutbox(const std::string& before, int limit) override {
+        return Guard(conn_, [&] {
+            pqxx::work w(Conn());
+            auto r = w.exec_params(
+                "WITH o AS (SELECT id, event_id FROM outbox WHERE created_at < $1 AND NOT EXISTS (SELECT 1 FROM "
+                "deliveries d WHERE d.event_id = outbox.event_id AND d.state IN ('pending', 'dead')) ORDER BY id "
+                "LIMIT $2 FOR UPDATE SKIP LOCKED), "
+                "d AS (DELETE FROM deliveries WHERE event_id IN (SELECT event_id FROM o) RETURNING id), "
+                "a AS (DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM d)), "
+                "x AS (DELETE FROM outbox WHERE id IN (SELECT id FROM o) RETURNING 1) SELECT COUNT(*) FROM x",
+                before, limit);
+            w.commit();
+            return r[0][0].as<std::int64_t>();
+        });
+    }
+
     void Ping() override {
         Guard(conn_, [&] {
             pqxx::nontransaction w(Conn());
@@ -332,7 +347,8 @@ class PgSession final : public Session {
             // SKIP LOCKED: daemons sharing the database never wait for each other's claims; a lease
             // committed by another daemon makes the row (and its entity's successors) invisible here.
             auto r = w.exec_params(
-                "WITH c AS (SELECT d.id, d.lease_until_ms AS previous_lease FROM deliveries d WHERE d.connector = $1 AND d.state = 'pending' AND "
+                "WITH c AS (SELECT d.id, d.lease_until_ms AS previous_lease FROM deliveries d WHERE d.connector = $1 "
+                "AND d.state = 'pending' AND "
                 "d.due_ms <= $2 AND d.lease_until_ms <= $2 AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE "
                 "p.connector = d.connector AND p.entity_id = d.entity_id AND p.state = 'pending' AND p.id < d.id) "
                 "ORDER BY d.due_ms, d.id LIMIT $3 FOR UPDATE SKIP LOCKED) "
@@ -343,12 +359,12 @@ class PgSession final : public Session {
             w.commit();
             std::vector<std::pair<std::int64_t, DeliveryTask>> rows;
             for (const auto& row : r) {
-                rows.emplace_back(row[9].as<std::int64_t>(),
-                                  DeliveryTask{row[0].as<std::int64_t>(), connector, row[1].as<std::string>(),
-                                               row[2].as<std::string>(), row[3].as<std::string>(),
-                                               row[4].as<std::string>(), row[5].as<std::string>(), row[6].as<int>(),
-                                               row[7].as<std::int64_t>(), row[8].as<std::int64_t>(),
-                                               row[10].as<bool>()});
+                rows.emplace_back(
+                    row[9].as<std::int64_t>(),
+                    DeliveryTask{row[0].as<std::int64_t>(), connector, row[1].as<std::string>(),
+                                 row[2].as<std::string>(), row[3].as<std::string>(), row[4].as<std::string>(),
+                                 row[5].as<std::string>(), row[6].as<int>(), row[7].as<std::int64_t>(),
+                                 row[8].as<std::int64_t>(), row[10].as<bool>()});
             }
             std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
                 return std::tie(a.first, a.second.id) < std::tie(b.first, b.second.id);
@@ -368,22 +384,24 @@ class PgSession final : public Session {
             std::string sql;
             for (const auto& r : records) {
                 const std::string id = std::to_string(r.delivery_id);
-                sql += "INSERT INTO delivery_attempts (delivery_id, at, error_class, http_status, latency_ms, reason) "
-                       "VALUES (" +
-                       id + "," + w.quote(r.at) + "," + w.quote(r.error_class) + "," + std::to_string(r.http_status) +
-                       "," + std::to_string(r.latency_ms) + "," + w.quote(r.reason) + ");";
+                sql +=
+                    "INSERT INTO delivery_attempts (delivery_id, at, error_class, http_status, latency_ms, reason) "
+                    "VALUES (" +
+                    id + "," + w.quote(r.at) + "," + w.quote(r.error_class) + "," + std::to_string(r.http_status) +
+                    "," + std::to_string(r.latency_ms) + "," + w.quote(r.reason) + ");";
                 sql += "UPDATE deliveries SET state = " + w.quote(r.state) + ", attempts = attempts + " +
                        (r.counts ? "1" : "0") + ", due_ms = " + std::to_string(r.due_ms) +
                        ", lease_until_ms = 0, finished_at = " + (r.state == "pending" ? "NULL" : w.quote(r.at)) +
-                       ", error_class = " + w.quote(r.error_class) + ", http_status = " +
-                       std::to_string(r.http_status) + ", reason = " + w.quote(r.reason) +
-                       (r.external_id.empty() ? "" : ", external_id = " + w.quote(r.external_id)) + " WHERE id = " +
-                       id + ";";
+                       ", error_class = " + w.quote(r.error_class) +
+                       ", http_status = " + std::to_string(r.http_status) + ", reason = " + w.quote(r.reason) +
+                       (r.external_id.empty() ? "" : ", external_id = " + w.quote(r.external_id)) +
+                       " WHERE id = " + id + ";";
                 if (r.state == "delivered") {
-                    sql += "UPDATE deliveries SET state = 'resolved', finished_at = " + w.quote(r.at) +
-                           " WHERE state = 'dead' AND id < " + id +
-                           " AND (connector, entity_id) = (SELECT connector, entity_id FROM deliveries WHERE id = " +
-                           id + ");";
+                    sql +=
+                        "UPDATE deliveries SET state = 'resolved', finished_at = " + w.quote(r.at) +
+                        " WHERE state = 'dead' AND id < " + id +
+                        " AND (connector, entity_id) = (SELECT connector, entity_id FROM deliveries WHERE id = " + id +
+                        ");";
                 }
             }
             w.exec(sql);
@@ -429,13 +447,13 @@ class PgSession final : public Session {
     DeliveryPage ListDeliveries(const DeliveryQuery& q) override {
         return Guard(conn_, [&] {
             pqxx::read_transaction w(Conn());
-            auto r = w.exec_params(std::string("SELECT ") + kDeliveryColumns +
-                                       " FROM deliveries WHERE ($1::bigint = 0 OR id < $1::bigint) AND ($2 = '' OR "
-                                       "state = $2) AND ($3 = '' OR connector = $3) AND ($4 = '' OR error_class = $4) "
-                                       "AND ($5 = '' OR entity_id = $5) AND ($6 = '' OR created_at >= $6) AND ($7 = '' "
-                                       "OR created_at < $7) ORDER BY id DESC LIMIT $8",
-                                   q.cursor, q.state, q.connector, q.error_class, q.entity_id, q.from, q.to,
-                                   q.limit + 1);
+            auto r =
+                w.exec_params(std::string("SELECT ") + kDeliveryColumns +
+                                  " FROM deliveries WHERE ($1::bigint = 0 OR id < $1::bigint) AND ($2 = '' OR "
+                                  "state = $2) AND ($3 = '' OR connector = $3) AND ($4 = '' OR error_class = $4) "
+                                  "AND ($5 = '' OR entity_id = $5) AND ($6 = '' OR created_at >= $6) AND ($7 = '' "
+                                  "OR created_at < $7) ORDER BY id DESC LIMIT $8",
+                              q.cursor, q.state, q.connector, q.error_class, q.entity_id, q.from, q.to, q.limit + 1);
             DeliveryPage page;
             for (const auto& row : r)
                 page.items.push_back(ReadDelivery(row));
@@ -469,9 +487,9 @@ class PgSession final : public Session {
         return Guard(conn_, [&] {
             pqxx::read_transaction w(Conn());
             std::vector<DeliveryRow> out;
-            for (const auto& row : w.exec_params(std::string("SELECT ") + kDeliveryColumns +
-                                                     " FROM deliveries WHERE entity_id = $1 ORDER BY id",
-                                                 entity_id)) {
+            for (const auto& row : w.exec_params(
+                     std::string("SELECT ") + kDeliveryColumns + " FROM deliveries WHERE entity_id = $1 ORDER BY id",
+                     entity_id)) {
                 out.push_back(ReadDelivery(row));
             }
             return out;
@@ -505,8 +523,7 @@ class PgSession final : public Session {
         });
     }
 
-    std::int64_t ReplayEntity(const std::string& entity_id, const std::string& connector,
-                              const Actor& actor) override {
+    std::int64_t ReplayEntity(const std::string& entity_id, const std::string& connector, const Actor& actor) override {
         return Guard(conn_, [&]() -> std::int64_t {
             pqxx::work w(Conn());
             const auto now = std::chrono::system_clock::now();

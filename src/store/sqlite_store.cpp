@@ -157,11 +157,12 @@ class SqliteTx {
           insert_outbox_(db.get(),
                          "INSERT INTO outbox (event_id, entity_id, type, version, payload, created_at) "
                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (event_id) DO NOTHING"),
-          insert_delivery_(db.get(),
-                           "INSERT INTO deliveries (connector, event_id, entity_id, type, version, state, attempts, "
-                           "due_ms, lease_until_ms, created_at, created_ms, since_ms, error_class, http_status, reason, "
-                           "external_id) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, 0, ?7, ?6, ?6, '', 0, '', '') "
-                           "ON CONFLICT (event_id, connector) DO NOTHING"),
+          insert_delivery_(
+              db.get(),
+              "INSERT INTO deliveries (connector, event_id, entity_id, type, version, state, attempts, "
+              "due_ms, lease_until_ms, created_at, created_ms, since_ms, error_class, http_status, reason, "
+              "external_id) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, 0, ?7, ?6, ?6, '', 0, '', '') "
+              "ON CONFLICT (event_id, connector) DO NOTHING"),
           insert_raw_(db.get(),
                       "INSERT INTO raw_deliveries (store_id, topic, delivery_id, received_at, headers, body, outcome, "
                       "entity_id, trace_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)") {}
@@ -259,9 +260,10 @@ constexpr const char* kDeliveryColumns =
     "error_class, http_status, reason, external_id";
 
 DeliveryRow ReadDelivery(const Stmt& s) {
-    return DeliveryRow{s.Int(0),  s.Text(1),  s.Text(2),  s.Text(3),  s.Text(4),
-                       s.Text(5), s.Text(6),  static_cast<int>(s.Int(7)), s.Text(8), s.Text(9),
-                       s.Text(10), static_cast<int>(s.Int(11)), s.Text(12), s.Text(13)};
+    return DeliveryRow{s.Int(0),   s.Text(1), s.Text(2),  s.Text(3),
+                       s.Text(4),  s.Text(5), s.Text(6),  static_cast<int>(s.Int(7)),
+                       s.Text(8),  s.Text(9), s.Text(10), static_cast<int>(s.Int(11)),
+                       s.Text(12), s.Text(13)};
 }
 
 class SqliteSession final : public Session {
@@ -372,6 +374,32 @@ class SqliteSession final : public Session {
         s.Bind(1, before).Bind(2, std::int64_t{limit});
         s.Run();
         return sqlite3_changes(db_.get());
+    }
+
+    std::int64_t PruneOutbox(const std::string& before, int limit) override {
+        Transaction tx(db_);
+        Stmt find(db_.get(),
+                  "SELECT id, event_id FROM outbox o WHERE created_at < ?1 AND NOT EXISTS (SELECT 1 FROM deliveries d "
+                  "WHERE d.event_id = o.event_id AND d.state IN ('pending', 'dead')) ORDER BY id LIMIT ?2");
+        find.Bind(1, before).Bind(2, std::int64_t{limit});
+        std::vector<std::pair<std::int64_t, std::string>> rows;
+        while (find.Step())
+            rows.emplace_back(find.Int(0), find.Text(1));
+        Stmt attempts(db_.get(),
+                      "DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = "
+                      "?1)");
+        Stmt deliveries(db_.get(), "DELETE FROM deliveries WHERE event_id = ?1");
+        Stmt outbox(db_.get(), "DELETE FROM outbox WHERE id = ?1");
+        for (const auto& [id, event_id] : rows) {
+            attempts.Bind(1, event_id);
+            attempts.Run();
+            deliveries.Bind(1, event_id);
+            deliveries.Run();
+            outbox.Bind(1, id);
+            outbox.Run();
+        }
+        tx.Commit();
+        return static_cast<std::int64_t>(rows.size());
     }
 
     void Ping() override { db_.Exec("SELECT 1"); }
@@ -495,9 +523,9 @@ class SqliteSession final : public Session {
     }
 
     std::vector<DeliveryRow> EntityDeliveries(const std::string& entity_id) override {
-        Stmt s(db_.get(),
-               (std::string("SELECT ") + kDeliveryColumns + " FROM deliveries WHERE entity_id = ?1 ORDER BY id")
-                   .c_str());
+        Stmt s(
+            db_.get(),
+            (std::string("SELECT ") + kDeliveryColumns + " FROM deliveries WHERE entity_id = ?1 ORDER BY id").c_str());
         s.Bind(1, entity_id);
         std::vector<DeliveryRow> out;
         while (s.Step())
@@ -539,8 +567,7 @@ class SqliteSession final : public Session {
         return ids;
     }
 
-    std::int64_t ReplayEntity(const std::string& entity_id, const std::string& connector,
-                              const Actor& actor) override {
+    std::int64_t ReplayEntity(const std::string& entity_id, const std::string& connector, const Actor& actor) override {
         Transaction tx(db_);
         Stmt find(db_.get(), "SELECT MAX(id) FROM deliveries WHERE entity_id = ?1 AND connector = ?2");
         find.Bind(1, entity_id).Bind(2, connector);

@@ -4,10 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <pqxx/pqxx>
-#include <algorithm>
 #include <thread>
 
 #include "orderbridge/model/identity.hpp"
@@ -388,8 +388,8 @@ TEST_P(StoreTest, ReplayOneWithAnEditedPayloadOrByFilterAndAuditIt) {
         dead.push_back(Attempt(claimed[i].id, "dead", i == 0 ? "auth" : "permanent", i == 0 ? 401 : 422));
     session_->RecordAttempts(dead);
 
-    const auto one =
-        session_->ReplayDead(DeliveryQuery{}, claimed[1].id, std::string("{\"fixed\":true}"), Actor{"ops", "sku fixed"});
+    const auto one = session_->ReplayDead(DeliveryQuery{}, claimed[1].id, std::string("{\"fixed\":true}"),
+                                          Actor{"ops", "sku fixed"});
     ASSERT_EQ(one, std::vector<std::int64_t>{claimed[1].id});
     auto again = session_->ClaimDue("erp", kNow + 1, 10, kLease);
     ASSERT_EQ(again.size(), 1u);
@@ -438,6 +438,22 @@ TEST_P(StoreTest, AnAbandonedLeaseIsReclaimedAndUnclaimGivesBack) {
     EXPECT_EQ(session_->ClaimDue("erp", kNow + 999, 10, kLease).size(), 1u);  // only the other one
     session_->DropLeases();
     EXPECT_EQ(session_->ClaimDue("erp", kNow + 1000, 10, kLease).size(), 2u);
+}
+
+TEST_P(StoreTest, RetentionPrunesOnlyEventsWhoseDeliveriesEnded) {
+    IngestOne(Order("wc:main:60", 1000, "a"));             // will be delivered
+    IngestOne(Order("wc:main:61", 1000, "a"));             // will be dead
+    IngestOne(Order("wc:main:62", 1000, "a"));             // stays pending
+    IngestOne(Order("wc:main:63", 1000, "a", false, {}));  // no connector subscribed
+    auto t = session_->ClaimDue("erp", kNow, 2, kLease);
+    ASSERT_EQ(t.size(), 2u);
+    session_->RecordAttempts({Attempt(t[0].id, "delivered"), Attempt(t[1].id, "dead", "permanent", 400)});
+    EXPECT_EQ(session_->PruneOutbox("2026-11-26T12:00:00.000Z", 100), 0) << "nothing is older than the cutoff";
+    EXPECT_EQ(session_->PruneOutbox("2026-11-27T00:00:00.000Z", 100), 2);  // the delivered one and wc:main:63
+    EXPECT_EQ(session_->CountOutbox(), 2);
+    EXPECT_FALSE(session_->GetDelivery(t[0].id));
+    EXPECT_TRUE(session_->GetDelivery(t[1].id)) << "a dead letter keeps its payload until it is dealt with";
+    EXPECT_EQ(session_->GetBacklog("erp").pending, 1);
 }
 
 TEST_P(StoreTest, ConcurrentClaimersNeverShareADelivery) {

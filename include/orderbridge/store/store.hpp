@@ -126,8 +126,8 @@ struct DeliveryTask {
     std::string entity_id;
     std::string type;
     std::string version;
-    std::string payload;  ///< the envelope (or the operator's edited payload)
-    int attempts = 0;     ///< attempts made before this one
+    std::string payload;          ///< the envelope (or the operator's edited payload)
+    int attempts = 0;             ///< attempts made before this one
     std::int64_t created_ms = 0;  ///< when the event was committed
     std::int64_t since_ms = 0;    ///< when retrying started (the commit, or the last replay): max_age counts from here
     bool reclaimed = false;       ///< its previous lease ran out unanswered (a daemon died mid-delivery)
@@ -231,6 +231,10 @@ class Session {
     virtual AuditPage ListAudit(std::int64_t cursor, int limit) = 0;
     /// Deletes archived raw bodies received before `before` (RFC 3339), at most `limit` rows.
     virtual std::int64_t PruneRaw(const std::string& before, int limit) = 0;
+    /// Deletes outbox events committed before `before` whose deliveries have all ended (delivered
+    /// or resolved; never pending or dead), with those deliveries and their attempts; at most
+    /// `limit` events. Returns the events deleted.
+    virtual std::int64_t PruneOutbox(const std::string& before, int limit) = 0;
     virtual void Ping() = 0;
 
     // Delivery
