@@ -4,3 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ./http_healthz.sh
 ./ingest.sh
+./delivery.sh

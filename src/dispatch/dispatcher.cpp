@@ -12,6 +12,7 @@
 
 namespace orderbridge::dispatch {
 
+constexpr std::size_t kResultBatch = 128;
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
@@ -133,14 +134,18 @@ struct Dispatcher::Lane {
           limit_gauge(m.limit.Add({{"connector", s.name}})),
           in_flight_gauge(m.in_flight.Add({{"connector", s.name}})),
           paused_gauge(m.paused.Add({{"connector", s.name}})) {
-        // A claim may wait in the queue for its tokens (up to 2 x max_in_flight of them) and then
+        // A claim may wait in the queue for its tokens (up to 4 x max_in_flight of them) and then
         // take up to the timeout, with a retry of the store write: the lease covers all of that.
-        const double queued_s = 2.0 * std::max(1, s.rate_limit.max_in_flight) / std::max(0.01, s.rate_limit.per_second);
+        const double queued_s = 4.0 * std::max(1, s.rate_limit.max_in_flight) / std::max(0.01, s.rate_limit.per_second);
         lease = duration_cast<milliseconds>(s.timeout) * 2 + milliseconds(static_cast<std::int64_t>(queued_s * 1000)) +
                 milliseconds(5000);
         for (const char* outcome : {"delivered", "duplicate", "retry", "dead", "reclaimed"})
             outcomes.emplace(outcome, &m.deliveries.Add({{"connector", s.name}, {"outcome", outcome}}));
     }
+
+    /// How many claimed deliveries the lane holds at most: four times its concurrency, so workers never
+    /// wait for the pump. Called with mu held.
+    int Want() const { return limit.Limit() * 4; }
 
     prometheus::Counter& Attempts(Metrics& m, const std::string& cls, int status) {
         const std::string key = cls + "/" + std::to_string(status);
@@ -328,12 +333,14 @@ void Dispatcher::PumpLoop() {
     std::unique_ptr<store::Session> session;
     std::vector<store::AttemptRecord> results;
     std::vector<std::int64_t> unclaimed;
+    auto results_since = Clock::time_point{};
     auto last_backlog = Clock::time_point{};
     bool first = true;
     while (true) {
         bool stopping = false;
         {
             std::unique_lock lk(mutex_);
+            if (results.empty() && !results_.empty()) results_since = clock_.Steady();
             for (auto& r : results_)
                 results.push_back(std::move(r));
             results_.clear();
@@ -341,13 +348,17 @@ void Dispatcher::PumpLoop() {
             unclaimed_.clear();
             stopping = stopping_;
             woken_ = false;
+            hungry_ = false;
         }
         bool busy = false;
         try {
             if (!session) session = store_.Open();
             if (first && settings_.single_process) session->DropLeases();
             first = false;
-            if (!results.empty()) {
+            // Results are written in batches (one commit for many), at the latest after
+            // result_linger: nothing waits for them but the next event of the same entity.
+            if (!results.empty() && (stopping || results.size() >= kResultBatch ||
+                                     clock_.Steady() - results_since >= settings_.result_linger)) {
                 session->RecordAttempts(results);
                 results.clear();
             }
@@ -366,8 +377,10 @@ void Dispatcher::PumpLoop() {
                     const auto state = lane->breaker.GetState(now);
                     if (state == CircuitBreaker::State::kOpen) continue;
                     // Half-open lets one probe through: claim no more than that.
-                    const int want = state == CircuitBreaker::State::kHalfOpen ? 1 : lane->limit.Limit() * 2;
+                    const int want = state == CircuitBreaker::State::kHalfOpen ? 1 : lane->Want();
                     room = want - lane->in_flight - static_cast<int>(lane->queue.size());
+                    // Claim in batches (each claim is a commit) unless the lane is idle.
+                    if (room < std::max(1, want / 2) && !(lane->queue.empty() && lane->in_flight == 0)) continue;
                 }
                 if (room <= 0) continue;
                 auto tasks = session->ClaimDue(lane->settings.name, now_ms, std::min(room, settings_.max_claim),
@@ -398,7 +411,7 @@ void Dispatcher::PumpLoop() {
             if (stopping_ && results.empty() && unclaimed.empty()) break;
             pump_cv_.wait_for(lk, std::chrono::seconds(1), [&] { return stopping_; });
             if (stopping_) {
-                // One last try below; results that cannot be written are retried by the lease.
+                // One last try; results that cannot be written are retried once their lease ends.
                 lk.unlock();
                 try {
                     session = store_.Open();
@@ -414,8 +427,16 @@ void Dispatcher::PumpLoop() {
         }
         std::unique_lock lk(mutex_);
         if (busy) continue;
-        pump_cv_.wait_for(lk, settings_.poll_interval,
-                          [&] { return woken_ || stopping_ || !results_.empty() || !unclaimed_.empty(); });
+        auto timeout = settings_.poll_interval;
+        if (!results.empty() || !results_.empty()) {
+            const auto since = results.empty() ? clock_.Steady() : results_since;
+            const auto due = duration_cast<milliseconds>(since + settings_.result_linger - clock_.Steady());
+            timeout = std::clamp(due, milliseconds(1), settings_.poll_interval);
+        }
+        pump_cv_.wait_for(lk, timeout, [&] {
+            return woken_ || stopping_ || hungry_ || !unclaimed_.empty() ||
+                   results_.size() + results.size() >= kResultBatch;
+        });
     }
 }
 
@@ -432,15 +453,18 @@ void Dispatcher::WorkerLoop(Lane& lane, std::size_t) {
             lane.cv.wait_until(lk, lane.throttled_until);
             continue;
         }
-        const Millis wait = lane.bucket.WaitFor(now);
-        if (wait.count() > 0) {
-            lane.cv.wait_for(lk, wait);
-            continue;
-        }
         store::DeliveryTask task = std::move(lane.queue.front());
         lane.queue.pop_front();
-        if (!lane.breaker.Allow(now)) {
-            // Open: give it back untouched; the pump claims again when the breaker lets probes through.
+        if (static_cast<int>(lane.queue.size()) < lane.Want() / 2) {
+            lk.unlock();
+            {
+                std::lock_guard g(mutex_);
+                hungry_ = true;
+            }
+            pump_cv_.notify_one();
+            lk.lock();
+        }
+        auto give_back = [&] {
             lk.unlock();
             {
                 std::lock_guard g(mutex_);
@@ -448,10 +472,23 @@ void Dispatcher::WorkerLoop(Lane& lane, std::size_t) {
             }
             pump_cv_.notify_one();
             lk.lock();
+        };
+        if (!lane.breaker.Allow(now)) {
+            give_back();  // open: the pump claims again when the breaker lets probes through
             continue;
         }
-        lane.bucket.TryTake(now);
+        // A booked slot holds one of the lane's places; the rate is kept by the slots' grid.
         ++lane.in_flight;
+        const auto slot = lane.bucket.Reserve(now);
+        if (slot > now) {
+            lane.cv.wait_until(lk, slot, [&] { return lane.stopping; });
+            if (lane.stopping || clock_.Steady() < lane.throttled_until) {
+                --lane.in_flight;
+                give_back();
+                lane.cv.notify_all();
+                continue;
+            }
+        }
         lane.recent.push_back(now);
         while (lane.recent.size() > 4096 ||
                (!lane.recent.empty() && now - lane.recent.front() > std::chrono::seconds(10)))

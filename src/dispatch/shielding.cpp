@@ -48,6 +48,15 @@ Millis TokenBucket::WaitFor(Clock::time_point now) {
     return Millis(static_cast<std::int64_t>(std::ceil((1.0 - tokens_) / rate_ * 1000.0)));
 }
 
+Clock::time_point TokenBucket::Reserve(Clock::time_point now) {
+    Refill(now);
+    const Clock::time_point from = std::max(now, last_);  // after a pause, slots start at its end
+    const double missing = 1.0 - tokens_;
+    tokens_ -= 1.0;  // may go below zero: later reservations queue behind this one
+    if (missing <= kEpsilon) return from;
+    return from + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(missing / rate_));
+}
+
 void TokenBucket::PauseUntil(Clock::time_point until) {
     tokens_ = 0;
     if (until > last_) last_ = until;

@@ -3,6 +3,8 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <mutex>
 
 #include "ingest_logic.hpp"
@@ -85,11 +87,31 @@ Stmt::Stmt(sqlite3* db, const char* sql) : db_(db) {
     }
 }
 
+// SQLite has one writer at a time; a second one gets SQLITE_BUSY and its busy handler sleeps in
+// growing steps (up to 100 ms), which shows as tail latency. Writers of one process therefore
+// queue on a mutex per database file instead, and only other processes meet the busy handler.
+std::shared_ptr<std::mutex> WriteLockFor(const std::string& path) {
+    static std::mutex registry_mutex;
+    static std::map<std::string, std::weak_ptr<std::mutex>> registry;
+    std::error_code ec;
+    std::string key = std::filesystem::weakly_canonical(path, ec).string();
+    if (ec) key = path;
+    std::lock_guard lock(registry_mutex);
+    auto& slot = registry[key];
+    auto m = slot.lock();
+    if (!m) {
+        m = std::make_shared<std::mutex>();
+        slot = m;
+    }
+    return m;
+}
+
 class Db {
   public:
     Db(const config::SqliteSettings& s) {
         const std::filesystem::path path(s.path);
         if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+        write_lock_ = WriteLockFor(s.path);
         if (sqlite3_open_v2(s.path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                             nullptr) != SQLITE_OK) {
             const std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -114,15 +136,17 @@ class Db {
         }
     }
     sqlite3* get() const { return db_; }
+    std::mutex& write_lock() { return *write_lock_; }
 
   private:
     sqlite3* db_ = nullptr;
+    std::shared_ptr<std::mutex> write_lock_;
 };
 
 // RAII transaction: rolls back unless committed.
 class Transaction {
   public:
-    explicit Transaction(Db& db) : db_(db) { db_.Exec("BEGIN IMMEDIATE"); }
+    explicit Transaction(Db& db) : db_(db), lock_(db.write_lock()) { db_.Exec("BEGIN IMMEDIATE"); }
     ~Transaction() {
         if (!done_) {
             try {
@@ -138,6 +162,7 @@ class Transaction {
 
   private:
     Db& db_;
+    std::unique_lock<std::mutex> lock_;
     bool done_ = false;
 };
 

@@ -54,6 +54,7 @@ bodies refused with 501). Arrival time is time.monotonic() when a request's body
 import argparse
 import asyncio
 import collections
+import datetime
 import hashlib
 import hmac
 import http
@@ -193,8 +194,12 @@ class _Action:
 class _Core:
     """Rules and records, shared by the event-loop thread (writer) and the test thread (reader)."""
 
-    def __init__(self, secret=None, signature_header="X-Orderbridge-Signature", latency=0.0, keep_records=True):
+    def __init__(self, secret=None, signature_header="X-Orderbridge-Signature", latency=0.0, keep_records=True,
+                 limit_per_second=None):
         self.secret = secret.encode() if isinstance(secret, str) else secret
+        self.limit_per_second = limit_per_second
+        self.throttled = 0
+        self.end_to_end_ms = []  # envelope received_at (the webhook) to this answer, wall clock
         self.signature_header = signature_header.lower()
         self.latency = float(latency)
         self.keep_records = keep_records
@@ -252,7 +257,12 @@ class _Core:
                 window.popleft()
             if len(window) > self.max_per_second:
                 self.max_per_second = len(window)
-            if not sig_ok:
+            if self.limit_per_second is not None and len(window) > self.limit_per_second:
+                # A rate-limited system: more than the limit in the last second is refused.
+                self.throttled += 1
+                action = _Action(429, _encode_body({"error": {"code": "rate_limited"}}), (("Retry-After", "1"),))
+                req.outcome = "failed"
+            elif not sig_ok:
                 self.rejected += 1
                 action = _Action(401, _encode_body({"error": {"code": "bad_signature",
                                                               "message": "missing or wrong signature"}}))
@@ -290,13 +300,28 @@ class _Core:
         if key is not None:
             self.accepted_keys.add(key)
         self.accepted_count += 1
+        received_at = req.body.get("received_at") if isinstance(req.body, dict) else None
+        if isinstance(received_at, str):
+            try:
+                sent = datetime.datetime.fromisoformat(received_at).timestamp()
+                self.end_to_end_ms.append((time.time() + self.latency - sent) * 1000.0)
+            except ValueError:
+                pass
         if self.keep_records:
             self.accepted.append(req.body)
         return action, "accepted"
 
     def summary(self):
         with self.cond:
-            return {"requests": self.total, "accepted": self.accepted_count, "duplicates": self.duplicates,
+            e2e = sorted(self.end_to_end_ms)
+
+            def pct(p):
+                return round(e2e[max(0, min(len(e2e) - 1, -(-len(e2e) * p // 100) - 1))], 1) if e2e else None
+
+            return {"received_to_ack_ms": {"count": len(e2e), "p50": pct(50), "p99": pct(99),
+                                           "max": round(e2e[-1], 1) if e2e else None},
+                    "throttled_429": self.throttled,
+                    "requests": self.total, "accepted": self.accepted_count, "duplicates": self.duplicates,
                     "rejected": self.rejected, "max_per_second": self.max_per_second,
                     "status_counts": dict(sorted(self.status_counts.items()))}
 
@@ -660,7 +685,8 @@ async def _watch_status_file(core, path):
 
 
 async def _serve(args):
-    core = _Core(args.secret, args.signature_header, args.latency_ms / 1000.0, keep_records=False)
+    core = _Core(args.secret, args.signature_header, args.latency_ms / 1000.0, keep_records=False,
+                 limit_per_second=args.limit_per_second)
     server = _Server(core)
     await server.start(args.host, args.port)
     stop = asyncio.Event()
@@ -683,6 +709,8 @@ def main(argv=None):
     ap.add_argument("--secret", help="verify the signature header with this HMAC-SHA256 key")
     ap.add_argument("--signature-header", default="X-Orderbridge-Signature")
     ap.add_argument("--status-file", help="file holding the default answer, re-read every 100 ms")
+    ap.add_argument("--limit-per-second", type=int, help="answer 429 (Retry-After: 1) beyond this many requests "
+                                                          "in any one-second window, like a rate-limited ERP")
     args = ap.parse_args(argv)
     if args.status_file:
         _read_status_file(args.status_file)  # a malformed file is an error at start, not a silent 200

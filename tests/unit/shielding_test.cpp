@@ -141,5 +141,26 @@ TEST(CircuitBreakerTest, RatioIsOverTheLastCalls) {
     EXPECT_EQ(CircuitBreaker::ToString(CircuitBreaker::State::kHalfOpen), "half_open");
 }
 
+TEST(TokenBucketTest, ReservationsKeepTheRateWhenCallersWakeLate) {
+    TokenBucket b(100, 1, kT0);
+    EXPECT_EQ(b.Reserve(kT0), kT0);  // the burst token
+    // Three callers book at once: slots 10 ms apart on the rate's grid.
+    EXPECT_EQ(b.Reserve(kT0), kT0 + 10ms);
+    EXPECT_EQ(b.Reserve(kT0), kT0 + 20ms);
+    EXPECT_EQ(b.Reserve(kT0), kT0 + 30ms);
+    // One wakes 3 ms late and books again: the next slot is still on the grid (40 ms), not 43 ms.
+    EXPECT_EQ(b.Reserve(kT0 + 13ms), kT0 + 40ms);
+    // 1,000 bookings over time take 10 s whatever the lateness: the long-run rate is exact.
+    TokenBucket c(100, 1, kT0);
+    Clock::time_point slot = c.Reserve(kT0);
+    for (int i = 0; i < 1000; ++i)
+        slot = c.Reserve(slot + 2ms);  // every caller wakes 2 ms after its slot
+    EXPECT_LE(slot - kT0, 10s + 10ms);
+    // A pause moves the grid to its end.
+    TokenBucket d(100, 1, kT0);
+    d.PauseUntil(kT0 + 1s);
+    EXPECT_EQ(d.Reserve(kT0 + 100ms), kT0 + 1s + 10ms);
+}
+
 }  // namespace
 }  // namespace orderbridge::dispatch

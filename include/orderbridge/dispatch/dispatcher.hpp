@@ -40,9 +40,10 @@ store::AttemptRecord Decide(const store::DeliveryTask& task, const DeliveryResul
 
 struct DispatcherSettings {
     std::chrono::milliseconds poll_interval{200};
-    std::chrono::milliseconds lease{5000};  ///< the shortest lease; each lane derives its own from its limits
-    int max_claim = 256;                    ///< per lane and pump round
-    bool single_process = true;             ///< SQLite: leases left by a previous run end at start-up
+    std::chrono::milliseconds lease{5000};        ///< the shortest lease; each lane derives its own from its limits
+    int max_claim = 256;                          ///< per lane and pump round
+    std::chrono::milliseconds result_linger{20};  ///< results are committed in batches, at most this late
+    bool single_process = true;                   ///< SQLite: leases left by a previous run end at start-up
 };
 
 struct LaneStatus {
@@ -100,6 +101,7 @@ class Dispatcher {
     std::condition_variable pump_cv_;
     bool stopping_ = false;
     bool woken_ = false;
+    bool hungry_ = false;  ///< a lane's queue ran low
     std::vector<store::AttemptRecord> results_;
     std::vector<std::int64_t> unclaimed_;
     std::thread pump_;

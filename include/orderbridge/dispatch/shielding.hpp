@@ -46,6 +46,9 @@ class TokenBucket {
     bool TryTake(Clock::time_point now);
     /// How long until a token is available (zero when one is).
     Millis WaitFor(Clock::time_point now);
+    /// Takes a token now or books the next one: returns when the caller may go. Bookings are
+    /// slots on the rate's grid, so a caller that wakes late does not cost the others any rate.
+    Clock::time_point Reserve(Clock::time_point now);
     /// Empties the bucket and refills only from `until` on (a 429's Retry-After pauses the lane).
     void PauseUntil(Clock::time_point until);
     double Tokens(Clock::time_point now);
