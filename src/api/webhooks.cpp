@@ -29,6 +29,7 @@ class WooWebhooks {
                 const model::SchemaValidator* validator, const dispatch::Router& router)
         : queue_(queue),
           router_(router),
+          relay_(settings.bus.driver == config::BusDriver::kKafka),
           validator_(validator),
           received_(prometheus::BuildCounter()
                         .Name("orderbridge_webhooks_received_total")
@@ -210,9 +211,13 @@ class WooWebhooks {
         const dispatch::RouteFacts facts = Facts(n, rec.store_id);
         for (const auto& e : n.events) {
             // The primary entity is serialised once; its events embed that text instead of a second dump.
-            store::OutboxEvent ev{e.id, e.type, e.entity_id, e.version,
+            store::OutboxEvent ev{e.id,
+                                  e.type,
+                                  e.entity_id,
+                                  e.version,
                                   e.entity_id == n.entity_id ? EnvelopeText(e, n.entity_text) : json(e).dump(),
-                                  router_.Route(e.type, facts)};
+                                  relay_ ? std::vector<std::string>{} : router_.Route(e.type, facts),
+                                  relay_};
             auto r = refunds.find(e.entity_id);
             if (r != refunds.end()) {
                 r->second.version = e.version;
@@ -262,6 +267,7 @@ class WooWebhooks {
     std::map<std::string, config::StoreSettings> stores_;
     store::IngestQueue& queue_;
     const dispatch::Router& router_;
+    bool relay_;  ///< Kafka bus: the relay publishes, the lanes route on their side
     const model::SchemaValidator* validator_;
     prometheus::Family<prometheus::Counter>& received_;
     prometheus::Family<prometheus::Counter>& rejected_;

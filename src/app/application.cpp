@@ -20,6 +20,7 @@
 #include "orderbridge/core/health.hpp"
 #include "orderbridge/core/log.hpp"
 #include "orderbridge/dispatch/dispatcher.hpp"
+#include "orderbridge/dispatch/kafka_bus.hpp"
 #include "orderbridge/dispatch/router.hpp"
 #include "orderbridge/http/server.hpp"
 #include "orderbridge/metrics/metrics.hpp"
@@ -153,13 +154,6 @@ int Application::Run() {
     log::Info("starting", {{"version", info.version}, {"git_sha", info.git_sha}, {"listen", settings_.server.listen}});
 
     // Configured features that this version does not run yet are named, not silently ignored.
-    if (settings_.bus.driver == config::BusDriver::kKafka) {
-        log::Warn("bus.driver kafka is not available in this version; events stay in the store outbox");
-    }
-    if (settings_.bus.driver == config::BusDriver::kKafka && !settings_.connectors.empty()) {
-        log::Warn("connectors are delivered over the store bus until the kafka driver is available",
-                  {{"connectors", settings_.connectors.size()}});
-    }
     for (const auto& s : settings_.stores) {
         if (s.poller.enabled)
             log::Warn("the reconciliation poller is not available in this version", {{"store", s.id}});
@@ -203,7 +197,14 @@ int Application::Run() {
     dispatch_settings.single_process = settings_.storage.driver == config::StorageDriver::kSqlite;
     dispatch::Dispatcher dispatcher(*store, settings_.connectors, dispatch_settings, *registry,
                                     core::SystemClock::Instance());
-    ingest_settings.on_commit = [&dispatcher] { dispatcher.Wake(); };
+    std::unique_ptr<dispatch::KafkaBus> kafka;
+    if (settings_.bus.driver == config::BusDriver::kKafka) {
+        kafka = std::make_unique<dispatch::KafkaBus>(*store, settings_, dispatcher, *registry);
+        dispatcher.SetFinalListener([&kafka](const std::vector<std::int64_t>& ids) { kafka->OnFinal(ids); });
+        ingest_settings.on_commit = [&kafka] { kafka->Wake(); };
+    } else {
+        ingest_settings.on_commit = [&dispatcher] { dispatcher.Wake(); };
+    }
     store::IngestQueue ingest(*store, ingest_settings, *registry);
     ingest.Start();
     store::SessionPool sessions(*store, settings_.storage.read_threads);
@@ -229,6 +230,11 @@ int Application::Run() {
     stops.Push("ingest", [&ingest] { ingest.Stop(); });
     dispatcher.Start();
     stops.Push("dispatch", [&dispatcher] { dispatcher.Stop(); });
+    if (kafka) {
+        kafka->Start();
+        stops.Push("kafka", [&kafka] { kafka->Stop(); });
+        log::Info("kafka bus", {{"brokers", settings_.bus.kafka.brokers}, {"topic", settings_.bus.kafka.topic}});
+    }
     stops.Push("retention", [&retention] { retention.Stop(); });
     try {
         server->Start();

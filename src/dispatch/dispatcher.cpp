@@ -256,6 +256,10 @@ void Dispatcher::Wake() {
     pump_cv_.notify_one();
 }
 
+void Dispatcher::SetFinalListener(std::function<void(const std::vector<std::int64_t>&)> listener) {
+    final_listener_ = std::move(listener);
+}
+
 bool Dispatcher::HasLane(const std::string& connector) const {
     return std::any_of(lanes_.begin(), lanes_.end(), [&](const auto& l) { return l->settings.name == connector; });
 }
@@ -360,6 +364,13 @@ void Dispatcher::PumpLoop() {
             if (!results.empty() && (stopping || results.size() >= kResultBatch ||
                                      clock_.Steady() - results_since >= settings_.result_linger)) {
                 session->RecordAttempts(results);
+                if (final_listener_) {
+                    std::vector<std::int64_t> ended;
+                    for (const auto& r : results) {
+                        if (r.state != "pending") ended.push_back(r.delivery_id);
+                    }
+                    if (!ended.empty()) final_listener_(ended);
+                }
                 results.clear();
             }
             if (!unclaimed.empty()) {

@@ -31,7 +31,8 @@ inline std::string PendingEventsJson(const std::vector<OutboxEvent>& events) {
                        {"entity_id", ev.entity_id},
                        {"version", ev.version},
                        {"payload", ev.payload},
-                       {"connectors", ev.connectors}});
+                       {"connectors", ev.connectors},
+                       {"relay", ev.relay}});
     }
     return arr.dump();
 }
@@ -41,7 +42,7 @@ inline std::vector<OutboxEvent> ParsePendingEvents(const std::string& text) {
     if (text.empty()) return out;
     for (const auto& j : nlohmann::json::parse(text)) {
         out.push_back(OutboxEvent{j.at("event_id"), j.at("type"), j.at("entity_id"), j.at("version"), j.at("payload"),
-                                  j.value("connectors", std::vector<std::string>{})});
+                                  j.value("connectors", std::vector<std::string>{}), j.value("relay", false)});
     }
     return out;
 }

@@ -53,6 +53,12 @@ CREATE TABLE delivery_attempts (
 CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id, id);
 CREATE INDEX outbox_created ON outbox (created_at);
 )SQL",
+        // 3: the Kafka relay: outbox.finished_at is when an event was handed to the bus (at commit for
+        // the store bus, once published for Kafka); what the relay still has to publish is indexed.
+        R"SQL(
+UPDATE outbox SET finished_at = created_at WHERE finished_at IS NULL;
+CREATE INDEX outbox_unpublished ON outbox (id) WHERE finished_at IS NULL;
+)SQL",
     };
     return kTemplates;
 }

@@ -121,9 +121,9 @@ class PgTx {
         cache_[e.entity_id] = detail::StoredVersion{e.version, e.held, pending};
     }
     void InsertOutbox(const OutboxEvent& ev, const std::string& now, std::int64_t now_ms) {
-        sql_ += "INSERT INTO outbox (event_id, entity_id, type, version, payload, created_at) VALUES (" +
+        sql_ += "INSERT INTO outbox (event_id, entity_id, type, version, payload, created_at, finished_at) VALUES (" +
                 Q(ev.event_id) + "," + Q(ev.entity_id) + "," + Q(ev.type) + "," + Q(ev.version) + "," + Q(ev.payload) +
-                "," + Q(now) + ") ON CONFLICT (event_id) DO NOTHING;";
+                "," + Q(now) + "," + (ev.relay ? std::string("NULL") : Q(now)) + ") ON CONFLICT (event_id) DO NOTHING;";
         if (now_ms == 0) now_ms = core::ToUnixMillis(std::chrono::system_clock::now());
         const std::string ms = std::to_string(now_ms);
         for (const auto& connector : ev.connectors) {
@@ -523,6 +523,74 @@ class PgSession final : public Session {
         });
     }
 
+    bool TryRelayLock() override {
+        return Guard(conn_, [&] {
+            if (relay_locked_ && conn_ && conn_->is_open()) return true;
+            pqxx::nontransaction w(Conn());
+            // Held by this connection until it closes: a relay that dies releases it with its session.
+            relay_locked_ = w.exec("SELECT pg_try_advisory_lock(7263512)")[0][0].as<bool>();
+            return relay_locked_;
+        });
+    }
+
+    std::vector<OutboxRow> FetchUnpublished(int limit) override {
+        return Guard(conn_, [&] {
+            pqxx::read_transaction w(Conn());
+            std::vector<OutboxRow> out;
+            for (const auto& r :
+                 w.exec_params("SELECT id, event_id, entity_id, type, version, payload, created_at FROM "
+                               "outbox WHERE finished_at IS NULL ORDER BY id LIMIT $1",
+                               limit)) {
+                out.push_back(OutboxRow{r[0].as<std::int64_t>(),
+                                        OutboxEvent{r[1].as<std::string>(),
+                                                    r[3].as<std::string>(),
+                                                    r[2].as<std::string>(),
+                                                    r[4].as<std::string>(),
+                                                    r[5].as<std::string>(),
+                                                    {},
+                                                    true},
+                                        r[6].as<std::string>()});
+            }
+            return out;
+        });
+    }
+
+    void MarkPublished(const std::vector<std::int64_t>& ids) override {
+        if (ids.empty()) return;
+        Guard(conn_, [&] {
+            pqxx::work w(Conn());
+            std::string list;
+            for (auto id : ids)
+                list += (list.empty() ? "" : ",") + std::to_string(id);
+            w.exec_params("UPDATE outbox SET finished_at = $1 WHERE id IN (" + list + ")",
+                          core::FormatRfc3339(std::chrono::system_clock::now()));
+            w.commit();
+            return 0;
+        });
+    }
+
+    std::vector<MaterializeResult> Materialize(const std::vector<MaterializeItem>& items) override {
+        return Guard(conn_, [&] {
+            pqxx::work w(Conn());
+            PgTx tx(w);
+            for (const auto& item : items) {
+                OutboxEvent ev = item.event;
+                ev.relay = false;  // consumed: this store must not publish it again
+                ev.connectors = {item.connector};
+                tx.InsertOutbox(ev, item.created_at, item.created_ms);
+            }
+            tx.Flush();
+            std::vector<MaterializeResult> out;
+            for (const auto& item : items) {
+                auto r = w.exec_params("SELECT id, state FROM deliveries WHERE event_id = $1 AND connector = $2",
+                                       item.event.event_id, item.connector);
+                out.push_back(MaterializeResult{r[0][0].as<std::int64_t>(), r[0][1].as<std::string>()});
+            }
+            w.commit();
+            return out;
+        });
+    }
+
     std::int64_t ReplayEntity(const std::string& entity_id, const std::string& connector, const Actor& actor) override {
         return Guard(conn_, [&]() -> std::int64_t {
             pqxx::work w(Conn());
@@ -553,6 +621,7 @@ class PgSession final : public Session {
   private:
     config::PostgresSettings settings_;
     std::unique_ptr<pqxx::connection> conn_;
+    bool relay_locked_ = false;
 };
 
 class PgStore final : public Store {

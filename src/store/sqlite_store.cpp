@@ -180,8 +180,8 @@ class SqliteTx {
                          "UPDATE entities SET seq = ?1, version = ?2, canonical_status = ?3, held = ?4, findings = ?5, "
                          "data = ?6, pending_events = ?7, updated_at = ?8 WHERE entity_id = ?9"),
           insert_outbox_(db.get(),
-                         "INSERT INTO outbox (event_id, entity_id, type, version, payload, created_at) "
-                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (event_id) DO NOTHING"),
+                         "INSERT INTO outbox (event_id, entity_id, type, version, payload, created_at, finished_at) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (event_id) DO NOTHING"),
           insert_delivery_(
               db.get(),
               "INSERT INTO deliveries (connector, event_id, entity_id, type, version, state, attempts, "
@@ -232,6 +232,10 @@ class SqliteTx {
     void InsertOutbox(const OutboxEvent& ev, const std::string& now, std::int64_t now_ms) {
         insert_outbox_.Bind(1, ev.event_id).Bind(2, ev.entity_id).Bind(3, ev.type).Bind(4, ev.version);
         insert_outbox_.Bind(5, ev.payload).Bind(6, now);
+        if (ev.relay)
+            insert_outbox_.BindNull(7);
+        else
+            insert_outbox_.Bind(7, now);
         insert_outbox_.Run();
         if (now_ms == 0) now_ms = core::ToUnixMillis(std::chrono::system_clock::now());
         for (const auto& connector : ev.connectors) {
@@ -590,6 +594,52 @@ class SqliteSession final : public Session {
         }
         tx.Commit();
         return ids;
+    }
+
+    bool TryRelayLock() override { return true; }
+
+    std::vector<OutboxRow> FetchUnpublished(int limit) override {
+        Stmt s(db_.get(),
+               "SELECT id, event_id, entity_id, type, version, payload, created_at FROM outbox WHERE finished_at IS "
+               "NULL ORDER BY id LIMIT ?1");
+        s.Bind(1, std::int64_t{limit});
+        std::vector<OutboxRow> out;
+        while (s.Step()) {
+            out.push_back(OutboxRow{
+                s.Int(0), OutboxEvent{s.Text(1), s.Text(3), s.Text(2), s.Text(4), s.Text(5), {}, true}, s.Text(6)});
+        }
+        return out;
+    }
+
+    void MarkPublished(const std::vector<std::int64_t>& ids) override {
+        if (ids.empty()) return;
+        Transaction tx(db_);
+        Stmt s(db_.get(), "UPDATE outbox SET finished_at = ?2 WHERE id = ?1");
+        const std::string now = core::FormatRfc3339(std::chrono::system_clock::now());
+        for (auto id : ids) {
+            s.Bind(1, id).Bind(2, now);
+            s.Run();
+        }
+        tx.Commit();
+    }
+
+    std::vector<MaterializeResult> Materialize(const std::vector<MaterializeItem>& items) override {
+        Transaction tx(db_);
+        if (!writer_) writer_ = std::make_unique<SqliteTx>(db_);
+        Stmt find(db_.get(), "SELECT id, state FROM deliveries WHERE event_id = ?1 AND connector = ?2");
+        std::vector<MaterializeResult> out;
+        for (const auto& item : items) {
+            OutboxEvent ev = item.event;
+            ev.relay = false;  // consumed: this store must not publish it again
+            ev.connectors = {item.connector};
+            writer_->InsertOutbox(ev, item.created_at, item.created_ms);
+            find.Bind(1, ev.event_id).Bind(2, item.connector);
+            find.Step();
+            out.push_back(MaterializeResult{find.Int(0), find.Text(1)});
+            find.Reset();
+        }
+        tx.Commit();
+        return out;
     }
 
     std::int64_t ReplayEntity(const std::string& entity_id, const std::string& connector, const Actor& actor) override {

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -83,6 +84,9 @@ class Dispatcher {
     /// False when there is no such connector. Paused lanes keep their backlog and claim nothing.
     bool SetPaused(const std::string& connector, bool paused);
     bool HasLane(const std::string& connector) const;
+    /// Called on the pump thread with deliveries whose end (delivered or dead) was just committed
+    /// (the Kafka lanes commit their offsets then). Set before Start.
+    void SetFinalListener(std::function<void(const std::vector<std::int64_t>&)> listener);
 
   private:
     struct Lane;
@@ -107,6 +111,7 @@ class Dispatcher {
     std::thread pump_;
     struct Metrics;
     std::unique_ptr<Metrics> metrics_;
+    std::function<void(const std::vector<std::int64_t>&)> final_listener_;
 };
 
 }  // namespace orderbridge::dispatch

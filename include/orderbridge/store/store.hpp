@@ -35,6 +35,7 @@ struct OutboxEvent {
     std::string version;
     std::string payload;                  ///< the event envelope, JSON text
     std::vector<std::string> connectors;  ///< the lanes that deliver it (routing is decided at ingest)
+    bool relay = false;                   ///< published by the Kafka relay (else handed over at commit)
 };
 
 /// One canonical entity touched by a delivery (an order, and each refund listed on it).
@@ -200,6 +201,26 @@ struct Backlog {
     std::int64_t dead = 0;
 };
 
+/// An outbox event waiting for the Kafka relay.
+struct OutboxRow {
+    std::int64_t id = 0;
+    OutboxEvent event;
+    std::string created_at;
+};
+
+/// A delivery to create from an event consumed from Kafka (with the event, when this store lacks it).
+struct MaterializeItem {
+    std::string connector;
+    OutboxEvent event;
+    std::string created_at;
+    std::int64_t created_ms = 0;
+};
+
+struct MaterializeResult {
+    std::int64_t delivery_id = 0;
+    std::string state;  ///< of the delivery, new or existing
+};
+
 /// Who asked for a replay and why; goes into the audit record.
 struct Actor {
     std::string name;
@@ -260,6 +281,15 @@ class Session {
     /// One audit record per call. Returns the ids replayed.
     virtual std::vector<std::int64_t> ReplayDead(const DeliveryQuery& query, std::int64_t only_id,
                                                  const std::optional<std::string>& payload, const Actor& actor) = 0;
+    // Kafka relay and consumers
+    /// Only one relay publishes at a time (PostgreSQL: a session advisory lock; SQLite: always).
+    virtual bool TryRelayLock() = 0;
+    /// Events not yet published, oldest first.
+    virtual std::vector<OutboxRow> FetchUnpublished(int limit) = 0;
+    virtual void MarkPublished(const std::vector<std::int64_t>& outbox_ids) = 0;
+    /// Creates deliveries (and the events, marked published) unless they exist; one transaction.
+    virtual std::vector<MaterializeResult> Materialize(const std::vector<MaterializeItem>& items) = 0;
+
     /// The newest delivery of `entity_id` on `connector`, whatever its state, is sent again.
     /// Returns its id, or 0 when there is none.
     virtual std::int64_t ReplayEntity(const std::string& entity_id, const std::string& connector,
