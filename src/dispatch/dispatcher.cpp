@@ -216,10 +216,20 @@ void Dispatcher::Start() {
             lane->workers.emplace_back([this, l = lane.get(), i] { WorkerLoop(*l, static_cast<std::size_t>(i)); });
     }
     pump_ = std::thread([this] { PumpLoop(); });
+    // Work committed by other daemons (PostgreSQL): their NOTIFY wakes the pump at once.
+    if (auto waiter = store_.MakeWorkWaiter()) {
+        listener_ = std::thread([this, w = std::shared_ptr<store::WorkWaiter>(std::move(waiter))] {
+            while (!listener_stop_) {
+                if (w->Wait(milliseconds(500))) Wake();
+            }
+        });
+    }
 }
 
 void Dispatcher::Stop() {
     if (!pump_.joinable()) return;
+    listener_stop_ = true;
+    if (listener_.joinable()) listener_.join();
     for (auto& lane : lanes_) {
         std::vector<std::int64_t> unstarted;
         {

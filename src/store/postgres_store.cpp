@@ -6,6 +6,7 @@
 #include <map>
 #include <pqxx/pqxx>
 #include <set>
+#include <thread>
 #include <tuple>
 
 #include "ingest_logic.hpp"
@@ -126,6 +127,7 @@ class PgTx {
                 "," + Q(now) + "," + (ev.relay ? std::string("NULL") : Q(now)) + ") ON CONFLICT (event_id) DO NOTHING;";
         if (now_ms == 0) now_ms = core::ToUnixMillis(std::chrono::system_clock::now());
         const std::string ms = std::to_string(now_ms);
+        notify_ = notify_ || !ev.connectors.empty();
         for (const auto& connector : ev.connectors) {
             sql_ +=
                 "INSERT INTO deliveries (connector, event_id, entity_id, type, version, state, attempts, due_ms, "
@@ -146,6 +148,9 @@ class PgTx {
     }
     /// Sends the accumulated writes in one round trip.
     void Flush() {
+        // Delivered to listening daemons at commit (LISTEN/NOTIFY), so they claim at once.
+        if (notify_) sql_ += "NOTIFY orderbridge_work;";
+        notify_ = false;
         if (!sql_.empty()) w_.exec(sql_);
         sql_.clear();
     }
@@ -157,6 +162,7 @@ class PgTx {
     std::map<std::string, detail::StoredVersion> cache_;
     std::set<std::string> prefetched_;
     std::string sql_;
+    bool notify_ = false;
 };
 
 constexpr const char* kRowColumns =
@@ -517,6 +523,7 @@ class PgSession final : public Session {
             if (!ids.empty()) {
                 InsertAudit(w, core::FormatRfc3339(now), actor, payload ? "replay_edited" : "replay",
                             detail::ReplayTarget(q, only_id, ids.size()));
+                w.exec("NOTIFY orderbridge_work");
             }
             w.commit();
             return ids;
@@ -602,6 +609,7 @@ class PgSession final : public Session {
                 entity_id, connector, core::ToUnixMillis(now));
             if (r.empty()) return 0;
             InsertAudit(w, core::FormatRfc3339(now), actor, "replay_entity", connector + ":" + entity_id);
+            w.exec("NOTIFY orderbridge_work");
             w.commit();
             return r[0][0].as<std::int64_t>();
         });
@@ -622,6 +630,49 @@ class PgSession final : public Session {
     config::PostgresSettings settings_;
     std::unique_ptr<pqxx::connection> conn_;
     bool relay_locked_ = false;
+};
+
+class PgWorkWaiter final : public WorkWaiter {
+  public:
+    explicit PgWorkWaiter(config::PostgresSettings s) : settings_(std::move(s)) {}
+    ~PgWorkWaiter() override {
+        receiver_.reset();  // before its connection
+        conn_.reset();
+    }
+
+    bool Wait(std::chrono::milliseconds timeout) override {
+        try {
+            if (!conn_) {
+                conn_ =
+                    std::make_unique<pqxx::connection>(WithConnectTimeout(settings_.dsn, settings_.connect_timeout));
+                receiver_ = std::make_unique<Receiver>(*conn_, fired_);  // LISTEN orderbridge_work
+            }
+            fired_ = false;
+            const auto us = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
+            conn_->await_notification(static_cast<long>(us / 1000000), static_cast<long>(us % 1000000));
+            return fired_;
+        } catch (const std::exception&) {
+            receiver_.reset();
+            conn_.reset();
+            std::this_thread::sleep_for(timeout);  // the database is away: the pump polls meanwhile
+            return false;
+        }
+    }
+
+  private:
+    class Receiver final : public pqxx::notification_receiver {
+      public:
+        Receiver(pqxx::connection& c, bool& fired)
+            : pqxx::notification_receiver(c, "orderbridge_work"), fired_(fired) {}
+        void operator()(const std::string&, int) override { fired_ = true; }
+
+      private:
+        bool& fired_;
+    };
+    config::PostgresSettings settings_;
+    bool fired_ = false;
+    std::unique_ptr<pqxx::connection> conn_;
+    std::unique_ptr<Receiver> receiver_;
 };
 
 class PgStore final : public Store {
@@ -667,6 +718,7 @@ class PgStore final : public Store {
     }
 
     std::string_view Driver() const override { return "postgres"; }
+    std::unique_ptr<WorkWaiter> MakeWorkWaiter() override { return std::make_unique<PgWorkWaiter>(settings_); }
 
   private:
     config::PostgresSettings settings_;

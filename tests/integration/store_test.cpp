@@ -456,6 +456,20 @@ TEST_P(StoreTest, RetentionPrunesOnlyEventsWhoseDeliveriesEnded) {
     EXPECT_EQ(session_->GetBacklog("erp").pending, 1);
 }
 
+TEST_P(StoreTest, OtherProcessesHearOfNewWork) {
+    auto waiter = store_->MakeWorkWaiter();
+    if (GetParam() == "sqlite") {
+        EXPECT_EQ(waiter, nullptr) << "one process: in-process wake-ups are enough";
+        return;
+    }
+    ASSERT_NE(waiter, nullptr);
+    EXPECT_FALSE(waiter->Wait(std::chrono::milliseconds(100))) << "nothing happened yet";
+    IngestOne(Order("wc:main:70", 1000, "a", false, {}));  // no connector: no delivery, no news
+    EXPECT_FALSE(waiter->Wait(std::chrono::milliseconds(100)));
+    IngestOne(Order("wc:main:71", 1000, "a"));
+    EXPECT_TRUE(waiter->Wait(std::chrono::seconds(5)));
+}
+
 TEST_P(StoreTest, ConcurrentClaimersNeverShareADelivery) {
     // Two dispatchers (two daemons on PostgreSQL) drain one lane; every delivery is claimed once.
     std::vector<IngestRecord> records;

@@ -109,6 +109,8 @@ class Dispatcher {
     std::vector<store::AttemptRecord> results_;
     std::vector<std::int64_t> unclaimed_;
     std::thread pump_;
+    std::thread listener_;  ///< PostgreSQL: LISTEN for other daemons' work
+    std::atomic<bool> listener_stop_{false};
     struct Metrics;
     std::unique_ptr<Metrics> metrics_;
     std::function<void(const std::vector<std::int64_t>&)> final_listener_;

@@ -5,6 +5,7 @@
 // and is used by one thread at a time. Sessions never run on an io thread: the ingest writer and
 // the read workers each own one. Every ingest is one transaction (or one per group of deliveries)
 // that commits the raw body, the entity and its outbox rows together.
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -296,6 +297,15 @@ class Session {
                                       const Actor& actor) = 0;
 };
 
+/// Waits for news of due work committed by any process (PostgreSQL LISTEN/NOTIFY).
+class WorkWaiter {
+  public:
+    virtual ~WorkWaiter() = default;
+    /// True when work was announced within `timeout`; false on timeout or a broken connection
+    /// (it reconnects on the next call).
+    virtual bool Wait(std::chrono::milliseconds timeout) = 0;
+};
+
 class Store {
   public:
     virtual ~Store() = default;
@@ -307,6 +317,8 @@ class Store {
     /// The newest schema this binary knows.
     static int KnownSchemaVersion();
     virtual std::string_view Driver() const = 0;
+    /// Null when the driver has no cross-process notifications (SQLite: one process, in-process wake-ups).
+    virtual std::unique_ptr<WorkWaiter> MakeWorkWaiter() { return nullptr; }
 };
 
 std::unique_ptr<Store> MakeSqliteStore(const config::SqliteSettings& settings);
