@@ -1,7 +1,9 @@
 #include "orderbridge/api/orders.hpp"
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "orderbridge/core/error.hpp"
 #include "orderbridge/http/error_mapping.hpp"
@@ -103,16 +105,84 @@ json DeliveryStates(const std::vector<store::DeliveryRow>& rows) {
 }
 
 json DeliveryJson(const store::DeliveryRow& d) {
-    json j = {{"id", std::to_string(d.id)},  {"connector", d.connector},
-              {"event_id", d.event_id},      {"entity_id", d.entity_id},
-              {"type", d.type},              {"version", d.version},
-              {"state", d.state},            {"attempts", d.attempts},
-              {"created_at", d.created_at},  {"finished_at", d.finished_at.empty() ? json(nullptr) : json(d.finished_at)},
+    json j = {{"id", std::to_string(d.id)},
+              {"connector", d.connector},
+              {"event_id", d.event_id},
+              {"entity_id", d.entity_id},
+              {"type", d.type},
+              {"version", d.version},
+              {"state", d.state},
+              {"attempts", d.attempts},
+              {"created_at", d.created_at},
+              {"finished_at", d.finished_at.empty() ? json(nullptr) : json(d.finished_at)},
               {"error_class", d.error_class.empty() ? json(nullptr) : json(d.error_class)},
               {"http_status", d.http_status ? json(d.http_status) : json(nullptr)},
               {"reason", d.reason}};
     if (!d.external_id.empty()) j["external_id"] = d.external_id;
     return j;
+}
+
+json Step(const std::string& at, const char* step, const std::string& detail, const std::string& connector = "",
+          int http_status = 0, std::optional<std::int64_t> latency_ms = std::nullopt) {
+    return {{"at", at},
+            {"step", step},
+            {"connector", connector.empty() ? json(nullptr) : json(connector)},
+            {"http_status", http_status ? json(http_status) : json(nullptr)},
+            {"latency_ms", latency_ms ? json(*latency_ms) : json(nullptr)},
+            {"detail", detail}};
+}
+
+json Timeline(store::Session& s, const store::EntityRow& order) {
+    std::vector<json> steps;
+    for (const auto& r : s.EntityReceipts(order.entity_id)) {
+        steps.push_back(Step(r.received_at, "received", r.topic + " (delivery " + r.delivery_id + ")"));
+        if (r.outcome == "stale") {
+            steps.push_back(Step(r.received_at, "normalized", "older than the stored version: recorded, not applied"));
+            continue;
+        }
+        steps.push_back(Step(r.received_at, "normalized", "canonical model v1"));
+        if (r.outcome == "held") {
+            steps.push_back(Step(r.received_at, "held", "a business rule parked it: see findings"));
+        } else {
+            steps.push_back(Step(r.received_at, "committed", "entity, version and outbox events in one transaction"));
+        }
+    }
+    const auto deliveries = s.EntityDeliveries(order.entity_id);
+    std::vector<std::string> targets = {order.entity_id};
+    std::map<std::string, std::string> connector_of;  // audit target -> connector
+    for (const auto& d : deliveries) {
+        targets.push_back("dlq:" + std::to_string(d.id));
+        connector_of[targets.back()] = d.connector;
+        targets.push_back(d.connector + ":" + order.entity_id);
+        connector_of[targets.back()] = d.connector;
+    }
+    for (const auto& a : s.AuditFor(targets)) {
+        const std::string who = "by " + a.actor + (a.reason.empty() ? "" : ": " + a.reason);
+        if (a.action == "release") {
+            steps.push_back(Step(a.at, "released", who));
+        } else if (a.action.rfind("replay", 0) == 0) {
+            steps.push_back(Step(a.at, "replayed", (a.action == "replay_edited" ? "edited payload, " : "") + who,
+                                 connector_of[a.target]));
+        }
+    }
+    for (const auto& d : deliveries) {
+        const auto detail = s.GetDelivery(d.id);
+        if (!detail) continue;
+        for (const auto& a : detail->attempts) {
+            steps.push_back(Step(a.at, "attempt",
+                                 d.type + " " + (a.error_class.empty() ? "ok" : a.error_class + ": " + a.reason),
+                                 d.connector, a.http_status, a.latency_ms));
+            if (a.outcome == "delivered") {
+                steps.push_back(Step(a.at, "delivered", d.type + " version " + d.version, d.connector, a.http_status));
+            } else if (a.outcome == "dead") {
+                steps.push_back(Step(a.at, "dead", a.error_class + ": " + a.reason, d.connector, a.http_status));
+            }
+        }
+    }
+    std::stable_sort(steps.begin(), steps.end(), [](const json& a, const json& b) {
+        return a["at"].get<std::string>() < b["at"].get<std::string>();
+    });
+    return {{"entity_id", order.entity_id}, {"trace_id", order.trace_id}, {"steps", steps}};
 }
 
 void AddOrderRoutes(http::Router& router, const Authenticator& auth, store::SessionPool& pool) {
@@ -137,9 +207,7 @@ void AddOrderRoutes(http::Router& router, const Authenticator& auth, store::Sess
                 json items = json::array();
                 for (const auto& row : page.items)
                     items.push_back(Summary(row));
-                json body = {
-                    {"items", items},
-                    {"next_cursor", CursorJson(page.next_cursor)}};
+                json body = {{"items", items}, {"next_cursor", CursorJson(page.next_cursor)}};
                 return http::Response::Json(200, body.dump());
             });
         } catch (...) {
@@ -160,6 +228,20 @@ void AddOrderRoutes(http::Router& router, const Authenticator& auth, store::Sess
                 body["order"] = json::parse(row->data, nullptr, false);
                 body["deliveries"] = DeliveryStates(s.EntityDeliveries(id));
                 return http::Response::Json(200, body.dump());
+            });
+        } catch (...) {
+            respond.Fail(std::current_exception());
+        }
+    });
+
+    router.Add("GET", "/v1/orders/{id}/timeline", [&auth, &pool](http::Request& req, http::Responder respond) {
+        try {
+            auth.Authorize(req, false);
+            const std::string id(req.Param("id"));
+            RunOnPool(pool, respond, [id](store::Session& s) {
+                const auto row = s.GetEntity(id);
+                if (!row || row->kind != "order") throw core::Error(core::Errc::kNotFound, "no order " + id);
+                return http::Response::Json(200, Timeline(s, *row).dump());
             });
         } catch (...) {
             respond.Fail(std::current_exception());

@@ -59,6 +59,10 @@ CREATE INDEX outbox_created ON outbox (created_at);
 UPDATE outbox SET finished_at = created_at WHERE finished_at IS NULL;
 CREATE INDEX outbox_unpublished ON outbox (id) WHERE finished_at IS NULL;
 )SQL",
+        // 4: what each attempt made of its delivery (delivered, pending, dead), for the timeline
+        R"SQL(
+ALTER TABLE delivery_attempts ADD COLUMN outcome TEXT NOT NULL DEFAULT '';
+)SQL",
     };
     return kTemplates;
 }

@@ -285,6 +285,37 @@ class PgSession final : public Session {
         });
     }
 
+    std::vector<ReceiptRow> EntityReceipts(const std::string& entity_id) override {
+        return Guard(conn_, [&] {
+            pqxx::read_transaction w(Conn());
+            std::vector<ReceiptRow> out;
+            for (const auto& r : w.exec_params("SELECT received_at, topic, delivery_id, outcome FROM raw_deliveries "
+                                               "WHERE entity_id = $1 ORDER BY id",
+                                               entity_id)) {
+                out.push_back(ReceiptRow{r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(),
+                                         r[3].as<std::string>()});
+            }
+            return out;
+        });
+    }
+
+    std::vector<AuditRow> AuditFor(const std::vector<std::string>& targets) override {
+        return Guard(conn_, [&] {
+            pqxx::read_transaction w(Conn());
+            std::string list;
+            for (const auto& t : targets)
+                list += (list.empty() ? "" : ",") + w.quote(t);
+            std::vector<AuditRow> out;
+            if (list.empty()) return out;
+            for (const auto& r : w.exec("SELECT id, at, actor, action, target, reason FROM audit WHERE target IN (" +
+                                        list + ") ORDER BY id")) {
+                out.push_back(AuditRow{r[0].as<std::int64_t>(), r[1].as<std::string>(), r[2].as<std::string>(),
+                                       r[3].as<std::string>(), r[4].as<std::string>(), r[5].as<std::string>()});
+            }
+            return out;
+        });
+    }
+
     AuditPage ListAudit(std::int64_t cursor, int limit) override {
         return Guard(conn_, [&] {
             pqxx::read_transaction w(Conn());
@@ -391,10 +422,10 @@ class PgSession final : public Session {
             for (const auto& r : records) {
                 const std::string id = std::to_string(r.delivery_id);
                 sql +=
-                    "INSERT INTO delivery_attempts (delivery_id, at, error_class, http_status, latency_ms, reason) "
-                    "VALUES (" +
+                    "INSERT INTO delivery_attempts (delivery_id, at, error_class, http_status, latency_ms, reason, "
+                    "outcome) VALUES (" +
                     id + "," + w.quote(r.at) + "," + w.quote(r.error_class) + "," + std::to_string(r.http_status) +
-                    "," + std::to_string(r.latency_ms) + "," + w.quote(r.reason) + ");";
+                    "," + std::to_string(r.latency_ms) + "," + w.quote(r.reason) + "," + w.quote(r.state) + ");";
                 sql += "UPDATE deliveries SET state = " + w.quote(r.state) + ", attempts = attempts + " +
                        (r.counts ? "1" : "0") + ", due_ms = " + std::to_string(r.due_ms) +
                        ", lease_until_ms = 0, finished_at = " + (r.state == "pending" ? "NULL" : w.quote(r.at)) +
@@ -478,12 +509,13 @@ class PgSession final : public Session {
                                    id);
             if (r.empty()) return std::nullopt;
             DeliveryDetail d{ReadDelivery(r[0]), r[0][14].as<std::string>(), r[0][15].as<bool>(), {}};
-            for (const auto& a :
-                 w.exec_params("SELECT at, error_class, http_status, latency_ms, reason FROM delivery_attempts WHERE "
-                               "delivery_id = $1 ORDER BY id",
-                               id)) {
+            for (const auto& a : w.exec_params(
+                     "SELECT at, error_class, http_status, latency_ms, reason, outcome FROM delivery_attempts WHERE "
+                     "delivery_id = $1 ORDER BY id",
+                     id)) {
                 d.attempts.push_back(AttemptRow{a[0].as<std::string>(), a[1].as<std::string>(), a[2].as<int>(),
-                                                a[3].as<std::int64_t>(), a[4].as<std::string>()});
+                                                a[3].as<std::int64_t>(), a[4].as<std::string>(),
+                                                a[5].as<std::string>()});
             }
             return d;
         });

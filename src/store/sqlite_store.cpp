@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 
 #include "ingest_logic.hpp"
 #include "migrations.hpp"
@@ -378,6 +379,27 @@ class SqliteSession final : public Session {
         InsertAudit(core::FormatRfc3339(std::chrono::system_clock::now()), actor, action, target);
     }
 
+    std::vector<ReceiptRow> EntityReceipts(const std::string& entity_id) override {
+        Stmt s(db_.get(),
+               "SELECT received_at, topic, delivery_id, outcome FROM raw_deliveries WHERE entity_id = ?1 ORDER BY id");
+        s.Bind(1, entity_id);
+        std::vector<ReceiptRow> out;
+        while (s.Step())
+            out.push_back(ReceiptRow{s.Text(0), s.Text(1), s.Text(2), s.Text(3)});
+        return out;
+    }
+
+    std::vector<AuditRow> AuditFor(const std::vector<std::string>& targets) override {
+        Stmt s(db_.get(),
+               "SELECT id, at, actor, action, target, reason FROM audit WHERE target IN (SELECT value FROM "
+               "json_each(?1)) ORDER BY id");
+        s.Bind(1, nlohmann::json(targets).dump());
+        std::vector<AuditRow> out;
+        while (s.Step())
+            out.push_back(AuditRow{s.Int(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5)});
+        return out;
+    }
+
     AuditPage ListAudit(std::int64_t cursor, int limit) override {
         Stmt s(db_.get(),
                "SELECT id, at, actor, action, target, reason FROM audit WHERE (?1 = 0 OR id < ?1) ORDER BY id DESC "
@@ -462,8 +484,8 @@ class SqliteSession final : public Session {
         if (records.empty()) return;
         Transaction tx(db_);
         Stmt attempt(db_.get(),
-                     "INSERT INTO delivery_attempts (delivery_id, at, error_class, http_status, latency_ms, reason) "
-                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+                     "INSERT INTO delivery_attempts (delivery_id, at, error_class, http_status, latency_ms, reason, "
+                     "outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
         Stmt update(db_.get(),
                     "UPDATE deliveries SET state = ?2, attempts = attempts + ?3, due_ms = ?4, lease_until_ms = 0, "
                     "finished_at = ?5, error_class = ?6, http_status = ?7, reason = ?8, "
@@ -473,7 +495,7 @@ class SqliteSession final : public Session {
                      "(connector, entity_id) = (SELECT connector, entity_id FROM deliveries WHERE id = ?1)");
         for (const auto& r : records) {
             attempt.Bind(1, r.delivery_id).Bind(2, r.at).Bind(3, r.error_class).Bind(4, std::int64_t{r.http_status});
-            attempt.Bind(5, r.latency_ms).Bind(6, r.reason);
+            attempt.Bind(5, r.latency_ms).Bind(6, r.reason).Bind(7, r.state);
             attempt.Run();
             update.Bind(1, r.delivery_id).Bind(2, r.state).Bind(3, std::int64_t{r.counts ? 1 : 0}).Bind(4, r.due_ms);
             if (r.state == "pending")
@@ -543,11 +565,13 @@ class SqliteSession final : public Session {
         if (!s.Step()) return std::nullopt;
         DeliveryDetail d{ReadDelivery(s), s.Text(14), s.Int(15) != 0, {}};
         Stmt a(db_.get(),
-               "SELECT at, error_class, http_status, latency_ms, reason FROM delivery_attempts WHERE delivery_id = ?1 "
+               "SELECT at, error_class, http_status, latency_ms, reason, outcome FROM delivery_attempts WHERE "
+               "delivery_id = ?1 "
                "ORDER BY id");
         a.Bind(1, id);
         while (a.Step())
-            d.attempts.push_back(AttemptRow{a.Text(0), a.Text(1), static_cast<int>(a.Int(2)), a.Int(3), a.Text(4)});
+            d.attempts.push_back(
+                AttemptRow{a.Text(0), a.Text(1), static_cast<int>(a.Int(2)), a.Int(3), a.Text(4), a.Text(5)});
         return d;
     }
 

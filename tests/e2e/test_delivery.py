@@ -176,6 +176,25 @@ class DeliveryBase:
         self.assertEqual((audit["items"][0]["action"], audit["items"][0]["actor"], audit["items"][0]["reason"]),
                          ("replay_edited", "ops", "SKU mapped"))
 
+        # The order's timeline tells the whole story in time order.
+        def story():
+            status, tl = self.api(d, "GET", "/v1/orders/wc:main:7001/timeline", headers=VIEWER)
+            self.assertEqual(status, 200)
+            return tl if tl["steps"] and tl["steps"][-1]["step"] == "delivered" else None
+
+        timeline = wait_for(story, what="the delivered step in the timeline")
+        self.assertEqual(len(timeline["trace_id"]), 32)
+        steps = [s["step"] for s in timeline["steps"]]
+        self.assertEqual(steps, ["received", "normalized", "committed", "attempt", "dead", "replayed", "attempt",
+                                 "delivered"])
+        ats = [s["at"] for s in timeline["steps"]]
+        self.assertEqual(ats, sorted(ats))
+        failed = timeline["steps"][3]
+        self.assertEqual((failed["connector"], failed["http_status"]), ("sink", 422))
+        self.assertIsInstance(failed["latency_ms"], int)
+        self.assertIn("by ops: SKU mapped", timeline["steps"][5]["detail"])
+        self.assertEqual(self.api(d, "GET", "/v1/orders/wc:main:999/timeline", headers=VIEWER)[0], 404)
+
     def test_auth_failure_marks_the_lane_and_a_filtered_replay_recovers(self):
         d = self.start()
         self.sink.set_default(status=401)

@@ -172,6 +172,7 @@ struct AttemptRow {
     int http_status = 0;
     std::int64_t latency_ms = 0;
     std::string reason;
+    std::string outcome;  ///< what it made of the delivery: delivered | pending | dead
 };
 
 struct DeliveryDetail {
@@ -200,6 +201,14 @@ struct Backlog {
     std::int64_t pending = 0;
     std::int64_t oldest_created_ms = 0;  ///< 0 when nothing is pending
     std::int64_t dead = 0;
+};
+
+/// One archived webhook delivery of an entity (for its timeline).
+struct ReceiptRow {
+    std::string received_at;
+    std::string topic;
+    std::string delivery_id;  ///< X-WC-Webhook-Delivery-ID
+    std::string outcome;      ///< accepted | held | stale
 };
 
 /// An outbox event waiting for the Kafka relay.
@@ -249,6 +258,10 @@ class Session {
     virtual std::int64_t CountOutbox() = 0;
     /// Records an admin action that changes nothing in the store itself (pausing a lane).
     virtual void Audit(const std::string& action, const std::string& target, const Actor& actor) = 0;
+    /// Archived deliveries of an entity, oldest first (kept for storage.retention.raw_bodies).
+    virtual std::vector<ReceiptRow> EntityReceipts(const std::string& entity_id) = 0;
+    /// Audit records whose target is one of `targets`, oldest first.
+    virtual std::vector<AuditRow> AuditFor(const std::vector<std::string>& targets) = 0;
     /// Admin actions, newest first; `cursor` 0 starts at the newest.
     virtual AuditPage ListAudit(std::int64_t cursor, int limit) = 0;
     /// Deletes archived raw bodies received before `before` (RFC 3339), at most `limit` rows.
