@@ -126,6 +126,12 @@ class DeliveryBase:
         self.assertEqual(order["deliveries"][0]["events"], 2)
         _, _, metrics = d.request("GET", "/metrics")
         self.assertIn(b'orderbridge_deliveries_total{connector="sink",outcome="delivered"} 14', metrics)
+        # Every family the daemon exposes is in the catalog.
+        with open(os.path.join(os.path.dirname(__file__), "../../docs/metrics.md")) as f:
+            catalog = f.read()
+        families = {line.split()[2] for line in metrics.decode().splitlines() if line.startswith("# TYPE orderbridge_")}
+        self.assertGreater(len(families), 15)
+        self.assertEqual({f for f in families if f"`{f}`" not in catalog}, set(), "undocumented metrics")
 
     def test_a_429_pauses_the_lane_for_its_retry_after(self):
         d = self.start()
