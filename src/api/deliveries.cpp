@@ -125,27 +125,28 @@ void AddDeliveryRoutes(http::Router& router, const Authenticator& auth, store::S
                    });
                }));
 
-    router.Add("GET", "/v1/dlq/{id}", Guarded([&auth, &pool](http::Request& req, http::Responder& respond) {
-                   auth.Authorize(req, false);
-                   const std::int64_t id = PathId(req);
-                   RunOnPool(pool, respond, [id](store::Session& s) {
-                       const auto d = s.GetDelivery(id);
-                       if (!d) throw core::Error(core::Errc::kNotFound, "no dead letter " + std::to_string(id));
-                       json body = DeliveryJson(d->row);
-                       body["payload"] = json::parse(d->payload, nullptr, false);
-                       body["payload_edited"] = d->payload_edited;
-                       json attempts = json::array();
-                       for (const auto& a : d->attempts) {
-                           attempts.push_back({{"at", a.at},
-                                               {"error_class", a.error_class.empty() ? json(nullptr) : json(a.error_class)},
-                                               {"http_status", a.http_status ? json(a.http_status) : json(nullptr)},
-                                               {"latency_ms", a.latency_ms},
-                                               {"reason", a.reason}});
-                       }
-                       body["attempts"] = attempts;
-                       return http::Response::Json(200, body.dump());
-                   });
-               }));
+    router.Add(
+        "GET", "/v1/dlq/{id}", Guarded([&auth, &pool](http::Request& req, http::Responder& respond) {
+            auth.Authorize(req, false);
+            const std::int64_t id = PathId(req);
+            RunOnPool(pool, respond, [id](store::Session& s) {
+                const auto d = s.GetDelivery(id);
+                if (!d) throw core::Error(core::Errc::kNotFound, "no dead letter " + std::to_string(id));
+                json body = DeliveryJson(d->row);
+                body["payload"] = json::parse(d->payload, nullptr, false);
+                body["payload_edited"] = d->payload_edited;
+                json attempts = json::array();
+                for (const auto& a : d->attempts) {
+                    attempts.push_back({{"at", a.at},
+                                        {"error_class", a.error_class.empty() ? json(nullptr) : json(a.error_class)},
+                                        {"http_status", a.http_status ? json(a.http_status) : json(nullptr)},
+                                        {"latency_ms", a.latency_ms},
+                                        {"reason", a.reason}});
+                }
+                body["attempts"] = attempts;
+                return http::Response::Json(200, body.dump());
+            });
+        }));
 
     router.Add("POST", "/v1/dlq/{id}/replay",
                Guarded([&auth, &pool, &dispatcher](http::Request& req, http::Responder& respond) {
@@ -157,7 +158,8 @@ void AddDeliveryRoutes(http::Router& router, const Authenticator& auth, store::S
                    if (body.contains("payload")) {
                        // Edit and replay: the operator's corrected envelope is sent instead of the stored one.
                        if (!body["payload"].is_object())
-                           throw core::Error(core::Errc::kBadRequest, "payload must be a JSON object (the event envelope)");
+                           throw core::Error(core::Errc::kBadRequest,
+                                             "payload must be a JSON object (the event envelope)");
                        payload = body["payload"].dump();
                    }
                    RunOnPool(pool, respond, [&dispatcher, id, actor, reason, payload](store::Session& s) {
@@ -173,30 +175,30 @@ void AddDeliveryRoutes(http::Router& router, const Authenticator& auth, store::S
                    });
                }));
 
-    router.Add("POST", "/v1/dlq/replay", Guarded([&auth, &pool, &dispatcher](http::Request& req, http::Responder& respond) {
-                   const std::string actor = auth.Authorize(req, true);
-                   const json body = ActionBody(req);
-                   store::DeliveryQuery q;
-                   q.connector = StringField(body, "connector");
-                   q.error_class = StringField(body, "error_class");
-                   q.entity_id = StringField(body, "entity_id");
-                   q.from = StringField(body, "from");
-                   q.to = StringField(body, "to");
-                   const std::string reason = StringField(body, "reason");
-                   if (q.connector.empty() && q.error_class.empty() && q.entity_id.empty() && q.from.empty() &&
-                       q.to.empty()) {
-                       throw core::Error(core::Errc::kBadRequest,
-                                         "give at least one of connector, error_class, entity_id, from, to");
-                   }
-                   if (!q.error_class.empty() && !core::ParseErrorClass(q.error_class)) {
-                       throw core::Error(core::Errc::kBadRequest, "unknown error_class " + q.error_class);
-                   }
-                   RunOnPool(pool, respond, [&dispatcher, q, actor, reason](store::Session& s) {
-                       const auto ids = s.ReplayDead(q, 0, std::nullopt, store::Actor{actor, reason});
-                       dispatcher.Wake();
-                       return http::Response::Json(200, ReplayAnswer(ids, actor).dump());
-                   });
-               }));
+    router.Add(
+        "POST", "/v1/dlq/replay", Guarded([&auth, &pool, &dispatcher](http::Request& req, http::Responder& respond) {
+            const std::string actor = auth.Authorize(req, true);
+            const json body = ActionBody(req);
+            store::DeliveryQuery q;
+            q.connector = StringField(body, "connector");
+            q.error_class = StringField(body, "error_class");
+            q.entity_id = StringField(body, "entity_id");
+            q.from = StringField(body, "from");
+            q.to = StringField(body, "to");
+            const std::string reason = StringField(body, "reason");
+            if (q.connector.empty() && q.error_class.empty() && q.entity_id.empty() && q.from.empty() && q.to.empty()) {
+                throw core::Error(core::Errc::kBadRequest,
+                                  "give at least one of connector, error_class, entity_id, from, to");
+            }
+            if (!q.error_class.empty() && !core::ParseErrorClass(q.error_class)) {
+                throw core::Error(core::Errc::kBadRequest, "unknown error_class " + q.error_class);
+            }
+            RunOnPool(pool, respond, [&dispatcher, q, actor, reason](store::Session& s) {
+                const auto ids = s.ReplayDead(q, 0, std::nullopt, store::Actor{actor, reason});
+                dispatcher.Wake();
+                return http::Response::Json(200, ReplayAnswer(ids, actor).dump());
+            });
+        }));
 
     router.Add("POST", "/v1/replay", Guarded([&auth, &pool, &dispatcher](http::Request& req, http::Responder& respond) {
                    const std::string actor = auth.Authorize(req, true);
@@ -213,6 +215,11 @@ void AddDeliveryRoutes(http::Router& router, const Authenticator& auth, store::S
                        if (id == 0) {
                            throw core::Error(core::Errc::kNotFound,
                                              "no delivery of " + entity + " on connector " + connector);
+                       }
+                       if (id < 0) {
+                           throw core::Error(core::Errc::kConflict,
+                                             "the delivery of " + entity + " on " + connector +
+                                                 " is being sent right now; try again when it has ended");
                        }
                        dispatcher.Wake();
                        return http::Response::Json(

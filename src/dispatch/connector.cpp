@@ -47,7 +47,7 @@ std::string JsonStringField(const std::string& json, std::string_view key) {
 }
 
 std::string Snippet(const std::string& body) {
-    std::string s = body.substr(0, 200);
+    std::string s = CleanText(body, 200);
     for (char& c : s) {
         if (c == '\n' || c == '\r') c = ' ';
     }
@@ -93,11 +93,35 @@ class HttpConnector final : public Connector {
 
 }  // namespace
 
+std::string CleanText(std::string_view in, std::size_t max_bytes) {
+    std::string out;
+    out.reserve(std::min(in.size(), max_bytes));
+    std::size_t i = 0;
+    while (i < in.size()) {
+        const auto c = static_cast<unsigned char>(in[i]);
+        std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+        bool ok = len > 0 && i + len <= in.size();
+        for (std::size_t k = 1; ok && k < len; ++k)
+            ok = (static_cast<unsigned char>(in[i + k]) >> 6) == 0x2;
+        if (ok && len == 2 && c < 0xC2) ok = false;                                                // overlong
+        const std::string_view piece = ok ? in.substr(i, len) : std::string_view("\xEF\xBF\xBD");  // U+FFFD
+        if (out.size() + piece.size() > max_bytes) break;  // cut on a character boundary
+        if (ok && len == 1 && c < 0x20 && c != '\n' && c != '\t')
+            out += ' ';
+        else
+            out += piece;
+        i += ok ? len : 1;
+    }
+    return out;
+}
+
 DeliveryResult Connector::Deliver(const store::DeliveryTask& task, HttpClient& client) {
     return Classify(task, client.Send(Prepare(task)));
 }
 
-std::optional<DeliveryResult> Connector::Lookup(const store::DeliveryTask&, HttpClient&) { return std::nullopt; }
+std::optional<DeliveryResult> Connector::Lookup(const store::DeliveryTask&, HttpClient&) {
+    return std::nullopt;
+}
 
 DeliveryResult Connector::Classify(const store::DeliveryTask&, const HttpAnswer& answer) {
     return ClassifyAnswer(answer);
@@ -128,7 +152,7 @@ DeliveryResult ClassifyAnswer(const HttpAnswer& a) {
     if (a.transport != T::kAnswered) {
         r.error_class = core::ErrorClass::kTransient;
         r.ambiguous = a.request_sent && a.transport != T::kConnectFailed;
-        const char* what = a.transport == T::kTimeout          ? "timeout"
+        const char* what = a.transport == T::kTimeout         ? "timeout"
                            : a.transport == T::kConnectFailed ? "connect failed"
                            : a.transport == T::kReset         ? "connection reset"
                                                               : "transport error";

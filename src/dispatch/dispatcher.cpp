@@ -24,8 +24,8 @@ store::AttemptRecord Decide(const store::DeliveryTask& task, const DeliveryResul
     rec.at = core::FormatRfc3339(now);
     rec.http_status = result.http_status;
     rec.latency_ms = latency.count();
-    rec.reason = result.reason;
-    rec.external_id = result.external_id;
+    rec.reason = CleanText(result.reason);
+    rec.external_id = CleanText(result.external_id, 200);
     const std::int64_t now_ms = core::ToUnixMillis(now);
     rec.due_ms = now_ms;
     if (result.Succeeded()) {
@@ -42,7 +42,7 @@ store::AttemptRecord Decide(const store::DeliveryTask& task, const DeliveryResul
     const int attempt = task.attempts + 1;
     if (cls == core::ErrorClass::kTransient && attempt >= retry.max_attempts) {
         rec.state = "dead";
-        rec.reason = "gave up after " + std::to_string(attempt) + " attempts: " + result.reason;
+        rec.reason = "gave up after " + std::to_string(attempt) + " attempts: " + rec.reason;
         return rec;
     }
     // Throttling is the target asking us to wait, not a failure: it does not use up attempts.
@@ -52,7 +52,7 @@ store::AttemptRecord Decide(const store::DeliveryTask& task, const DeliveryResul
     if (now_ms + wait.count() - task.since_ms > max_age_ms) {
         rec.state = "dead";
         rec.reason =
-            "max_age " + std::to_string(max_age_ms / 1000) + "s would pass before the next attempt: " + result.reason;
+            "max_age " + std::to_string(max_age_ms / 1000) + "s would pass before the next attempt: " + rec.reason;
         return rec;
     }
     rec.state = "pending";
@@ -231,19 +231,16 @@ void Dispatcher::Stop() {
     listener_stop_ = true;
     if (listener_.joinable()) listener_.join();
     for (auto& lane : lanes_) {
-        std::vector<std::int64_t> unstarted;
+        std::vector<store::Session::Unclaimed> unstarted;
         {
             std::lock_guard lk(lane->mu);
             lane->stopping = true;
             for (const auto& t : lane->queue)
-                unstarted.push_back(t.id);
+                unstarted.push_back({t.id, t.lease_until_ms, 0});
             lane->queue.clear();
         }
         lane->cv.notify_all();
-        {
-            std::lock_guard lk(mutex_);
-            unclaimed_.insert(unclaimed_.end(), unstarted.begin(), unstarted.end());
-        }
+        GiveBack(std::move(unstarted));
     }
     for (auto& lane : lanes_) {
         for (auto& w : lane->workers)
@@ -277,11 +274,19 @@ bool Dispatcher::HasLane(const std::string& connector) const {
 bool Dispatcher::SetPaused(const std::string& connector, bool paused) {
     for (auto& lane : lanes_) {
         if (lane->settings.name != connector) continue;
+        std::vector<store::Session::Unclaimed> queued;
         {
             std::lock_guard lk(lane->mu);
             lane->paused = paused;
             lane->paused_gauge.Set(paused ? 1 : 0);
+            if (paused) {  // claims wait in the store, not in memory, while paused
+                for (const auto& t : lane->queue)
+                    queued.push_back({t.id, t.lease_until_ms, 0});
+                lane->queue.clear();
+            }
         }
+        lane->cv.notify_all();
+        GiveBack(std::move(queued));
         log::Info(paused ? "lane paused" : "lane resumed", {{"connector", connector}});
         Wake();
         return true;
@@ -346,7 +351,7 @@ void Dispatcher::RefreshBacklog(store::Session& session) {
 void Dispatcher::PumpLoop() {
     std::unique_ptr<store::Session> session;
     std::vector<store::AttemptRecord> results;
-    std::vector<std::int64_t> unclaimed;
+    std::vector<store::Session::Unclaimed> unclaimed;
     auto results_since = Clock::time_point{};
     auto last_backlog = Clock::time_point{};
     bool first = true;
@@ -384,7 +389,7 @@ void Dispatcher::PumpLoop() {
                 results.clear();
             }
             if (!unclaimed.empty()) {
-                session->Unclaim(unclaimed, 0);
+                session->Unclaim(unclaimed);
                 unclaimed.clear();
             }
             if (stopping) break;
@@ -413,7 +418,7 @@ void Dispatcher::PumpLoop() {
                     for (auto& t : tasks) {
                         if (t.reclaimed) lane->outcomes["reclaimed"]->Increment();
                         if (lane->stopping) {
-                            unclaimed.push_back(t.id);  // given back in the final round
+                            unclaimed.push_back({t.id, t.lease_until_ms, 0});  // given back in the final round
                         } else {
                             lane->queue.push_back(std::move(t));
                         }
@@ -429,15 +434,20 @@ void Dispatcher::PumpLoop() {
             log::Warn("dispatch: store call failed; retrying", {{"error", e.what()}});
             session.reset();
             std::unique_lock lk(mutex_);
-            if (stopping_ && results.empty() && unclaimed.empty()) break;
             pump_cv_.wait_for(lk, std::chrono::seconds(1), [&] { return stopping_; });
             if (stopping_) {
-                // One last try; results that cannot be written are retried once their lease ends.
+                // One last try, with everything the workers handed over; what cannot be written is
+                // sent again once its lease ends (the same idempotency key).
+                for (auto& r : results_)
+                    results.push_back(std::move(r));
+                results_.clear();
+                unclaimed.insert(unclaimed.end(), unclaimed_.begin(), unclaimed_.end());
+                unclaimed_.clear();
                 lk.unlock();
                 try {
                     session = store_.Open();
                     session->RecordAttempts(results);
-                    session->Unclaim(unclaimed, 0);
+                    session->Unclaim(unclaimed);
                 } catch (const std::exception& e2) {
                     log::Error("dispatch: results not recorded at shutdown; their deliveries will be retried",
                                {{"error", e2.what()}, {"count", results.size()}});
@@ -455,7 +465,7 @@ void Dispatcher::PumpLoop() {
             timeout = std::clamp(due, milliseconds(1), settings_.poll_interval);
         }
         pump_cv_.wait_for(lk, timeout, [&] {
-            return woken_ || stopping_ || hungry_ || !unclaimed_.empty() ||
+            return woken_ || stopping_ || hungry_ || !unclaimed_.empty() || (results.empty() && !results_.empty()) ||
                    results_.size() + results.size() >= kResultBatch;
         });
     }
@@ -485,17 +495,19 @@ void Dispatcher::WorkerLoop(Lane& lane, std::size_t) {
             pump_cv_.notify_one();
             lk.lock();
         }
-        auto give_back = [&] {
+        auto give_back = [&](std::int64_t due_ms) {
             lk.unlock();
-            {
-                std::lock_guard g(mutex_);
-                unclaimed_.push_back(task.id);
-            }
-            pump_cv_.notify_one();
+            GiveBack({{task.id, task.lease_until_ms, due_ms}});
             lk.lock();
         };
+        // Never start what the lease may not cover to the end: another claim would send it too.
+        const auto timeout_ms = duration_cast<milliseconds>(lane.settings.timeout).count();
+        if (core::ToUnixMillis(clock_.Now()) + timeout_ms + 1000 > task.lease_until_ms) {
+            give_back(0);
+            continue;
+        }
         if (!lane.breaker.Allow(now)) {
-            give_back();  // open: the pump claims again when the breaker lets probes through
+            give_back(0);  // open: the pump claims again when the breaker lets probes through
             continue;
         }
         // A booked slot holds one of the lane's places; the rate is kept by the slots' grid.
@@ -503,9 +515,12 @@ void Dispatcher::WorkerLoop(Lane& lane, std::size_t) {
         const auto slot = lane.bucket.Reserve(now);
         if (slot > now) {
             lane.cv.wait_until(lk, slot, [&] { return lane.stopping; });
-            if (lane.stopping || clock_.Steady() < lane.throttled_until) {
+            if (lane.stopping || lane.paused || clock_.Steady() < lane.throttled_until) {
                 --lane.in_flight;
-                give_back();
+                lane.breaker.Release(clock_.Steady());
+                const std::int64_t due =
+                    clock_.Steady() < lane.throttled_until ? core::ToUnixMillis(lane.throttled_until_wall) : 0;
+                give_back(due);
                 lane.cv.notify_all();
                 continue;
             }
@@ -541,10 +556,11 @@ void Dispatcher::Finish(Lane& lane, const store::DeliveryTask& task, const Deliv
     const auto now = clock_.Steady();
     const auto wall = clock_.Now();
     store::AttemptRecord rec;
-    std::vector<std::int64_t> give_back;
+    std::vector<store::Session::Unclaimed> give_back;
     {
         std::lock_guard lk(lane.mu);
         rec = Decide(task, result, lane.settings.retry, lane.backoff, wall, latency);
+        rec.lease_until_ms = task.lease_until_ms;
         const std::string cls = result.Succeeded() ? (result.error_class ? "duplicate" : "ok")
                                                    : std::string(core::ToString(*result.error_class));
         lane.Attempts(*metrics_, cls, result.http_status).Increment();
@@ -563,12 +579,16 @@ void Dispatcher::Finish(Lane& lane, const store::DeliveryTask& task, const Deliv
                 lane.throttled_until = std::max(lane.throttled_until, now + pause);
                 lane.throttled_until_wall = wall + pause;
                 lane.bucket.PauseUntil(lane.throttled_until);
+                lane.breaker.Release(now);  // says nothing about health
+                // Queued claims go back, due when the wait is over (for every daemon).
                 for (const auto& t : lane.queue)
-                    give_back.push_back(t.id);
+                    give_back.push_back({t.id, t.lease_until_ms, core::ToUnixMillis(lane.throttled_until_wall)});
                 lane.queue.clear();
             } else if (c == core::ErrorClass::kTransient) {
                 lane.breaker.OnFailure(now);
                 if (result.http_status >= 500) lane.limit.OnCongestion();
+            } else if (c == core::ErrorClass::kPermanent) {
+                lane.breaker.OnSuccess(now);  // the target answered sanely; the data was the problem
             } else if (c == core::ErrorClass::kAuth) {
                 lane.breaker.OnFailure(now);
                 if (!lane.auth_failed) {
@@ -599,6 +619,15 @@ void Dispatcher::Finish(Lane& lane, const store::DeliveryTask& task, const Deliv
         std::lock_guard lk(mutex_);
         results_.push_back(std::move(rec));
         unclaimed_.insert(unclaimed_.end(), give_back.begin(), give_back.end());
+    }
+    pump_cv_.notify_one();
+}
+
+void Dispatcher::GiveBack(std::vector<store::Session::Unclaimed> items) {
+    if (items.empty()) return;
+    {
+        std::lock_guard lk(mutex_);
+        unclaimed_.insert(unclaimed_.end(), items.begin(), items.end());
     }
     pump_cv_.notify_one();
 }

@@ -137,6 +137,7 @@ bool KafkaBus::Impl::PublishRound(rd_kafka_t* rk, store::Session& session) {
         const json env = json::parse(ev.payload, nullptr, false);
         const std::string trace = env.is_object() ? env.value("trace_id", "") : "";
         const std::string traceparent = TraceParent(trace, rows[i].id, 0);
+        bool stop = false;
         for (;;) {
             const rd_kafka_resp_err_t err = rd_kafka_producev(
                 rk, RD_KAFKA_V_TOPIC(kafka.topic.c_str()), RD_KAFKA_V_KEY(ev.entity_id.data(), ev.entity_id.size()),
@@ -149,11 +150,25 @@ bool KafkaBus::Impl::PublishRound(rd_kafka_t* rk, store::Session& session) {
                 rd_kafka_poll(rk, 100);
                 continue;
             }
-            if (err) status[i] = 1;
+            if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+                // Can never be published: passed over (loudly) so the relay does not jam behind it.
+                log::Error("kafka relay: event too large for the topic; it is not published",
+                           {{"event_id", ev.event_id}, {"entity_id", ev.entity_id}, {"bytes", ev.payload.size()}});
+                status[i] = 2;
+            } else if (err) {
+                status[i] = 1;
+                stop = true;  // nothing after it may overtake it
+            }
             break;
         }
+        if (stop) break;
     }
-    rd_kafka_flush(rk, 40000);  // delivery reports for all of them (message.timeout.ms is 30 s)
+    // Delivery reports for everything produced. If they do not all come in time, purge what is
+    // left so that every report (and its write into `status`) has happened before `status` goes.
+    if (rd_kafka_flush(rk, 40000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_flush(rk, 5000);
+    }
     std::vector<std::int64_t> done;
     for (std::size_t i = 0; i < rows.size() && status[i] == 0; ++i)
         done.push_back(rows[i].id);
@@ -185,6 +200,7 @@ void KafkaBus::Impl::RelayLoop() {
         return;
     }
     std::unique_ptr<store::Session> session;
+    auto pause = std::chrono::milliseconds(200);
     while (!stopping) {
         bool more = false;
         try {
@@ -196,8 +212,13 @@ void KafkaBus::Impl::RelayLoop() {
             healthy = false;
         }
         rd_kafka_poll(rk, 0);
+        // After a failed round, wait longer each time (up to 30 s) rather than re-sending a batch
+        // that the cluster keeps refusing.
+        pause = healthy ? std::chrono::milliseconds(200) : std::min(pause * 2, std::chrono::milliseconds(30000));
         std::unique_lock lk(mu);
-        if (!more) cv.wait_for(lk, std::chrono::milliseconds(200), [&] { return woken || stopping.load(); });
+        if (!more) {
+            cv.wait_for(lk, pause, [&] { return stopping.load() || (woken && healthy.load()); });
+        }
         woken = false;
     }
     rd_kafka_flush(rk, 5000);
@@ -274,6 +295,28 @@ struct KafkaBus::Impl::Consumer {
             }
             by_delivery.erase(b, e);
         }
+    }
+
+    // Deliveries this lane waits for may have been finished by another daemon sharing the store
+    // (its dispatcher tells only its own lanes): ask the store now and then.
+    void AskStore() {
+        if (by_delivery.empty() || std::chrono::steady_clock::now() - last_asked < std::chrono::seconds(1)) return;
+        last_asked = std::chrono::steady_clock::now();
+        std::vector<std::int64_t> ids;
+        for (const auto& [id, where] : by_delivery) {
+            if (ids.empty() || ids.back() != id) ids.push_back(id);
+            if (ids.size() >= 1000) break;
+        }
+        try {
+            if (!session) session = bus.store.Open();
+            const auto ended = session->EndedAmong(ids);
+            std::lock_guard lk(final_mu);
+            finals.insert(finals.end(), ended.begin(), ended.end());
+        } catch (const std::exception& e) {
+            session.reset();
+            log::Warn("kafka: cannot read delivery states", {{"error", e.what()}});
+        }
+        TakeFinals();
     }
 
     // Turns a batch of messages into deliveries; retried until the store takes it (or we stop).
@@ -378,6 +421,7 @@ struct KafkaBus::Impl::Consumer {
                 rd_kafka_message_destroy(m);
             TakeFinals();
             if (std::chrono::steady_clock::now() - last_commit >= std::chrono::milliseconds(200)) {
+                AskStore();
                 Commit(rk, true);
                 last_commit = std::chrono::steady_clock::now();
             }
@@ -398,6 +442,7 @@ struct KafkaBus::Impl::Consumer {
     std::map<std::int32_t, Partition> parts;
     std::unordered_multimap<std::int64_t, std::pair<std::int32_t, std::int64_t>> by_delivery;
     std::unique_ptr<store::Session> session;
+    std::chrono::steady_clock::time_point last_asked{};
 };
 
 KafkaBus::KafkaBus(store::Store& store, const config::Settings& settings, Dispatcher& dispatcher,

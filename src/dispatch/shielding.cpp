@@ -136,6 +136,10 @@ void CircuitBreaker::OnSuccess(Clock::time_point now) {
     if (state_ == State::kClosed) Record(false);
 }
 
+void CircuitBreaker::Release(Clock::time_point now) {
+    if (GetState(now) == State::kHalfOpen && probes_in_flight_ > 0) --probes_in_flight_;
+}
+
 void CircuitBreaker::OnFailure(Clock::time_point now) {
     const State state = GetState(now);
     if (state == State::kHalfOpen) {

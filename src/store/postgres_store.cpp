@@ -357,7 +357,8 @@ class PgSession final : public Session {
         return Guard(conn_, [&] {
             pqxx::work w(Conn());
             auto r = w.exec_params(
-                "WITH o AS (SELECT id, event_id FROM outbox WHERE created_at < $1 AND NOT EXISTS (SELECT 1 FROM "
+                "WITH o AS (SELECT id, event_id FROM outbox WHERE created_at < $1 AND finished_at IS NOT NULL AND NOT "
+                "EXISTS (SELECT 1 FROM "
                 "deliveries d WHERE d.event_id = outbox.event_id AND d.state IN ('pending', 'dead')) ORDER BY id "
                 "LIMIT $2 FOR UPDATE SKIP LOCKED), "
                 "d AS (DELETE FROM deliveries WHERE event_id IN (SELECT event_id FROM o) RETURNING id), "
@@ -387,8 +388,8 @@ class PgSession final : public Session {
                 "WITH c AS (SELECT d.id, d.lease_until_ms AS previous_lease FROM deliveries d WHERE d.connector = $1 "
                 "AND d.state = 'pending' AND "
                 "d.due_ms <= $2 AND d.lease_until_ms <= $2 AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE "
-                "p.connector = d.connector AND p.entity_id = d.entity_id AND p.state = 'pending' AND p.id < d.id) "
-                "ORDER BY d.due_ms, d.id LIMIT $3 FOR UPDATE SKIP LOCKED) "
+                "p.connector = d.connector AND p.entity_id = d.entity_id AND p.state = 'pending' AND p.id <> d.id AND "
+                "(p.id < d.id OR p.lease_until_ms > $2)) ORDER BY d.due_ms, d.id LIMIT $3 FOR UPDATE SKIP LOCKED) "
                 "UPDATE deliveries d SET lease_until_ms = $2 + $4 FROM c, outbox o WHERE d.id = c.id AND o.event_id = "
                 "d.event_id RETURNING d.id, d.event_id, d.entity_id, d.type, d.version, COALESCE(d.payload_override, "
                 "o.payload), d.attempts, d.created_ms, d.since_ms, d.due_ms, c.previous_lease > 0",
@@ -401,7 +402,7 @@ class PgSession final : public Session {
                     DeliveryTask{row[0].as<std::int64_t>(), connector, row[1].as<std::string>(),
                                  row[2].as<std::string>(), row[3].as<std::string>(), row[4].as<std::string>(),
                                  row[5].as<std::string>(), row[6].as<int>(), row[7].as<std::int64_t>(),
-                                 row[8].as<std::int64_t>(), row[10].as<bool>()});
+                                 row[8].as<std::int64_t>(), row[10].as<bool>(), now_ms + lease_ms});
             }
             std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
                 return std::tie(a.first, a.second.id) < std::tie(b.first, b.second.id);
@@ -421,24 +422,26 @@ class PgSession final : public Session {
             std::string sql;
             for (const auto& r : records) {
                 const std::string id = std::to_string(r.delivery_id);
-                sql +=
-                    "INSERT INTO delivery_attempts (delivery_id, at, error_class, http_status, latency_ms, reason, "
-                    "outcome) VALUES (" +
-                    id + "," + w.quote(r.at) + "," + w.quote(r.error_class) + "," + std::to_string(r.http_status) +
-                    "," + std::to_string(r.latency_ms) + "," + w.quote(r.reason) + "," + w.quote(r.state) + ");";
-                sql += "UPDATE deliveries SET state = " + w.quote(r.state) + ", attempts = attempts + " +
+                // Fenced by the lease: a result whose claim was lost (the lease ran out and someone
+                // else claimed it) changes nothing and leaves no attempt.
+                sql += "WITH u AS (UPDATE deliveries SET state = " + w.quote(r.state) + ", attempts = attempts + " +
                        (r.counts ? "1" : "0") + ", due_ms = " + std::to_string(r.due_ms) +
                        ", lease_until_ms = 0, finished_at = " + (r.state == "pending" ? "NULL" : w.quote(r.at)) +
                        ", error_class = " + w.quote(r.error_class) +
                        ", http_status = " + std::to_string(r.http_status) + ", reason = " + w.quote(r.reason) +
                        (r.external_id.empty() ? "" : ", external_id = " + w.quote(r.external_id)) +
-                       " WHERE id = " + id + ";";
+                       " WHERE id = " + id +
+                       " AND state = 'pending' AND lease_until_ms = " + std::to_string(r.lease_until_ms) +
+                       " RETURNING id) INSERT INTO delivery_attempts (delivery_id, at, error_class, http_status, "
+                       "latency_ms, reason, outcome) SELECT id, " +
+                       w.quote(r.at) + "," + w.quote(r.error_class) + "," + std::to_string(r.http_status) + "," +
+                       std::to_string(r.latency_ms) + "," + w.quote(r.reason) + "," + w.quote(r.state) + " FROM u;";
                 if (r.state == "delivered") {
                     sql +=
                         "UPDATE deliveries SET state = 'resolved', finished_at = " + w.quote(r.at) +
                         " WHERE state = 'dead' AND id < " + id +
                         " AND (connector, entity_id) = (SELECT connector, entity_id FROM deliveries WHERE id = " + id +
-                        ");";
+                        " AND state = 'delivered');";
                 }
             }
             w.exec(sql);
@@ -447,17 +450,33 @@ class PgSession final : public Session {
         });
     }
 
-    void Unclaim(const std::vector<std::int64_t>& ids, std::int64_t due_ms) override {
-        if (ids.empty()) return;
+    void Unclaim(const std::vector<Unclaimed>& items) override {
+        if (items.empty()) return;
         Guard(conn_, [&] {
             pqxx::work w(Conn());
+            std::string sql;
+            for (const auto& u : items) {
+                sql += "UPDATE deliveries SET lease_until_ms = 0, due_ms = GREATEST(due_ms, " +
+                       std::to_string(u.due_ms) + ") WHERE id = " + std::to_string(u.id) +
+                       " AND lease_until_ms = " + std::to_string(u.lease_until_ms) + ";";
+            }
+            w.exec(sql);
+            w.commit();
+            return 0;
+        });
+    }
+
+    std::vector<std::int64_t> EndedAmong(const std::vector<std::int64_t>& ids) override {
+        std::vector<std::int64_t> out;
+        if (ids.empty()) return out;
+        return Guard(conn_, [&] {
+            pqxx::read_transaction w(Conn());
             std::string list;
             for (auto id : ids)
                 list += (list.empty() ? "" : ",") + std::to_string(id);
-            w.exec("UPDATE deliveries SET lease_until_ms = 0, due_ms = GREATEST(due_ms, " + std::to_string(due_ms) +
-                   ") WHERE id IN (" + list + ")");
-            w.commit();
-            return 0;
+            for (const auto& r : w.exec("SELECT id FROM deliveries WHERE id IN (" + list + ") AND state <> 'pending'"))
+                out.push_back(r[0].as<std::int64_t>());
+            return out;
         });
     }
 
@@ -634,12 +653,16 @@ class PgSession final : public Session {
         return Guard(conn_, [&]() -> std::int64_t {
             pqxx::work w(Conn());
             const auto now = std::chrono::system_clock::now();
-            auto r = w.exec_params(
-                "UPDATE deliveries SET state = 'pending', attempts = 0, due_ms = $3, since_ms = $3, lease_until_ms = "
-                "0, finished_at = NULL WHERE id = (SELECT MAX(id) FROM deliveries WHERE entity_id = $1 AND connector "
-                "= $2) RETURNING id",
+            const auto newest = w.exec_params(
+                "SELECT id, state = 'pending' AND lease_until_ms > $3 FROM deliveries WHERE entity_id = $1 AND "
+                "connector = $2 ORDER BY id DESC LIMIT 1 FOR UPDATE",
                 entity_id, connector, core::ToUnixMillis(now));
-            if (r.empty()) return 0;
+            if (newest.empty()) return 0;
+            if (newest[0][1].as<bool>()) return -1;  // being sent right now
+            auto r = w.exec_params(
+                "UPDATE deliveries SET state = 'pending', attempts = 0, due_ms = $2, since_ms = $2, lease_until_ms = "
+                "0, finished_at = NULL WHERE id = $1 RETURNING id",
+                newest[0][0].as<std::int64_t>(), core::ToUnixMillis(now));
             InsertAudit(w, core::FormatRfc3339(now), actor, "replay_entity", connector + ":" + entity_id);
             w.exec("NOTIFY orderbridge_work");
             w.commit();

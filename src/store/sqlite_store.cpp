@@ -430,8 +430,9 @@ class SqliteSession final : public Session {
     std::int64_t PruneOutbox(const std::string& before, int limit) override {
         Transaction tx(db_);
         Stmt find(db_.get(),
-                  "SELECT id, event_id FROM outbox o WHERE created_at < ?1 AND NOT EXISTS (SELECT 1 FROM deliveries d "
-                  "WHERE d.event_id = o.event_id AND d.state IN ('pending', 'dead')) ORDER BY id LIMIT ?2");
+                  "SELECT id, event_id FROM outbox o WHERE created_at < ?1 AND finished_at IS NOT NULL AND NOT EXISTS "
+                  "(SELECT 1 FROM deliveries d WHERE d.event_id = o.event_id AND d.state IN ('pending', 'dead')) "
+                  "ORDER BY id LIMIT ?2");
         find.Bind(1, before).Bind(2, std::int64_t{limit});
         std::vector<std::pair<std::int64_t, std::string>> rows;
         while (find.Step())
@@ -464,7 +465,8 @@ class SqliteSession final : public Session {
                "o.event_id = d.event_id "
                "WHERE d.connector = ?1 AND d.state = 'pending' AND d.due_ms <= ?2 AND d.lease_until_ms <= ?2 "
                "AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.connector = d.connector AND p.entity_id = "
-               "d.entity_id AND p.state = 'pending' AND p.id < d.id) ORDER BY d.due_ms, d.id LIMIT ?3");
+               "d.entity_id AND p.state = 'pending' AND p.id <> d.id AND (p.id < d.id OR p.lease_until_ms > ?2)) "
+               "ORDER BY d.due_ms, d.id LIMIT ?3");
         s.Bind(1, connector).Bind(2, now_ms).Bind(3, std::int64_t{limit});
         std::vector<DeliveryTask> out;
         while (s.Step()) {
@@ -472,8 +474,9 @@ class SqliteSession final : public Session {
                                        static_cast<int>(s.Int(6)), s.Int(7), s.Int(8), s.Int(9) != 0});
         }
         Stmt lease(db_.get(), "UPDATE deliveries SET lease_until_ms = ?2 WHERE id = ?1");
-        for (const auto& t : out) {
-            lease.Bind(1, t.id).Bind(2, now_ms + lease_ms);
+        for (auto& t : out) {
+            t.lease_until_ms = now_ms + lease_ms;
+            lease.Bind(1, t.id).Bind(2, t.lease_until_ms);
             lease.Run();
         }
         tx.Commit();
@@ -489,21 +492,24 @@ class SqliteSession final : public Session {
         Stmt update(db_.get(),
                     "UPDATE deliveries SET state = ?2, attempts = attempts + ?3, due_ms = ?4, lease_until_ms = 0, "
                     "finished_at = ?5, error_class = ?6, http_status = ?7, reason = ?8, "
-                    "external_id = CASE WHEN ?9 = '' THEN external_id ELSE ?9 END WHERE id = ?1");
+                    "external_id = CASE WHEN ?9 = '' THEN external_id ELSE ?9 END WHERE id = ?1 AND state = "
+                    "'pending' AND lease_until_ms = ?10");
         Stmt resolve(db_.get(),
                      "UPDATE deliveries SET state = 'resolved', finished_at = ?2 WHERE state = 'dead' AND id < ?1 AND "
                      "(connector, entity_id) = (SELECT connector, entity_id FROM deliveries WHERE id = ?1)");
         for (const auto& r : records) {
-            attempt.Bind(1, r.delivery_id).Bind(2, r.at).Bind(3, r.error_class).Bind(4, std::int64_t{r.http_status});
-            attempt.Bind(5, r.latency_ms).Bind(6, r.reason).Bind(7, r.state);
-            attempt.Run();
             update.Bind(1, r.delivery_id).Bind(2, r.state).Bind(3, std::int64_t{r.counts ? 1 : 0}).Bind(4, r.due_ms);
             if (r.state == "pending")
                 update.BindNull(5);
             else
                 update.Bind(5, r.at);
             update.Bind(6, r.error_class).Bind(7, std::int64_t{r.http_status}).Bind(8, r.reason).Bind(9, r.external_id);
+            update.Bind(10, r.lease_until_ms);
             update.Run();
+            if (sqlite3_changes(db_.get()) == 0) continue;  // the lease was lost: another claim decides
+            attempt.Bind(1, r.delivery_id).Bind(2, r.at).Bind(3, r.error_class).Bind(4, std::int64_t{r.http_status});
+            attempt.Bind(5, r.latency_ms).Bind(6, r.reason).Bind(7, r.state);
+            attempt.Run();
             if (r.state == "delivered") {
                 resolve.Bind(1, r.delivery_id).Bind(2, r.at);
                 resolve.Run();
@@ -512,15 +518,27 @@ class SqliteSession final : public Session {
         tx.Commit();
     }
 
-    void Unclaim(const std::vector<std::int64_t>& ids, std::int64_t due_ms) override {
-        if (ids.empty()) return;
+    void Unclaim(const std::vector<Unclaimed>& items) override {
+        if (items.empty()) return;
         Transaction tx(db_);
-        Stmt s(db_.get(), "UPDATE deliveries SET lease_until_ms = 0, due_ms = MAX(due_ms, ?2) WHERE id = ?1");
-        for (auto id : ids) {
-            s.Bind(1, id).Bind(2, due_ms);
+        Stmt s(db_.get(),
+               "UPDATE deliveries SET lease_until_ms = 0, due_ms = MAX(due_ms, ?2) WHERE id = ?1 AND lease_until_ms = "
+               "?3");
+        for (const auto& u : items) {
+            s.Bind(1, u.id).Bind(2, u.due_ms).Bind(3, u.lease_until_ms);
             s.Run();
         }
         tx.Commit();
+    }
+
+    std::vector<std::int64_t> EndedAmong(const std::vector<std::int64_t>& ids) override {
+        Stmt s(db_.get(),
+               "SELECT id FROM deliveries WHERE id IN (SELECT value FROM json_each(?1)) AND state <> 'pending'");
+        s.Bind(1, nlohmann::json(ids).dump());
+        std::vector<std::int64_t> out;
+        while (s.Step())
+            out.push_back(s.Int(0));
+        return out;
     }
 
     void DropLeases() override {
@@ -668,11 +686,14 @@ class SqliteSession final : public Session {
 
     std::int64_t ReplayEntity(const std::string& entity_id, const std::string& connector, const Actor& actor) override {
         Transaction tx(db_);
-        Stmt find(db_.get(), "SELECT MAX(id) FROM deliveries WHERE entity_id = ?1 AND connector = ?2");
-        find.Bind(1, entity_id).Bind(2, connector);
-        if (!find.Step() || find.IsNull(0)) return 0;
-        const std::int64_t id = find.Int(0);
+        Stmt find(db_.get(),
+                  "SELECT id, state = 'pending' AND lease_until_ms > ?3 FROM deliveries WHERE entity_id = ?1 AND "
+                  "connector = ?2 ORDER BY id DESC LIMIT 1");
         const auto now = std::chrono::system_clock::now();
+        find.Bind(1, entity_id).Bind(2, connector).Bind(3, core::ToUnixMillis(now));
+        if (!find.Step()) return 0;
+        const std::int64_t id = find.Int(0);
+        if (find.Int(1) != 0) return -1;  // being sent right now
         Stmt requeue(db_.get(),
                      "UPDATE deliveries SET state = 'pending', attempts = 0, due_ms = ?2, since_ms = ?2, "
                      "lease_until_ms = 0, finished_at = NULL WHERE id = ?1");

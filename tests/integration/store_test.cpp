@@ -291,10 +291,11 @@ TEST_P(StoreTest, ConcurrentWritersStoreEachVersionOnce) {
 constexpr std::int64_t kNow = 1'800'000'000'000;  // far after the received_ms of the fixtures
 constexpr std::int64_t kLease = 60'000;
 
-AttemptRecord Attempt(std::int64_t id, const std::string& state, const std::string& cls = "", int status = 200,
+AttemptRecord Attempt(const DeliveryTask& task, const std::string& state, const std::string& cls = "", int status = 200,
                       std::int64_t due_ms = kNow) {
     AttemptRecord r;
-    r.delivery_id = id;
+    r.delivery_id = task.id;
+    r.lease_until_ms = task.lease_until_ms;
     r.at = "2026-11-26T12:00:01.000Z";
     r.error_class = cls;
     r.http_status = status;
@@ -330,7 +331,7 @@ TEST_P(StoreTest, EventsFanOutToTheirLanesAndOneEntityIsDeliveredInOrder) {
         EXPECT_EQ(t.payload.rfind("{\"payload\":", 0), 0u) << t.payload;
     }
     const auto first = std::find_if(erp.begin(), erp.end(), [](const auto& t) { return t.entity_id == "wc:main:1"; });
-    session_->RecordAttempts({Attempt(first->id, "delivered")});
+    session_->RecordAttempts({Attempt(*first, "delivered")});
     auto next = session_->ClaimDue("erp", kNow, 10, kLease);
     ASSERT_EQ(next.size(), 1u);
     EXPECT_EQ(next[0].entity_id, "wc:main:1");
@@ -344,12 +345,12 @@ TEST_P(StoreTest, RetriesWaitTheirTurnAndDeadLettersDoNotBlockTheEntity) {
     IngestOne(Order("wc:main:7", 2000, "b"));
     auto t = session_->ClaimDue("erp", kNow, 10, kLease);
     ASSERT_EQ(t.size(), 1u);
-    session_->RecordAttempts({Attempt(t[0].id, "pending", "transient", 503, kNow + 5000)});
+    session_->RecordAttempts({Attempt(t[0], "pending", "transient", 503, kNow + 5000)});
     EXPECT_TRUE(session_->ClaimDue("erp", kNow + 4999, 10, kLease).empty()) << "not due yet, and it blocks v2";
     t = session_->ClaimDue("erp", kNow + 5000, 10, kLease);
     ASSERT_EQ(t.size(), 1u);
     EXPECT_EQ(t[0].attempts, 1);
-    session_->RecordAttempts({Attempt(t[0].id, "dead", "permanent", 400)});
+    session_->RecordAttempts({Attempt(t[0], "dead", "permanent", 400)});
     const std::int64_t dead_id = t[0].id;
 
     // Dead: v2 goes ahead, and the dead letter is listed with its reason and attempts.
@@ -372,7 +373,7 @@ TEST_P(StoreTest, RetriesWaitTheirTurnAndDeadLettersDoNotBlockTheEntity) {
     EXPECT_EQ(session_->GetBacklog("erp").dead, 1);
 
     // A newer version delivered resolves the older dead letter: it must never overwrite the newer one.
-    session_->RecordAttempts({Attempt(t[0].id, "delivered")});
+    session_->RecordAttempts({Attempt(t[0], "delivered")});
     EXPECT_EQ(session_->GetDelivery(dead_id)->row.state, "resolved");
     EXPECT_TRUE(session_->ListDeliveries(dlq).items.empty());
     EXPECT_TRUE(session_->ReplayDead(DeliveryQuery{}, dead_id, std::nullopt, Actor{"ops", "x"}).empty());
@@ -385,7 +386,7 @@ TEST_P(StoreTest, ReplayOneWithAnEditedPayloadOrByFilterAndAuditIt) {
     ASSERT_EQ(claimed.size(), 3u);
     std::vector<AttemptRecord> dead;
     for (std::size_t i = 0; i < claimed.size(); ++i)
-        dead.push_back(Attempt(claimed[i].id, "dead", i == 0 ? "auth" : "permanent", i == 0 ? 401 : 422));
+        dead.push_back(Attempt(claimed[i], "dead", i == 0 ? "auth" : "permanent", i == 0 ? 401 : 422));
     session_->RecordAttempts(dead);
 
     const auto one = session_->ReplayDead(DeliveryQuery{}, claimed[1].id, std::string("{\"fixed\":true}"),
@@ -410,10 +411,48 @@ TEST_P(StoreTest, ReplayOneWithAnEditedPayloadOrByFilterAndAuditIt) {
     EXPECT_EQ(audit.items[1].target, "dlq:" + std::to_string(claimed[1].id));
 
     // Replaying an entity sends its newest delivery again, whatever its state.
-    session_->RecordAttempts({Attempt(again[0].id, "delivered")});
+    session_->RecordAttempts({Attempt(again[0], "delivered")});
     EXPECT_EQ(session_->ReplayEntity("wc:main:21", "erp", Actor{"ops", ""}), claimed[1].id);
     EXPECT_EQ(session_->GetDelivery(claimed[1].id)->row.state, "pending");
     EXPECT_EQ(session_->ReplayEntity("wc:main:21", "nope", Actor{"ops", ""}), 0);
+}
+
+TEST_P(StoreTest, AResultWhoseLeaseWasLostChangesNothing) {
+    IngestOne(Order("wc:main:35", 1000, "a"));
+    auto first = session_->ClaimDue("erp", kNow, 1, 100);
+    ASSERT_EQ(first.size(), 1u);
+    // The first claimant is slow; its lease runs out and a second claim takes the delivery.
+    auto second = session_->ClaimDue("erp", kNow + 200, 1, kLease);
+    ASSERT_EQ(second.size(), 1u);
+    EXPECT_NE(second[0].lease_until_ms, first[0].lease_until_ms);
+    session_->RecordAttempts({Attempt(first[0], "dead", "permanent", 400)});  // late, fenced off
+    session_->Unclaim({{first[0].id, first[0].lease_until_ms, 0}});           // likewise
+    auto d = session_->GetDelivery(first[0].id);
+    EXPECT_EQ(d->row.state, "pending");
+    EXPECT_TRUE(d->attempts.empty());
+    EXPECT_TRUE(session_->ClaimDue("erp", kNow + 300, 1, kLease).empty()) << "still leased by the second claim";
+    session_->RecordAttempts({Attempt(second[0], "delivered")});
+    d = session_->GetDelivery(first[0].id);
+    EXPECT_EQ(d->row.state, "delivered");
+    ASSERT_EQ(d->attempts.size(), 1u);
+    EXPECT_EQ(d->attempts[0].outcome, "delivered");
+    EXPECT_EQ(session_->EndedAmong({first[0].id, 999999}), std::vector<std::int64_t>{first[0].id});
+}
+
+TEST_P(StoreTest, AnOlderEventWaitsWhileANewerOneOfItsEntityIsInFlight) {
+    IngestOne(Order("wc:main:36", 1000, "a"));
+    IngestOne(Order("wc:main:36", 2000, "b"));
+    auto t = session_->ClaimDue("erp", kNow, 10, kLease);
+    ASSERT_EQ(t.size(), 1u);
+    session_->RecordAttempts({Attempt(t[0], "dead", "permanent", 400)});
+    auto newer = session_->ClaimDue("erp", kNow, 10, kLease);
+    ASSERT_EQ(newer.size(), 1u);
+    // The dead older one is replayed while the newer one is being sent: it must wait.
+    ASSERT_EQ(session_->ReplayDead(DeliveryQuery{}, t[0].id, std::nullopt, Actor{"ops", ""}).size(), 1u);
+    EXPECT_TRUE(session_->ClaimDue("erp", kNow + 1, 10, kLease).empty());
+    EXPECT_EQ(session_->ReplayEntity("wc:main:36", "erp", Actor{"ops", ""}), -1) << "in flight";
+    session_->RecordAttempts({Attempt(newer[0], "delivered")});
+    EXPECT_EQ(session_->ClaimDue("erp", kNow + 2, 10, kLease).size(), 1u);
 }
 
 TEST_P(StoreTest, HeldEventsGetTheirDeliveriesOnRelease) {
@@ -434,7 +473,7 @@ TEST_P(StoreTest, AnAbandonedLeaseIsReclaimedAndUnclaimGivesBack) {
     auto re = session_->ClaimDue("erp", kNow + 100, 1, kLease);  // the daemon that held them died
     ASSERT_EQ(re.size(), 1u);
     EXPECT_TRUE(re[0].reclaimed);
-    session_->Unclaim({re[0].id}, kNow + 1000);
+    session_->Unclaim({{re[0].id, re[0].lease_until_ms, kNow + 1000}});
     EXPECT_EQ(session_->ClaimDue("erp", kNow + 999, 10, kLease).size(), 1u);  // only the other one
     session_->DropLeases();
     EXPECT_EQ(session_->ClaimDue("erp", kNow + 1000, 10, kLease).size(), 2u);
@@ -447,7 +486,7 @@ TEST_P(StoreTest, RetentionPrunesOnlyEventsWhoseDeliveriesEnded) {
     IngestOne(Order("wc:main:63", 1000, "a", false, {}));  // no connector subscribed
     auto t = session_->ClaimDue("erp", kNow, 2, kLease);
     ASSERT_EQ(t.size(), 2u);
-    session_->RecordAttempts({Attempt(t[0].id, "delivered"), Attempt(t[1].id, "dead", "permanent", 400)});
+    session_->RecordAttempts({Attempt(t[0], "delivered"), Attempt(t[1], "dead", "permanent", 400)});
     EXPECT_EQ(session_->PruneOutbox("2026-11-26T12:00:00.000Z", 100), 0) << "nothing is older than the cutoff";
     EXPECT_EQ(session_->PruneOutbox("2026-11-27T00:00:00.000Z", 100), 2);  // the delivered one and wc:main:63
     EXPECT_EQ(session_->CountOutbox(), 2);
@@ -497,7 +536,7 @@ TEST_P(StoreTest, ConcurrentClaimersNeverShareADelivery) {
             std::vector<AttemptRecord> done;
             for (const auto& d : t) {
                 seen.push_back(d.id);
-                done.push_back(Attempt(d.id, "delivered"));
+                done.push_back(Attempt(d, "delivered"));
             }
             for (;;) {
                 try {

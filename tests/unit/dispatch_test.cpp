@@ -88,6 +88,14 @@ TEST(ClassifyTest, RetryAfterAsSecondsDateAndVendorHeaders) {
     EXPECT_EQ(RetryAfterOf(Answer(429), now), std::nullopt);
 }
 
+TEST(CleanTextTest, RemoteTextBecomesValidUtf8CutOnACharacterBoundary) {
+    EXPECT_EQ(CleanText("caf\xC3\xA9 ok"), "caf\xC3\xA9 ok");
+    EXPECT_EQ(CleanText("bad \xE9 latin-1"), "bad \xEF\xBF\xBD latin-1");
+    EXPECT_EQ(CleanText("line\r\nnext\x01"), "line \nnext ") << "control characters but newline and tab become spaces";
+    EXPECT_EQ(CleanText("ab\xC3\xA9", 3), "ab") << "never half a character";
+    EXPECT_EQ(CleanText("\xC3", 10), "\xEF\xBF\xBD") << "a truncated sequence";
+}
+
 TEST(TraceParentTest, CarriesTheOrdersTraceId) {
     const std::string trace(32, 'b');
     const auto tp = TraceParent(trace, 42, 0);

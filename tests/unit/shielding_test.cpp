@@ -162,5 +162,21 @@ TEST(TokenBucketTest, ReservationsKeepTheRateWhenCallersWakeLate) {
     EXPECT_EQ(d.Reserve(kT0 + 100ms), kT0 + 1s + 10ms);
 }
 
+TEST(CircuitBreakerTest, AProbeThatSaysNothingGivesItsPlaceBack) {
+    config::BreakerSettings settings;
+    settings.min_requests = 2;
+    settings.failure_ratio = 0.5;
+    settings.open_for = std::chrono::seconds(30);
+    CircuitBreaker b(settings);
+    b.OnFailure(kT0);
+    b.OnFailure(kT0);
+    ASSERT_EQ(b.GetState(kT0), CircuitBreaker::State::kOpen);
+    const auto later = kT0 + 31s;
+    ASSERT_TRUE(b.Allow(later));   // the probe
+    EXPECT_FALSE(b.Allow(later));  // only one at a time
+    b.Release(later);              // it was throttled, or never sent
+    EXPECT_TRUE(b.Allow(later)) << "a released probe must not leave the breaker stuck half-open";
+}
+
 }  // namespace
 }  // namespace orderbridge::dispatch

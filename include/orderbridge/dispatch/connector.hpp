@@ -94,6 +94,10 @@ std::optional<std::chrono::milliseconds> RetryAfterOf(const HttpAnswer& answer,
 std::unique_ptr<Connector> MakeHttpConnector(const config::ConnectorSettings& settings);
 std::unique_ptr<Connector> MakeConnector(const config::ConnectorSettings& settings);
 
+/// Text from a remote system made safe to store and show: valid UTF-8 (invalid bytes become
+/// U+FFFD), control characters other than newline and tab as spaces, at most `max_bytes`, cut on a character boundary.
+std::string CleanText(std::string_view in, std::size_t max_bytes = 500);
+
 /// W3C traceparent for a trace id (32 hex) and a span derived from the delivery.
 std::string TraceParent(const std::string& trace_id, std::int64_t delivery_id, int attempt);
 

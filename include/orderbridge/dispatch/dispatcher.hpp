@@ -94,6 +94,7 @@ class Dispatcher {
     void WorkerLoop(Lane& lane, std::size_t index);
     void Finish(Lane& lane, const store::DeliveryTask& task, const DeliveryResult& result,
                 std::chrono::milliseconds latency);
+    void GiveBack(std::vector<store::Session::Unclaimed> items);
     void RefreshBacklog(store::Session& session);
 
     store::Store& store_;
@@ -107,7 +108,7 @@ class Dispatcher {
     bool woken_ = false;
     bool hungry_ = false;  ///< a lane's queue ran low
     std::vector<store::AttemptRecord> results_;
-    std::vector<std::int64_t> unclaimed_;
+    std::vector<store::Session::Unclaimed> unclaimed_;
     std::thread pump_;
     std::thread listener_;  ///< PostgreSQL: LISTEN for other daemons' work
     std::atomic<bool> listener_stop_{false};

@@ -90,6 +90,9 @@ class CircuitBreaker {
     bool Allow(Clock::time_point now);
     void OnSuccess(Clock::time_point now);
     void OnFailure(Clock::time_point now);
+    /// A call that Allow let through ended without saying anything about health (throttled, or
+    /// never sent): its probe place is free again.
+    void Release(Clock::time_point now);
     State GetState(Clock::time_point now);
     static std::string_view ToString(State s);
 

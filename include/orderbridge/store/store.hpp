@@ -133,14 +133,16 @@ struct DeliveryTask {
     std::int64_t created_ms = 0;  ///< when the event was committed
     std::int64_t since_ms = 0;    ///< when retrying started (the commit, or the last replay): max_age counts from here
     bool reclaimed = false;       ///< its previous lease ran out unanswered (a daemon died mid-delivery)
+    std::int64_t lease_until_ms = 0;  ///< this claim's lease; also its fencing token
 };
 
 /// The outcome of one attempt and what becomes of the delivery.
 struct AttemptRecord {
     std::int64_t delivery_id = 0;
-    std::string at;           ///< RFC 3339
-    std::string error_class;  ///< "" for success, else transient|throttled|permanent|auth|duplicate
-    int http_status = 0;      ///< 0 when no answer came
+    std::int64_t lease_until_ms = 0;  ///< the claim's lease: a record whose lease was lost is dropped
+    std::string at;                   ///< RFC 3339
+    std::string error_class;          ///< "" for success, else transient|throttled|permanent|auth|duplicate
+    int http_status = 0;              ///< 0 when no answer came
     std::int64_t latency_ms = 0;
     std::string reason;
     std::string external_id;
@@ -278,10 +280,19 @@ class Session {
     virtual std::vector<DeliveryTask> ClaimDue(const std::string& connector, std::int64_t now_ms, int limit,
                                                std::int64_t lease_ms) = 0;
     /// Records attempts and their consequences in one transaction. A delivered one resolves the
-    /// dead deliveries of older events of the same entity on the same connector.
+    /// dead deliveries of older events of the same entity on the same connector. A record whose
+    /// lease is no longer the delivery's (it ran out and someone else claimed it) is dropped:
+    /// the other claimant's outcome counts.
     virtual void RecordAttempts(const std::vector<AttemptRecord>& records) = 0;
-    /// Gives claimed deliveries back without an attempt (breaker open, shutting down).
-    virtual void Unclaim(const std::vector<std::int64_t>& ids, std::int64_t due_ms) = 0;
+    struct Unclaimed {
+        std::int64_t id = 0;
+        std::int64_t lease_until_ms = 0;  ///< fencing, as for attempts
+        std::int64_t due_ms = 0;          ///< not before (a throttled lane's Retry-After); 0: now
+    };
+    /// Gives claimed deliveries back without an attempt (breaker open, paused, shutting down).
+    virtual void Unclaim(const std::vector<Unclaimed>& items) = 0;
+    /// Which of these deliveries are no longer pending (ended by any daemon).
+    virtual std::vector<std::int64_t> EndedAmong(const std::vector<std::int64_t>& ids) = 0;
     /// Ends every lease at once (a single-process store at start-up: nobody else can hold one);
     /// the deliveries are claimable again and count as reclaimed.
     virtual void DropLeases() = 0;
@@ -305,7 +316,7 @@ class Session {
     virtual std::vector<MaterializeResult> Materialize(const std::vector<MaterializeItem>& items) = 0;
 
     /// The newest delivery of `entity_id` on `connector`, whatever its state, is sent again.
-    /// Returns its id, or 0 when there is none.
+    /// Returns its id, 0 when there is none, -1 when it is being sent right now (try again).
     virtual std::int64_t ReplayEntity(const std::string& entity_id, const std::string& connector,
                                       const Actor& actor) = 0;
 };
