@@ -458,14 +458,17 @@ class SqliteSession final : public Session {
 
     std::vector<DeliveryTask> ClaimDue(const std::string& connector, std::int64_t now_ms, int limit,
                                        std::int64_t lease_ms) override {
+        // INDEXED BY: without statistics SQLite would check the entity condition through the
+        // state index, visiting every pending delivery for every candidate.
         Transaction tx(db_);
         Stmt s(db_.get(),
                "SELECT d.id, d.event_id, d.entity_id, d.type, d.version, COALESCE(d.payload_override, o.payload), "
                "d.attempts, d.created_ms, d.since_ms, d.lease_until_ms > 0 FROM deliveries d JOIN outbox o ON "
                "o.event_id = d.event_id "
                "WHERE d.connector = ?1 AND d.state = 'pending' AND d.due_ms <= ?2 AND d.lease_until_ms <= ?2 "
-               "AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.connector = d.connector AND p.entity_id = "
-               "d.entity_id AND p.state = 'pending' AND p.id <> d.id AND (p.id < d.id OR p.lease_until_ms > ?2)) "
+               "AND NOT EXISTS (SELECT 1 FROM deliveries p INDEXED BY deliveries_entity_pending WHERE p.connector = "
+               "d.connector AND p.entity_id = d.entity_id AND p.state = 'pending' AND p.id <> d.id AND (p.id < d.id "
+               "OR p.lease_until_ms > ?2)) "
                "ORDER BY d.due_ms, d.id LIMIT ?3");
         s.Bind(1, connector).Bind(2, now_ms).Bind(3, std::int64_t{limit});
         std::vector<DeliveryTask> out;
