@@ -1,0 +1,1656 @@
+#!/usr/bin/env python3
+"""An ERPNext (Frappe v15) REST API simulator standing in for the ERP behind the ERPNext connector
+(Python stdlib only).
+
+It follows the ERP/3PL fact sheet (erp_3pl.md), section 1 (ERPNext: auth, the generic REST surface,
+Customer, Sales Order, idempotent lookup, errors, rate limiting) and section 7.4 (the behaviours a
+simulator must reproduce), with the awkward parts kept: HTTP 417 for every validation error, a
+`_server_messages` member that is a JSON string holding a list of JSON strings, informational
+`_server_messages` on HTTP 200, a second customer with an existing name silently created as "Name - 1",
+a duplicate `po_no` for the same customer refused (the server-side dedupe key), Sales Orders answered
+as `{"data": doc}` with HTTP 200 (not 201), docstatus transitions, lists that return only `name` and 20
+rows unless asked otherwise. Where the fact sheet is silent, the Frappe/ERPNext v15 sources decided
+the detail (message texts, exception classes, where the exception text is omitted).
+
+In a test process:
+
+    with ErpNextSim(items=("SKU-1", "SKU-2"), warehouses=("Stores - ACME",)) as erp:
+        erp.script({"status": 429, "retry_after": "2"},
+                   {"status": 503, "match": {"method": "POST", "path_prefix": "/api/resource/Sales Order"}})
+        erp.ack_then_reset_next_sales_order()     # created, then the connection is reset unanswered
+        ... point the connector at erp.url with "token k:s" ...
+        erp.wait_until(lambda e: len(e.sales_orders) == 1, timeout=10)
+        (so,) = erp.sales_orders.values()
+        erp.set_delivered(so["name"])             # a Delivery Note now blocks cancelling it
+
+Constructor: ErpNextSim(api_key="k", api_secret="s", company="Acme Ltd", items=("SKU-1", "SKU-2", "SKU-3"),
+warehouses=("Stores - ACME",), allow_against_multiple_purchase_orders=False, *, non_stock_items=(),
+custom_fields=(), currency="EUR", naming_year=2025, rate_limit=None, tracebacks=True, host="127.0.0.1").
+It listens on host, port 0, in a daemon thread (ThreadingHTTPServer, HTTP/1.1 keep-alive, every answer
+with Content-Length); a context manager. Attributes `url`, `port`.
+    items / non_stock_items  the Item master (item codes); a non-stock item needs no warehouse
+    custom_fields            extra field names a Customer or Sales Order keeps (e.g. "woo_order_id");
+                             any other unknown field in a body is dropped silently, as Frappe does
+    naming_year              the YYYY of "SAL-ORD-YYYY-NNNNN" (ERPNext uses the current year)
+    rate_limit               {"limit": s, "window": s, "cost": s}: Frappe's processing-time budget;
+                             each answered request counts `cost` seconds (default 0.1); every answer
+                             carries X-RateLimit-Limit/-Remaining (microseconds) and -Reset (seconds);
+                             over budget: 429 TooManyRequestsError with Retry-After
+    tracebacks               False: error bodies carry only exc_type and _server_messages (a site
+                             where tracebacks are not allowed for the API user)
+
+State (snapshots, thread-safe): `customers` {name: doc}, `sales_orders` {name: doc}, `requests` [Call]
+where Call = (method, path, query, body, status): the URL-decoded path, the query as a dict of first
+values, the parsed JSON body or None, and the status answered or "hang" / "reset". `wait_until(predicate,
+timeout)` waits until predicate(sim) holds (AssertionError on timeout). Helpers: `add_customer(name,
+**fields)` (same naming rules as the API), `set_delivered(so_name)` (delivery_status "Fully Delivered",
+status "To Bill", a submitted Delivery Note linked), `ack_then_reset_next_sales_order(n=1)` (the next n
+Sales Orders that pass validation are created, then the connection is reset without an answer: the
+ambiguous failure after which a client must look the order up by po_no before retrying).
+
+Scripting: `script(*rules)` appends rules consumed in order by the requests they match (an int N is
+short for {"status": N}); `clear_script()`, `pending_rules()`. Rule keys:
+    status       answer this code with a canned body instead of serving the request: Frappe JSON for
+                 401/403/404/409/417/429/500/503 (429 carries no message, 503 is SessionStopped),
+                 an nginx HTML page for 502/504, a non-JSON text/html page for 508 (deadlock)
+    body         the answer body instead (dict/list sent as JSON, str or bytes)
+    headers      extra answer headers; retry_after: a Retry-After header
+    delay        seconds before the request is served (or answered)
+    hang         seconds to wait without answering, then close the connection (a client timeout)
+    reset        True: close with SO_LINGER 0, so the client sees a connection reset and no answer
+    commit       True: serve the request first (its changes are kept), then hang, reset or answer
+                 `status` instead (e.g. {"status": 504, "commit": True}: a proxy timeout after commit)
+    count        requests the rule answers before it is used up (default 1; None: never)
+    match        {"method": "POST", "path_prefix": "/api/resource/Sales Order", "path": exact} or a
+                 callable(RequestInfo(method, path, query, body)) -> bool
+Order for every request: authentication (401, no rule consumed), the rate limit, the first matching rule,
+the endpoint.
+
+Endpoints (paths URL-decoded, "/api/v1/..." answers like "/api/..."):
+    any          Authorization "token <key>:<secret>" or "Basic base64(key:secret)", else 401
+                 AuthenticationError with a message (a real site treats a request without usable
+                 credentials as Guest, which usually ends in a 403 PermissionError instead)
+    GET  /api/resource/{Customer|Sales Order|Item|Warehouse|Company}
+                 filters (JSON [[field, op, value], ...] or [[doctype, field, op, value], ...] or a
+                 dict of equalities / [op, value]; ops = != < > <= >= in, not in, like, not like, is,
+                 between; strings compare case-insensitively and ignore trailing spaces, as MariaDB
+                 does; a Sales Order Item field such as item_code matches through the child rows),
+                 or_filters, fields (JSON list, default ["name"], "*" = every header field),
+                 order_by (default "modified desc"), limit_start, limit_page_length (default 20,
+                 0 = all) -> {"data": [...]}; an unknown field is a 500 OperationalError (1054)
+    GET  /api/resource/{doctype}/{name}       {"data": doc}, or 404 DoesNotExistError
+    POST /api/resource/Customer               named by customer_name; an existing name (compared
+                 case-insensitively) gives "Name - 1", "Name - 2"... with an informational
+                 _server_messages note on the 200 answer; customer_name missing: 417 MandatoryError
+    POST /api/resource/Sales Order            "SAL-ORD-YYYY-00001", ...; docstatus 0, status "Draft",
+                 delivery_status "Not Delivered" (docstatus 1 in the body submits at once). 417 on:
+                 unknown customer / company / item / warehouse (LinkValidationError, one message
+                 "Could not find Customer: X, Row #1: Item Code: Y"), zero qty (InvalidQtyError), no
+                 delivery date at header or on every item ("Please enter Delivery Date"), a delivery
+                 date before transaction_date, a duplicate po_no for the same customer among
+                 docstatus < 2 orders ("Sales Order SAL-ORD-... already exists against Customer's
+                 Purchase Order ..."; a 200 with a warning when allow_against_multiple_purchase_orders),
+                 a stock item without warehouse (exc_type WarehouseRequired, a ValidationError
+                 subclass), missing mandatory fields (MandatoryError). Totals: amount = qty * rate;
+                 taxes "Actual" (tax_amount), "On Net Total" (rate %, included_in_print_rate honoured),
+                 "On Previous Row Amount/Total", "On Item Quantity"; discount_amount or
+                 additional_discount_percentage on "Grand Total" (default) or "Net Total"; grand_total,
+                 rounded_total (smallest currency fraction, e.g. 0.05 CHF) and rounding_adjustment;
+                 amounts rounded to 2 decimals the way Frappe's flt() does
+    PUT  /api/resource/Sales Order/{name}     fields merged (items/taxes replaced) and revalidated;
+                 {"docstatus": 1} submits (status "To Deliver and Bill"), 2 cancels; allowed moves
+                 0->0, 0->1, 1->1 (only po_no, po_date, delivery_date and custom fields may change:
+                 UpdateAfterSubmitError otherwise), 1->2; else 417 "Cannot change docstatus from 1
+                 (Submitted) to 0 (Draft)", "... from 0 (Draft) to 2 (Cancelled)" or "Cannot edit
+                 cancelled document"
+    PUT  /api/resource/Customer/{name}        fields merged (the name never changes)
+    POST /api/method/frappe.client.cancel     {"doctype", "name"} -> {"message": doc}; docstatus 1 -> 2,
+                 status "Cancelled"; 417 as above when not submitted; 417 LinkExistsError
+                 ("Cannot delete or cancel because Sales Order ... is linked with Delivery Note ...")
+                 once set_delivered() was called
+    else         404 with a Frappe-style JSON body
+
+A Frappe error body is built as in frappe/utils/response.py report_error: {"exception": "<module>.<Class>:
+<text>", "exc_type": "<Class>", "exc": "[\"Traceback ...\"]", "_server_messages": "[\"{\\\"message\\\": ...,
+\\\"title\\\": ..., \\\"indicator\\\": \\\"red\\\", \\\"raise_exception\\\": 1, ...}\"]"}; exception and exc are
+left out for 404 answers and when tracebacks=False, _server_messages when there is no message.
+
+As a process, for end-to-end tests:
+
+    erpnext_sim.py --port 0 [--api-key k --api-secret s --company C --items SKU-1,SKU-2
+                   --warehouses "Stores - ACME" --allow-multiple-po --script '[{"status": 503}]'
+                   --dump state.json]
+
+prints {"port": N} once listening and, on SIGTERM or SIGINT, one summary line {"requests", "customers",
+"sales_orders", "status_counts"}; --dump writes {"customers", "sales_orders", "requests"} there. Exits 0.
+"""
+import argparse
+import base64
+import binascii
+import collections
+import copy
+import datetime
+import decimal
+import http.server
+import json
+import math
+import re
+import secrets
+import signal
+import socket
+import socketserver
+import struct
+import sys
+import threading
+import time
+import traceback
+import urllib.parse
+
+__all__ = ["ErpNextSim", "Call", "RequestInfo"]
+
+Call = collections.namedtuple("Call", "method path query body status")
+RequestInfo = collections.namedtuple("RequestInfo", "method path query body")
+
+RULE_KEYS = {"status", "body", "headers", "retry_after", "delay", "hang", "reset", "commit", "count", "match"}
+MAX_BODY = 64 * 1024 * 1024
+OWNER = "Administrator"
+
+# Exception class -> (module in the traceback's last line, HTTP status), per frappe/exceptions.py.
+EXCEPTIONS = {
+    "ValidationError": ("frappe.exceptions", 417),
+    "LinkValidationError": ("frappe.exceptions", 417),
+    "MandatoryError": ("frappe.exceptions", 417),
+    "DocstatusTransitionError": ("frappe.exceptions", 417),
+    "UpdateAfterSubmitError": ("frappe.exceptions", 417),
+    "LinkExistsError": ("frappe.exceptions", 417),
+    "WarehouseRequired": ("erpnext.selling.doctype.sales_order.sales_order", 417),
+    "InvalidQtyError": ("erpnext.controllers.accounts_controller", 417),
+    "DoesNotExistError": ("frappe.exceptions", 404),
+    "AuthenticationError": ("frappe.exceptions", 401),
+    "PermissionError": ("frappe.exceptions", 403),
+    "DuplicateEntryError": ("frappe.exceptions", 409),
+    "TooManyRequestsError": ("frappe.exceptions", 429),
+    "SessionStopped": ("frappe.exceptions", 503),
+    "OperationalError": ("pymysql.err", 500),
+    "JSONDecodeError": ("json.decoder", 500),
+    "TypeError": ("builtins", 500),
+}
+
+STD_FIELDS = ["name", "owner", "creation", "modified", "modified_by", "docstatus", "idx"]
+MASTER_STD = {"owner": OWNER, "creation": "2025-01-01 00:00:00.000000", "modified": "2025-01-01 00:00:00.000000",
+              "modified_by": OWNER, "docstatus": 0, "idx": 0}
+CHILD_STD_FIELDS = ["name", "owner", "creation", "modified", "modified_by", "docstatus", "idx", "parent",
+                    "parentfield", "parenttype", "doctype"]
+
+CUSTOMER_INPUT = ["customer_name", "customer_type", "customer_group", "territory", "email_id", "mobile_no",
+                  "tax_id", "default_currency", "language", "disabled", "website", "customer_details",
+                  "customer_primary_contact", "customer_primary_address"]
+CUSTOMER_FIELDS = STD_FIELDS + ["naming_series"] + CUSTOMER_INPUT
+
+SO_INPUT = ["customer", "company", "order_type", "transaction_date", "delivery_date", "po_no", "po_date",
+            "currency", "conversion_rate", "selling_price_list", "set_warehouse", "skip_delivery_note",
+            "apply_discount_on", "additional_discount_percentage", "discount_amount", "taxes_and_charges",
+            "disable_rounded_total", "customer_address", "shipping_address_name", "contact_person",
+            "contact_email", "contact_phone", "terms", "project"]
+SO_FIELDS = STD_FIELDS + ["naming_series", "title", "customer_name", "price_list_currency", "plc_conversion_rate",
+                          "total_qty", "total", "net_total", "base_total", "base_net_total", "base_discount_amount",
+                          "total_taxes_and_charges", "base_total_taxes_and_charges", "grand_total",
+                          "base_grand_total", "rounding_adjustment", "base_rounding_adjustment", "rounded_total",
+                          "base_rounded_total", "advance_paid", "status", "delivery_status", "billing_status",
+                          "per_delivered", "per_billed", "amended_from"] + SO_INPUT
+SO_ITEM_INPUT = ["item_code", "item_name", "description", "qty", "rate", "uom", "conversion_factor",
+                 "delivery_date", "warehouse", "price_list_rate", "delivered_by_supplier", "supplier"]
+SO_ITEM_FIELDS = CHILD_STD_FIELDS + SO_ITEM_INPUT + ["stock_uom", "stock_qty", "amount", "net_rate", "net_amount",
+                                                     "base_rate", "base_amount", "base_net_amount", "delivered_qty",
+                                                     "billed_amt"]
+TAX_INPUT = ["charge_type", "account_head", "description", "rate", "tax_amount", "included_in_print_rate",
+             "row_id", "cost_center"]
+TAX_FIELDS = CHILD_STD_FIELDS + TAX_INPUT + ["total", "tax_amount_after_discount_amount", "base_tax_amount",
+                                             "base_total"]
+CHARGE_TYPES = ["Actual", "On Net Total", "On Previous Row Amount", "On Previous Row Total", "On Item Quantity"]
+# Sales Order fields with allow_on_submit: the only ones a 1 -> 1 update may change (besides custom fields).
+SO_ALLOW_ON_SUBMIT = {"po_no", "po_date", "delivery_date", "terms", "contact_email", "contact_phone"}
+SO_LABELS = {"customer": "Customer", "company": "Company", "currency": "Currency", "transaction_date": "Date",
+             "set_warehouse": "Set Source Warehouse", "selling_price_list": "Price List",
+             "conversion_rate": "Exchange Rate", "order_type": "Order Type", "apply_discount_on":
+             "Apply Additional Discount On", "discount_amount": "Additional Discount Amount",
+             "additional_discount_percentage": "Additional Discount Percentage", "skip_delivery_note":
+             "Skip Delivery Note", "disable_rounded_total": "Disable Rounded Total", "taxes_and_charges":
+             "Sales Taxes and Charges Template", "customer_address": "Customer Address",
+             "shipping_address_name": "Shipping Address Name", "contact_person": "Contact Person",
+             "project": "Project", "item_code": "Item Code", "qty": "Quantity", "rate": "Rate",
+             "warehouse": "Delivery Warehouse", "uom": "UOM", "charge_type": "Type", "account_head":
+             "Account Head", "tax_amount": "Amount", "included_in_print_rate": "Is this Tax included in Basic Rate?"}
+# Currency.smallest_currency_fraction_value for a few currencies; 0.01 otherwise.
+SMALLEST_FRACTION = {"CHF": 0.05, "JPY": 1.0, "HUF": 1.0, "KRW": 1.0, "CLP": 1.0, "ISK": 1.0}
+
+
+# --- Frappe number and message helpers ---------------------------------------------------------------------
+
+def _rounded(num, precision):
+    """frappe.utils.rounded with the "Banker's Rounding (legacy)" method: half up at 1+ decimals."""
+    multiplier = 10 ** precision
+    num = round(num * multiplier if precision else num, 8)
+    floor_num = math.floor(num)
+    part = num - floor_num
+    if not precision and part == 0.5:
+        num = floor_num if floor_num % 2 == 0 else floor_num + 1
+    elif part == 0.5:
+        num = floor_num + 1
+    else:
+        num = round(num)
+    return num / multiplier if precision else float(num)
+
+
+def _flt(value, precision=None):
+    """frappe.utils.flt: a float (0 for None, "" or garbage), optionally rounded."""
+    try:
+        num = float(value) if value not in (None, "") else 0.0
+    except (TypeError, ValueError):
+        num = 0.0
+    if math.isnan(num) or math.isinf(num):
+        num = 0.0
+    return num if precision is None else _rounded(num, precision)
+
+
+def _cint(value):
+    try:
+        return int(float(value or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _round_fraction(value, currency):
+    """erpnext round_based_on_smallest_currency_fraction."""
+    fraction = SMALLEST_FRACTION.get((currency or "").upper(), 0.01)
+    d_value, d_fraction = decimal.Decimal(repr(value)), decimal.Decimal(repr(fraction))
+    remainder = float(d_value % d_fraction)
+    if remainder > fraction / 2:
+        value += fraction - remainder
+    else:
+        value -= remainder
+    return _flt(value, 2)
+
+
+def _bold(text):
+    return f"<strong>{text}</strong>"
+
+
+def _msg(message, title=None, indicator=None, raise_exception=False, alert=False):
+    """One frappe.msgprint entry of the message log (key order as Frappe builds it)."""
+    out = {"message": message, "title": title or "Message"}
+    if indicator is None and raise_exception:
+        indicator = "red"
+    if indicator:
+        out["indicator"] = indicator
+    if alert:
+        out["alert"] = 1
+    if raise_exception:
+        out["raise_exception"] = 1
+        out["__frappe_exc_id"] = secrets.token_hex(28)
+    return out
+
+
+class _FrappeError(Exception):
+    """An exception as Frappe's handle_exception would report it."""
+
+    def __init__(self, exc_type, text=None, messages=()):
+        super().__init__(text)
+        module, self.status = EXCEPTIONS[exc_type]
+        self.exc_type = exc_type
+        self.exception = f"{module}.{exc_type}: {text}" if text else f"{module}.{exc_type}"
+        self.messages = list(messages)
+
+
+    @classmethod
+    def unhandled(cls, e, status=500):
+        err = cls("ValidationError")
+        err.exc_type, err.status = type(e).__name__, status
+        err.exception = f"{type(e).__module__}.{type(e).__name__}: {e}"
+        return err
+
+
+def _throw(message, exc="ValidationError", title=None, indicator=None):
+    """frappe.throw: the message goes to the message log and the exception carries it."""
+    return _FrappeError(exc, message, [_msg(message, title, indicator, raise_exception=True)])
+
+
+def _strip_name(name):
+    return str(name).strip() if name is not None else ""
+
+
+def _ci(value):
+    """A string as a MariaDB *_ci collation compares it: case-insensitive, trailing spaces ignored."""
+    return str(value).rstrip(" ").casefold()
+
+
+def _getdate(value):
+    if isinstance(value, datetime.date):
+        return value
+    text = str(value).strip()
+    for fmt in ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            return datetime.datetime.strptime(text, fmt).date()
+        except ValueError:
+            pass
+    raise _throw(f"{_bold(text)} is not a valid date string.", title="Invalid Date")
+
+
+def _hash(length=10):
+    return secrets.token_hex(length)[:length]
+
+
+# --- scripted rules -----------------------------------------------------------------------------------------
+
+class _Rule:
+    __slots__ = ("status", "body", "headers", "delay", "hang", "reset", "commit", "match", "remaining")
+
+    def __init__(self, spec):
+        if isinstance(spec, int):
+            spec = {"status": spec}
+        if not isinstance(spec, dict):
+            raise TypeError(f"a rule is a dict or a status code, not {spec!r}")
+        unknown = set(spec) - RULE_KEYS
+        if unknown:
+            raise ValueError(f"unknown rule keys {sorted(unknown)}; known: {sorted(RULE_KEYS)}")
+        self.status = int(spec["status"]) if spec.get("status") is not None else None
+        self.body = spec.get("body")
+        self.headers = [(str(k), str(v)) for k, v in (spec.get("headers") or {}).items()]
+        if spec.get("retry_after") is not None:
+            self.headers.append(("Retry-After", str(spec["retry_after"])))
+        self.delay = float(spec.get("delay") or 0.0)
+        self.hang = float(spec["hang"]) if spec.get("hang") is not None else None
+        self.reset = bool(spec.get("reset", False))
+        self.commit = bool(spec.get("commit", False))
+        match = spec.get("match")
+        if isinstance(match, dict):
+            unknown = set(match) - {"method", "path_prefix", "path"}
+            if unknown:
+                raise ValueError(f"unknown match keys {sorted(unknown)}; known: method, path_prefix, path")
+        elif match is not None and not callable(match):
+            raise TypeError("match is a dict or a callable")
+        self.match = match
+        count = spec.get("count", 1)
+        self.remaining = None if count is None else int(count)
+        if self.remaining is not None and self.remaining < 1:
+            raise ValueError("count must be at least 1 (None: never used up)")
+
+    def applies(self, info):
+        m = self.match
+        if m is None:
+            return True
+        if callable(m):
+            return bool(m(info))
+        if "method" in m and info.method.upper() != str(m["method"]).upper():
+            return False
+        if "path_prefix" in m and not info.path.startswith(m["path_prefix"]):
+            return False
+        if "path" in m and info.path != m["path"]:
+            return False
+        return True
+
+
+class _Outcome:
+    """What the connection does: answer (status, headers, body), hang, or reset."""
+    __slots__ = ("kind", "status", "headers", "body", "content_type", "hang")
+
+    def __init__(self, kind="answer", status=200, headers=(), body=b"", content_type="application/json", hang=0.0):
+        self.kind, self.status, self.headers, self.body = kind, status, list(headers), body
+        self.content_type, self.hang = content_type, hang
+
+
+def _html_page(status, title, text):
+    return (f"<!DOCTYPE html>\n<html>\n<head><title>{status} {title}</title></head>\n<body>\n<h1>{title}</h1>\n"
+            f"<p>{text}</p>\n</body>\n</html>\n").encode()
+
+
+# --- the site: state and endpoints --------------------------------------------------------------------------
+
+class _Ctx:
+    """Per-request state: the message log (informational messages end up in _server_messages)."""
+    __slots__ = ("messages", "reset_after")
+
+    def __init__(self):
+        self.messages = []
+        self.reset_after = False
+
+
+class _Site:
+    def __init__(self, api_key, api_secret, company, items, warehouses, allow_multiple_po, non_stock_items,
+                 custom_fields, currency, naming_year, rate_limit, tracebacks):
+        self.api_key, self.api_secret = str(api_key), str(api_secret)
+        self.company = company
+        self.items = {str(i): {"is_stock_item": 1} for i in items}
+        for i in non_stock_items:
+            self.items[str(i)] = {"is_stock_item": 0}
+        self.warehouses = [str(w) for w in warehouses]
+        self.allow_multiple_po = bool(allow_multiple_po)
+        self.custom_fields = [str(f) for f in custom_fields]
+        self.currency = currency
+        self.naming_year = int(naming_year)
+        self.tracebacks = bool(tracebacks)
+        self.rate_limit = None
+        if rate_limit:
+            self.rate_limit = {"limit": int(float(rate_limit["limit"]) * 1_000_000),
+                               "window": max(1, int(rate_limit["window"])),
+                               "cost": int(float(rate_limit.get("cost", 0.1)) * 1_000_000)}
+        self.rate_spent = {}
+        self.url = ""
+        self.cond = threading.Condition(threading.RLock())
+        self.customers = {}
+        self.sales_orders = {}
+        self.delivery_notes = {}        # SO name -> Delivery Note name
+        self.series = collections.Counter()
+        self.rules = []
+        self.ack_then_reset = 0
+        self.calls = []
+        self.last_modified = None
+
+    # --- helpers -------------------------------------------------------------------------------------------
+    def _now(self):
+        now = datetime.datetime.now()
+        if self.last_modified is not None and now <= self.last_modified:
+            now = self.last_modified + datetime.timedelta(microseconds=1)
+        self.last_modified = now
+        return now.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    def _link_url(self, doctype, name):
+        slug = doctype.lower().replace(" ", "-")
+        return f'<a href="{self.url}/app/{urllib.parse.quote(slug)}/{urllib.parse.quote(name)}">{name}</a>'
+
+    def _collection(self, doctype):
+        if doctype == "Customer":
+            return self.customers
+        if doctype == "Sales Order":
+            return self.sales_orders
+        if doctype == "Item":
+            return {code: self._item_doc(code) for code in self.items}
+        if doctype == "Warehouse":
+            return {w: {"name": w, "warehouse_name": w.rsplit(" - ", 1)[0], "company": self.company, "is_group": 0,
+                        "disabled": 0, **MASTER_STD} for w in self.warehouses}
+        if doctype == "Company":
+            return {self.company: {"name": self.company, "company_name": self.company,
+                                   "default_currency": self.currency, **MASTER_STD}}
+        raise _throw(f"DocType {doctype} not found", "DoesNotExistError")
+
+    def _item_doc(self, code):
+        return {"name": code, "item_code": code, "item_name": code, "item_group": "Products", "stock_uom": "Nos",
+                "is_stock_item": self.items[code]["is_stock_item"], "disabled": 0, **MASTER_STD}
+
+    def _fields_of(self, doctype):
+        if doctype == "Customer":
+            return CUSTOMER_FIELDS + self.custom_fields
+        if doctype == "Sales Order":
+            return SO_FIELDS + self.custom_fields
+        sample = next(iter(self._collection(doctype).values()), {})
+        return list(dict.fromkeys(STD_FIELDS + list(sample)))
+
+    def _find(self, coll, name):
+        """A document by name, compared as MariaDB does (case-insensitive)."""
+        if name in coll:
+            return coll[name]
+        key = _ci(name)
+        for doc_name, doc in coll.items():
+            if _ci(doc_name) == key:
+                return doc
+        return None
+
+    def _get(self, doctype, name):
+        doc = self._find(self._collection(doctype), name)
+        if doc is None:
+            raise _throw(f"{doctype} {name} not found", "DoesNotExistError")
+        return doc
+
+    # --- requests ------------------------------------------------------------------------------------------
+    def authorized(self, headers):
+        auth = (headers.get("Authorization") or "").strip()
+        scheme, _, token = auth.partition(" ")
+        token = token.strip()
+        try:
+            if scheme.lower() == "token":
+                key, secret = token.split(":")
+            elif scheme.lower() == "basic":
+                key, secret = base64.b64decode(token, validate=True).decode().split(":")
+            else:
+                return False
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            return False
+        return secrets.compare_digest(key, self.api_key) and secrets.compare_digest(secret, self.api_secret)
+
+    def pick_rule(self, info):
+        for i, rule in enumerate(self.rules):
+            if rule.applies(info):
+                if rule.remaining is not None:
+                    rule.remaining -= 1
+                    if rule.remaining == 0:
+                        del self.rules[i]
+                return rule
+        return None
+
+    def rate_check(self):
+        """Frappe's RateLimiter at the start of a request: (headers, rejected, window number)."""
+        rl = self.rate_limit
+        window_number, spent = divmod(int(time.time()), rl["window"])
+        counter = self.rate_spent.get(window_number, 0)
+        reset = rl["window"] - spent
+        headers = [("X-RateLimit-Reset", str(reset)), ("X-RateLimit-Limit", str(rl["limit"])),
+                   ("X-RateLimit-Remaining", str(max(rl["limit"] - counter, 0)))]
+        rejected = counter > rl["limit"]
+        if rejected:
+            headers.append(("Retry-After", str(reset)))
+        return headers, rejected, window_number
+
+    def json_answer(self, status, payload, headers=()):
+        return _Outcome(status=status, headers=headers,
+                        body=json.dumps(payload, separators=(",", ":"), default=str).encode())
+
+    def error_answer(self, err, ctx=None, headers=()):
+        body = {}
+        show = self.tracebacks and err.status != 404
+        if show:
+            body["exception"] = err.exception
+        body["exc_type"] = err.exc_type
+        if show:
+            trace = ("Traceback (most recent call last):\n"
+                     '  File "apps/frappe/frappe/app.py", line 114, in application\n'
+                     "    response = frappe.api.handle(request)\n"
+                     '  File "apps/frappe/frappe/api/__init__.py", line 49, in handle\n'
+                     "    data = endpoint(**arguments)\n"
+                     f"{err.exception}\n")
+            body["exc"] = json.dumps([trace])
+        messages = (ctx.messages if ctx else []) + err.messages
+        if messages:
+            body["_server_messages"] = json.dumps([json.dumps(m) for m in messages])
+        return self.json_answer(err.status, body, headers)
+
+    def canned(self, rule):
+        """The answer of a rule with a status (or a body)."""
+        status = rule.status if rule.status is not None else 200
+        headers = list(rule.headers)
+        if rule.body is not None:
+            body = rule.body
+            if isinstance(body, bytes):
+                return _Outcome(status=status, headers=headers, body=body)
+            if isinstance(body, str):
+                return _Outcome(status=status, headers=headers, body=body.encode())
+            return self.json_answer(status, body, headers)
+        if status == 508:
+            return _Outcome(status=508, headers=headers, content_type="text/html; charset=utf-8",
+                            body=_html_page(508, "Server Error", "Deadlock found when trying to get lock; "
+                                                                 "try restarting transaction"))
+        if status in (502, 504):
+            title = "Bad Gateway" if status == 502 else "Gateway Time-out"
+            return _Outcome(status=status, headers=headers, content_type="text/html",
+                            body=(f"<html>\r\n<head><title>{status} {title}</title></head>\r\n<body>\r\n<center><h1>"
+                                  f"{status} {title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n"
+                                  f"</html>\r\n").encode())
+        if 200 <= status < 300:
+            return self.json_answer(status, {}, headers)
+        by_status = {401: ("AuthenticationError", None), 403: ("PermissionError", "Not permitted"),
+                     404: ("DoesNotExistError", "Not found"), 409: ("DuplicateEntryError", "Duplicate entry"),
+                     417: ("ValidationError", "Simulated validation error"), 429: ("TooManyRequestsError", None),
+                     503: ("SessionStopped", None)}
+        exc, message = by_status.get(status, (None, None))
+        if exc is None:
+            err = _FrappeError.unhandled(Exception("Simulated server error"), status)
+            err.exception = "Exception: Simulated server error"
+        elif exc == "SessionStopped":
+            err = _FrappeError(exc, "Session Stopped")
+        elif message is None:
+            err = _FrappeError(exc)
+        else:
+            err = _throw(message, exc)
+        return self.error_answer(err, None, headers)
+
+    def serve(self, method, path, query, body, raw, content_type):
+        """Runs the endpoint; returns an _Outcome (with the lock held by the caller)."""
+        ctx = _Ctx()
+        try:
+            payload = self._route(ctx, method, path, query, body, raw, content_type)
+        except _FrappeError as err:
+            return self.error_answer(err, ctx), ctx
+        except Exception as e:      # a simulator bug: say so loudly, answer like an unhandled server error
+            traceback.print_exc()
+            return self.error_answer(_FrappeError.unhandled(e), ctx), ctx
+        if ctx.messages:
+            payload["_server_messages"] = json.dumps([json.dumps(m) for m in ctx.messages])
+        return self.json_answer(200, payload), ctx
+
+    def _route(self, ctx, method, path, query, body, raw, content_type):
+        if path.startswith("/api/v1/"):
+            path = "/api/" + path[len("/api/v1/"):]
+        if path.startswith("/api/resource/"):
+            rest = path[len("/api/resource/"):]
+            doctype, _, name = rest.partition("/")
+            if not doctype:
+                raise _throw("Not found", "DoesNotExistError")
+            if not name:
+                if method == "GET":
+                    self._collection(doctype)
+                    return {"data": self._list(doctype, query)}
+                if method == "POST":
+                    data = self._body_dict(body, raw, content_type)
+                    if doctype == "Customer":
+                        return {"data": self._insert_customer(ctx, data)}
+                    if doctype == "Sales Order":
+                        return {"data": self._insert_sales_order(ctx, data)}
+                    self._collection(doctype)
+                    raise _throw(f"Not permitted to create {doctype} in this simulator", "PermissionError")
+            else:
+                if method == "GET":
+                    return {"data": copy.deepcopy(self._get(doctype, name))}
+                if method == "PUT":
+                    data = self._body_dict(body, raw, content_type)
+                    if doctype == "Sales Order":
+                        return {"data": self._update_sales_order(ctx, name, data)}
+                    if doctype == "Customer":
+                        return {"data": self._update_customer(name, data)}
+                    self._collection(doctype)
+                    raise _throw("Not permitted", "PermissionError")
+        elif path == "/api/method/frappe.client.cancel":
+            if method not in ("POST", "PUT"):
+                raise _throw("Not permitted", "PermissionError")
+            args = dict(query)
+            if raw:
+                args.update(self._body_dict(body, raw, content_type))
+            missing = [a for a in ("doctype", "name") if not args.get(a)]
+            if missing:
+                raise _FrappeError("TypeError", f"cancel() missing 1 required positional argument: '{missing[0]}'")
+            return {"message": self._cancel(args["doctype"], args["name"])}
+        raise _throw(f"{method} {path} not found", "DoesNotExistError")
+
+    def _body_dict(self, body, raw, content_type):
+        if isinstance(body, dict):
+            return body
+        if raw and "application/x-www-form-urlencoded" in (content_type or ""):
+            form = urllib.parse.parse_qs(raw.decode("utf-8", "replace"))
+            if "data" in form:
+                body = self._parse_json(form["data"][0])
+                if isinstance(body, dict):
+                    return body
+            return {k: v[0] for k, v in form.items()}
+        if raw:
+            body = self._parse_json(raw.decode("utf-8", "replace"))
+            if isinstance(body, dict):
+                return body
+        if body is None and not raw:
+            return {}
+        raise _throw("Invalid request arguments")
+
+    @staticmethod
+    def _parse_json(text):
+        try:
+            return json.loads(text)
+        except ValueError as e:
+            raise _FrappeError("JSONDecodeError", str(e))
+
+    # --- listing -------------------------------------------------------------------------------------------
+    def _list(self, doctype, query):
+        docs = list(self._collection(doctype).values())
+        header = self._fields_of(doctype)
+        child = SO_ITEM_FIELDS if doctype == "Sales Order" else []
+        fields = self._parse_json(query["fields"]) if query.get("fields") else ["name"]
+        if isinstance(fields, str):
+            fields = [fields]
+        if not isinstance(fields, list):
+            raise _throw("Invalid fields")
+        out_fields = []
+        for f in fields:
+            f = self._column(f)
+            if f == "*":
+                out_fields.extend(header)
+            elif f not in header:
+                raise _FrappeError("OperationalError", f"(1054, \"Unknown column '{f}' in 'field list'\")")
+            else:
+                out_fields.append(f)
+        filters = self._filters(doctype, query.get("filters"), header, child)
+        or_filters = self._filters(doctype, query.get("or_filters"), header, child)
+        docs = [d for d in docs if all(self._match(d, f) for f in filters)
+                and (not or_filters or any(self._match(d, f) for f in or_filters))]
+        order_by = query.get("order_by") or "modified desc"
+        for part in reversed([p.strip() for p in order_by.split(",") if p.strip()]):
+            words = part.split()
+            field = self._column(words[0])
+            desc = len(words) > 1 and words[1].lower() == "desc"
+            if field not in header:
+                raise _FrappeError("OperationalError", f"(1054, \"Unknown column '{field}' in 'order clause'\")")
+            docs.sort(key=lambda d, f=field: self._sort_key(d.get(f)), reverse=desc)
+        start = _cint(query.get("limit_start"))
+        length = query.get("limit_page_length", query.get("limit"))
+        length = 20 if length in (None, "") else _cint(length)
+        docs = docs[start:start + length] if length else docs[start:]
+        return [{f: copy.deepcopy(d.get(f)) for f in out_fields} for d in docs]
+
+    @staticmethod
+    def _column(field):
+        field = str(field).strip()
+        if "." in field:
+            field = field.rsplit(".", 1)[1]
+        return field.strip("`")
+
+    @staticmethod
+    def _sort_key(value):
+        if value is None:
+            return (0, 0, "")
+        if isinstance(value, (int, float)):
+            return (1, float(value), "")
+        return (2, 0, _ci(value))
+
+    def _filters(self, doctype, raw, header, child):
+        if raw in (None, ""):
+            return []
+        spec = self._parse_json(raw) if isinstance(raw, str) else raw
+        if isinstance(spec, dict):
+            items = []
+            for field, value in spec.items():
+                if isinstance(value, list) and len(value) == 2 and isinstance(value[0], str):
+                    items.append([field, value[0], value[1]])
+                else:
+                    items.append([field, "=", value])
+        elif isinstance(spec, list):
+            items = spec
+        else:
+            raise _throw(f"Invalid filters: {raw}")
+        out = []
+        for f in items:
+            if not isinstance(f, list) or len(f) not in (2, 3, 4):
+                raise _throw(f"Invalid filter: {json.dumps(f)}")
+            if len(f) == 4:
+                f = f[1:]
+            if len(f) == 2:
+                f = [f[0], "=", f[1]]
+            field, op, value = self._column(f[0]), str(f[1]).strip().lower(), f[2]
+            if op == "==":
+                op = "="
+            if op not in ("=", "!=", "<", ">", "<=", ">=", "in", "not in", "like", "not like", "is", "between"):
+                raise _throw("Operator must be one of =, !=, >, <, >=, <=, like, not like, in, not in, is, between")
+            if field in header:
+                out.append((False, field, op, value))
+            elif field in child:
+                out.append((True, field, op, value))
+            else:
+                raise _FrappeError("OperationalError", f"(1054, \"Unknown column '{field}' in 'where clause'\")")
+        return out
+
+    def _match(self, doc, flt):
+        through_child, field, op, value = flt
+        if through_child:
+            return any(_compare(row.get(field), op, value) for row in doc.get("items") or [])
+        return _compare(doc.get(field), op, value)
+
+    # --- Customer ------------------------------------------------------------------------------------------
+    def _insert_customer(self, ctx, data):
+        customer_name = data.get("customer_name")
+        if customer_name in (None, "") or not str(customer_name).strip():
+            msg = "Error: Value missing for Customer: Customer Name"
+            raise _FrappeError("MandatoryError", "[Customer, None]: customer_name", [_msg(msg)])
+        customer_name = str(customer_name)
+        customer_type = data.get("customer_type") or "Company"
+        if customer_type not in ("Company", "Individual", "Partnership"):
+            raise _throw(f'Customer Type cannot be "{customer_type}". It should be one of "Company", "Individual", '
+                         f'"Partnership"')
+        name = _strip_name(customer_name)
+        if self._find(self.customers, name) is not None:
+            needle = f"{name} - ".casefold()
+            counts = [0]
+            for existing in self.customers:
+                if needle in existing.casefold():
+                    digits = re.match(r"\d*", existing.rsplit(" ", 1)[-1]).group()
+                    counts.append(int(digits) if digits else 0)
+            new_name = f"{name} - {max(counts) + 1}"
+            ctx.messages.append(_msg(f"Changed customer name to '{new_name}' as '{name}' already exists.",
+                                     title="Note", indicator="yellow", alert=True))
+            name = new_name
+        now = self._now()
+        doc = {"name": name, "owner": OWNER, "creation": now, "modified": now, "modified_by": OWNER, "docstatus": 0,
+               "idx": 0, "naming_series": None, "customer_name": customer_name, "customer_type": customer_type,
+               "customer_group": data.get("customer_group") or "All Customer Groups",
+               "territory": data.get("territory") or "All Territories", "disabled": _cint(data.get("disabled")),
+               "doctype": "Customer"}
+        for f in CUSTOMER_INPUT + self.custom_fields:
+            if f in data and f not in doc:
+                doc[f] = data[f]
+        self.customers[name] = doc
+        return copy.deepcopy(doc)
+
+    def _update_customer(self, name, data):
+        doc = self._get("Customer", name)
+        for f in CUSTOMER_INPUT + self.custom_fields:
+            if f in data:
+                doc[f] = data[f]
+        doc["modified"] = self._now()
+        return copy.deepcopy(doc)
+
+    def add_customer(self, customer_name, fields):
+        return self._insert_customer(_Ctx(), {"customer_name": customer_name, **fields})["name"]
+
+    # --- Sales Order ---------------------------------------------------------------------------------------
+    def _next_so_name(self):
+        prefix = f"SAL-ORD-{self.naming_year}-"
+        return prefix, f"{prefix}{self.series[prefix] + 1:05d}"
+
+    def _insert_sales_order(self, ctx, data):
+        docstatus = data.get("docstatus", 0)
+        if docstatus not in (0, 1, "0", "1"):
+            if _cint(docstatus) == 2:
+                raise _throw("Cannot change docstatus from 0 (Draft) to 2 (Cancelled)", "DocstatusTransitionError")
+            raise _throw("Invalid docstatus")
+        prefix, name = self._next_so_name()
+        doc = {"name": name, "doctype": "Sales Order"}
+        self._apply_so_input(doc, data, new=True)
+        self._validate_sales_order(ctx, doc, name)
+        self.series[prefix] += 1
+        now = self._now()
+        doc.update({"owner": OWNER, "creation": now, "modified": now, "modified_by": OWNER, "idx": 0,
+                    "naming_series": "SAL-ORD-.YYYY.-", "docstatus": _cint(docstatus)})
+        self._finish_rows(doc, now)
+        self._set_status(doc)
+        doc = self.sales_orders[name] = self._ordered(doc)
+        if self.ack_then_reset > 0:
+            self.ack_then_reset -= 1
+            ctx.reset_after = True
+        return copy.deepcopy(doc)
+
+    def _apply_so_input(self, doc, data, new):
+        for f in SO_INPUT + self.custom_fields:
+            if f in data:
+                doc[f] = data[f]
+        if "items" in data:
+            rows = data["items"] if isinstance(data["items"], list) else []
+            doc["items"] = [{f: row[f] for f in SO_ITEM_INPUT if f in row} for row in rows if isinstance(row, dict)]
+        if "taxes" in data:
+            rows = data["taxes"] if isinstance(data["taxes"], list) else []
+            doc["taxes"] = [{f: row[f] for f in TAX_INPUT if f in row} for row in rows if isinstance(row, dict)]
+        if new:
+            doc.setdefault("items", [])
+            doc.setdefault("taxes", [])
+
+    def _ordered(self, doc):
+        out = {f: doc[f] for f in SO_FIELDS + self.custom_fields if f in doc}
+        for table, fields in (("items", SO_ITEM_FIELDS), ("taxes", TAX_FIELDS)):
+            out[table] = [{f: row[f] for f in fields if f in row} for row in doc.get(table) or []]
+        out.update({k: v for k, v in doc.items() if k not in out and k != "doctype"})
+        out["doctype"] = "Sales Order"
+        return out
+
+    def _finish_rows(self, doc, now):
+        for table, child_doctype in (("items", "Sales Order Item"), ("taxes", "Sales Taxes and Charges")):
+            for idx, row in enumerate(doc.get(table) or [], 1):
+                row.setdefault("name", _hash())
+                row.update({"owner": OWNER, "creation": row.get("creation") or now, "modified": now,
+                            "modified_by": OWNER, "docstatus": doc["docstatus"], "idx": idx, "parent": doc["name"],
+                            "parentfield": table, "parenttype": "Sales Order", "doctype": child_doctype})
+
+    def _validate_sales_order(self, ctx, doc, name):
+        """SalesOrder.insert/save: links, SellingController.validate, SalesOrder.validate, mandatory fields."""
+        doc.setdefault("order_type", "Sales")
+        doc["company"] = doc.get("company") or self.company
+        doc["currency"] = doc.get("currency") or self.currency
+        doc["conversion_rate"] = _flt(doc.get("conversion_rate") or 1, 9)
+        doc["selling_price_list"] = doc.get("selling_price_list") or "Standard Selling"
+        doc["price_list_currency"] = doc["currency"]
+        doc["plc_conversion_rate"] = 1.0
+        doc["apply_discount_on"] = doc.get("apply_discount_on") or "Grand Total"
+        doc["skip_delivery_note"] = _cint(doc.get("skip_delivery_note"))
+        doc["disable_rounded_total"] = _cint(doc.get("disable_rounded_total"))
+        if not doc.get("transaction_date"):
+            doc["transaction_date"] = datetime.date.today().isoformat()
+        for field in ("transaction_date", "delivery_date", "po_date"):
+            if doc.get(field):
+                doc[field] = _getdate(doc[field]).isoformat()
+        for row in doc["items"]:
+            if row.get("delivery_date"):
+                row["delivery_date"] = _getdate(row["delivery_date"]).isoformat()
+
+        # Document._validate_links: every broken link in one message.
+        invalid = []
+        if doc.get("customer"):
+            found = self._find(self.customers, doc["customer"])
+            if found is None:
+                invalid.append(f"Customer: {doc['customer']}")
+            else:
+                doc["customer"] = found["name"]
+                doc["customer_name"] = found.get("customer_name")
+                doc["title"] = found.get("customer_name")
+        if doc["company"] != self.company:
+            if _ci(doc["company"]) == _ci(self.company):
+                doc["company"] = self.company
+            else:
+                invalid.append(f"Company: {doc['company']}")
+        if doc.get("set_warehouse"):
+            wh = self._canonical(self.warehouses, doc["set_warehouse"])
+            if wh is None:
+                invalid.append(f"Set Source Warehouse: {doc['set_warehouse']}")
+            else:
+                doc["set_warehouse"] = wh
+        for idx, row in enumerate(doc["items"], 1):
+            if row.get("item_code"):
+                code = self._canonical(self.items, row["item_code"])
+                if code is None:
+                    invalid.append(f"Row #{idx}: Item Code: {row['item_code']}")
+                else:
+                    row["item_code"] = code
+            if row.get("warehouse"):
+                wh = self._canonical(self.warehouses, row["warehouse"])
+                if wh is None:
+                    invalid.append(f"Row #{idx}: Delivery Warehouse: {row['warehouse']}")
+                else:
+                    row["warehouse"] = wh
+        if invalid:
+            raise _throw("Could not find " + ", ".join(invalid), "LinkValidationError")
+
+        # set_missing_values / get_item_details
+        for row in doc["items"]:
+            code = row.get("item_code")
+            row.setdefault("item_name", code)
+            row.setdefault("description", code)
+            row["uom"] = row.get("uom") or "Nos"
+            row["stock_uom"] = "Nos"
+            row["conversion_factor"] = _flt(row.get("conversion_factor") or 1, 9)
+            if not row.get("warehouse") and doc.get("set_warehouse"):
+                row["warehouse"] = doc["set_warehouse"]
+            row["delivered_by_supplier"] = _cint(row.get("delivered_by_supplier"))
+            row.setdefault("delivered_qty", 0.0)
+            row.setdefault("billed_amt", 0.0)
+        for tax in doc["taxes"]:
+            tax["rate"] = _flt(tax.get("rate"), 9)
+            tax["included_in_print_rate"] = _cint(tax.get("included_in_print_rate"))
+            if not tax.get("description") and tax.get("account_head"):
+                tax["description"] = tax["account_head"]
+
+        # AccountsController.validate_qty_is_not_zero
+        for idx, row in enumerate(doc["items"], 1):
+            if not _flt(row.get("qty")):
+                raise _throw(f"Row #{idx}: Item quantity cannot be zero", "InvalidQtyError",
+                             title="Invalid Quantity")
+        _calculate_taxes_and_totals(doc)
+
+        if doc["order_type"] == "Sales" and not doc["skip_delivery_note"]:
+            dates = [row["delivery_date"] for row in doc["items"] if row.get("delivery_date")]
+            if dates and doc.get("delivery_date") != max(dates):
+                doc["delivery_date"] = max(dates)
+            if doc.get("delivery_date"):
+                for row in doc["items"]:
+                    row["delivery_date"] = row.get("delivery_date") or doc["delivery_date"]
+                    if doc["transaction_date"] > row["delivery_date"]:
+                        raise _throw("Expected Delivery Date should be after Sales Order Date",
+                                     title="Invalid Delivery Date", indicator="orange")
+            else:
+                raise _throw("Please enter Delivery Date")
+
+        if doc.get("po_date") and not doc["skip_delivery_note"]:
+            for idx, row in enumerate(doc["items"], 1):
+                if row.get("delivery_date") and doc["po_date"] > row["delivery_date"]:
+                    raise _throw(f"Row #{idx}: Expected Delivery Date cannot be before Purchase Order Date")
+        if doc.get("po_no") and doc.get("customer") and not doc["skip_delivery_note"]:
+            others = [so for so in self.sales_orders.values()
+                      if so["name"] != name and so["docstatus"] < 2 and _ci(so.get("po_no") or "") == _ci(doc["po_no"])
+                      and so.get("customer") == doc["customer"]]
+            if others:
+                existing = others[0]["name"]
+                if self.allow_multiple_po:
+                    ctx.messages.append(_msg(f"Warning: Sales Order {_bold(existing)} already exists against "
+                                             f"Customer's Purchase Order {_bold(doc['po_no'])}", alert=True))
+                else:
+                    setting = _bold("'Allow Multiple Sales Orders Against a Customer's Purchase Order'")
+                    link = f'<a href="{self.url}/app/selling-settings/Selling%20Settings">Selling Settings</a>'
+                    raise _throw(f"Sales Order {_bold(existing)} already exists against Customer's Purchase Order "
+                                 f"{_bold(doc['po_no'])}. To allow multiple Sales Orders, Enable {setting} in {link}")
+
+        for idx, row in enumerate(doc["items"], 1):
+            code = row.get("item_code")
+            if (code in self.items and self.items[code]["is_stock_item"] and not row.get("warehouse")
+                    and not row["delivered_by_supplier"]):
+                raise _throw(f"Delivery warehouse required for stock item {code}", "WarehouseRequired")
+            if row["delivered_by_supplier"] and not row.get("supplier"):
+                raise _throw(f"Row #{idx}: Set Supplier for item {code}")
+
+        doc.setdefault("billing_status", "Not Billed")
+        doc.setdefault("delivery_status", "Not Delivered")
+        doc.setdefault("per_delivered", 0.0)
+        doc.setdefault("per_billed", 0.0)
+        doc.setdefault("advance_paid", 0.0)
+        warehouses = {row.get("warehouse") for row in doc["items"]}    # reset_default_field_value
+        if len(warehouses) > 1:
+            doc["set_warehouse"] = None
+        elif len(warehouses) == 1:
+            doc["set_warehouse"] = warehouses.pop()
+
+        # Document._validate_mandatory: one message per missing field, then MandatoryError.
+        missing = []
+        for field in ("customer", "company", "transaction_date", "currency"):
+            if not doc.get(field):
+                missing.append((field, f"Error: Value missing for Sales Order: {SO_LABELS[field]}"))
+        if not doc["items"]:
+            missing.append(("items", "Error: Data missing in table: Items"))
+        for idx, row in enumerate(doc["items"], 1):
+            if not row.get("item_code"):
+                missing.append(("item_code", f"Error: {_bold('Sales Order Item')} Row #{idx}: Value missing for: "
+                                             f"Item Code"))
+        for idx, tax in enumerate(doc["taxes"], 1):
+            for field in ("charge_type", "account_head"):
+                if not tax.get(field):
+                    missing.append((field, f"Error: {_bold('Sales Taxes and Charges')} Row #{idx}: Value missing "
+                                           f"for: {SO_LABELS[field]}"))
+        if missing:
+            raise _FrappeError("MandatoryError", f"[Sales Order, {name}]: " + ", ".join(f for f, _ in missing),
+                               [_msg(m) for _, m in missing])
+
+    @staticmethod
+    def _canonical(names, value):
+        if value in names:
+            return value
+        key = _ci(value)
+        for n in names:
+            if _ci(n) == key:
+                return n
+        return None
+
+    def _set_status(self, doc):
+        if doc["docstatus"] == 0:
+            doc["status"] = "Draft"
+        elif doc["docstatus"] == 2:
+            doc["status"] = "Cancelled"
+        elif doc.get("status") in ("On Hold", "Closed"):
+            pass
+        elif doc.get("skip_delivery_note"):
+            doc["status"] = "Completed" if doc["per_billed"] >= 100 else "To Bill"
+        elif doc["per_delivered"] >= 100:
+            doc["status"] = "Completed" if doc["per_billed"] >= 100 else "To Bill"
+        else:
+            doc["status"] = "To Deliver" if doc["per_billed"] >= 100 else "To Deliver and Bill"
+
+    def _update_sales_order(self, ctx, name, data):
+        stored = self._get("Sales Order", name)
+        before = stored["docstatus"]
+        after = data.get("docstatus", before)
+        if after not in (0, 1, 2, "0", "1", "2"):
+            raise _throw("Invalid docstatus")
+        after = _cint(after)
+        if before == 2:
+            raise _throw("Cannot edit cancelled document")
+        if before == 1 and after == 0:
+            raise _throw("Cannot change docstatus from 1 (Submitted) to 0 (Draft)", "DocstatusTransitionError")
+        if before == 0 and after == 2:
+            raise _throw("Cannot change docstatus from 0 (Draft) to 2 (Cancelled)", "DocstatusTransitionError")
+        if before == 1 and after == 2:
+            return self._cancel("Sales Order", stored["name"])
+        doc = copy.deepcopy(stored)
+        self._apply_so_input(doc, data, new=False)
+        if before == 1:
+            self._check_update_after_submit(stored, doc)
+        self._validate_sales_order(ctx, doc, stored["name"])
+        now = self._now()
+        doc["docstatus"] = after
+        doc["modified"] = now
+        self._finish_rows(doc, now)
+        self._set_status(doc)
+        doc = self.sales_orders[stored["name"]] = self._ordered(doc)
+        return copy.deepcopy(doc)
+
+    def _check_update_after_submit(self, stored, doc):
+        def fail(prefix, field, old, new):
+            label = SO_LABELS.get(field, field)
+            raise _throw(f"{prefix} Not allowed to change {_bold(label)} after submission from {_bold(old)} to "
+                         f"{_bold(new)}", "UpdateAfterSubmitError", title="Cannot Update After Submit")
+
+        for field in SO_INPUT:
+            if field in SO_ALLOW_ON_SUBMIT or field not in doc:
+                continue
+            old, new = stored.get(field), doc.get(field)
+            if field in ("transaction_date",) and new:
+                new = _getdate(new).isoformat()
+            if field in ("conversion_rate", "discount_amount", "additional_discount_percentage"):
+                same = _flt(old) == _flt(new)
+            elif field in ("skip_delivery_note", "disable_rounded_total"):
+                same = _cint(old) == _cint(new)
+            else:
+                same = (old or None) == (new or None) or (field == "customer" and new and old and _ci(old) == _ci(new))
+            if not same:
+                fail("", field, old, new)
+        for table, fields in (("items", ("item_code", "qty", "rate", "warehouse")),
+                              ("taxes", ("charge_type", "account_head", "rate", "tax_amount"))):
+            old_rows, new_rows = stored.get(table) or [], doc.get(table) or []
+            for idx in range(max(len(old_rows), len(new_rows))):
+                old_row = old_rows[idx] if idx < len(old_rows) else {}
+                new_row = new_rows[idx] if idx < len(new_rows) else {}
+                for field in fields:
+                    if field not in new_row and new_row:
+                        continue
+                    old, new = old_row.get(field), new_row.get(field)
+                    numeric = field in ("qty", "rate", "tax_amount")
+                    if (_flt(old) != _flt(new)) if numeric else ((old or None) != (new or None)):
+                        fail(f"Row #{idx + 1}:", field, old, new)
+
+    def _cancel(self, doctype, name):
+        coll = self._collection(doctype)
+        doc = self._find(coll, name)
+        if doc is None:
+            raise _throw(f"{doctype} {name} not found", "DoesNotExistError")
+        if doc["docstatus"] == 0:
+            raise _throw("Cannot change docstatus from 0 (Draft) to 2 (Cancelled)", "DocstatusTransitionError")
+        if doc["docstatus"] == 2:
+            raise _throw("Cannot edit cancelled document")
+        if doc.get("status") == "Closed":
+            raise _throw("Closed order cannot be cancelled. Unclose to cancel.")
+        dn = self.delivery_notes.get(doc["name"])
+        if dn is not None:
+            raise _throw(f"Cannot delete or cancel because {doctype} {self._link_url(doctype, doc['name'])} is linked "
+                         f"with Delivery Note {self._link_url('Delivery Note', dn)} ", "LinkExistsError")
+        now = self._now()
+        doc["docstatus"] = 2
+        doc["modified"] = now
+        for table in ("items", "taxes"):
+            for row in doc.get(table) or []:
+                row["docstatus"], row["modified"] = 2, now
+        self._set_status(doc)
+        return copy.deepcopy(doc)
+
+    def set_delivered(self, so_name):
+        doc = self._find(self.sales_orders, so_name)
+        if doc is None:
+            raise KeyError(f"no Sales Order {so_name!r}")
+        if doc["docstatus"] != 1:
+            raise ValueError(f"Sales Order {doc['name']} is not submitted (docstatus {doc['docstatus']}); a Delivery "
+                             f"Note can only be made against a submitted order")
+        prefix = f"MAT-DN-{self.naming_year}-"
+        self.series[prefix] += 1
+        self.delivery_notes[doc["name"]] = f"{prefix}{self.series[prefix]:05d}"
+        for row in doc["items"]:
+            row["delivered_qty"] = row["qty"]
+        doc.update({"per_delivered": 100.0, "delivery_status": "Fully Delivered", "modified": self._now()})
+        self._set_status(doc)
+        return self.delivery_notes[doc["name"]]
+
+
+def _compare(actual, op, value):
+    """One filter condition as MariaDB evaluates it (ifnull(field, '') / ifnull(field, 0) for NULLs)."""
+    if op == "is":
+        is_set = actual not in (None, "")
+        return is_set if str(value).lower() == "set" else not is_set
+    if op in ("in", "not in"):
+        values = value if isinstance(value, (list, tuple)) else [v.strip() for v in str(value).split(",")]
+        hit = any(_equal(actual, v) for v in values)
+        return hit if op == "in" else not hit
+    if op in ("like", "not like"):
+        pattern = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in str(value))
+        hit = re.fullmatch(pattern, str(actual if actual is not None else ""), re.IGNORECASE | re.DOTALL) is not None
+        return hit if op == "like" else not hit
+    if op == "between":
+        low, high = (value + [None, None])[:2] if isinstance(value, list) else (None, None)
+        return _order(actual, low) >= 0 and _order(actual, high) <= 0
+    if op == "=":
+        return _equal(actual, value)
+    if op == "!=":
+        return not _equal(actual, value)
+    c = _order(actual, value)
+    return {"<": c < 0, ">": c > 0, "<=": c <= 0, ">=": c >= 0}[op]
+
+
+def _as_numbers(actual, value):
+    if isinstance(actual, bool):
+        actual = int(actual)
+    if isinstance(actual, (int, float)) or (actual is None and isinstance(value, (int, float))):
+        try:
+            return _flt(actual), float(value if value not in (None, "") else 0)
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def _equal(actual, value):
+    nums = _as_numbers(actual, value)
+    if nums is not None:
+        return nums[0] == nums[1]
+    return _ci(actual if actual is not None else "") == _ci(value if value is not None else "")
+
+
+def _order(actual, value):
+    nums = _as_numbers(actual, value)
+    if nums is not None:
+        a, b = nums
+    else:
+        a, b = _ci(actual if actual is not None else ""), _ci(value if value is not None else "")
+    return (a > b) - (a < b)
+
+
+def _calculate_taxes_and_totals(doc):
+    """erpnext.controllers.taxes_and_totals, reduced to what a Sales Order from a web shop uses."""
+    items, taxes, currency = doc["items"], doc["taxes"], doc.get("currency")
+    for idx, tax in enumerate(taxes, 1):            # validate_taxes_and_charges, validate_inclusive_tax
+        charge_type = tax.get("charge_type")
+        if charge_type and charge_type not in CHARGE_TYPES:
+            raise _throw(f"Sales Taxes and Charges Row #{idx}: Type cannot be \"{charge_type}\". It should be one "
+                         "of " + ", ".join(f'"{c}"' for c in CHARGE_TYPES))
+        if charge_type in ("Actual", "On Net Total") and tax.get("row_id"):
+            raise _throw("Can refer row only if the charge type is 'On Previous Row Amount' or 'Previous Row Total'")
+        if charge_type in ("On Previous Row Amount", "On Previous Row Total"):
+            if idx == 1:
+                raise _throw("Cannot select charge type as 'On Previous Row Amount' or 'On Previous Row Total' for "
+                             "first row")
+            if not tax.get("row_id"):
+                raise _throw(f"Please specify a valid Row ID for row {idx} in table Sales Taxes and Charges")
+            if not 1 <= _cint(tax["row_id"]) < idx:
+                raise _throw("Cannot refer row number greater than or equal to current row number for this Charge "
+                             "type")
+        if tax.get("included_in_print_rate"):
+            if charge_type == "Actual":
+                raise _throw(f"Actual type tax cannot be included in Item rate in row {idx}")
+            if charge_type == "On Item Quantity":
+                raise _throw("Charge of type 'On Item Quantity' cannot be included in Item Rate")
+    inclusive = any(t.get("included_in_print_rate") for t in taxes)
+    inclusive_rate = sum(_flt(t.get("rate")) for t in taxes
+                         if t.get("included_in_print_rate") and t.get("charge_type") == "On Net Total")
+    for row in items:
+        row["qty"] = _flt(row.get("qty"), 3)
+        row["stock_qty"] = _flt(row["qty"] * _flt(row.get("conversion_factor") or 1), 3)
+        row["rate"] = _flt(row.get("rate"), 2)
+        row["price_list_rate"] = _flt(row.get("price_list_rate"), 2)
+        row["amount"] = _flt(row["rate"] * row["qty"], 2)
+        if inclusive_rate:                          # determine_exclusive_rate
+            row["net_amount"] = _flt(row["amount"] / (1 + inclusive_rate / 100.0), 2)
+            row["net_rate"] = _flt(row["net_amount"] / row["qty"], 2) if row["qty"] else 0.0
+        else:
+            row["net_amount"], row["net_rate"] = row["amount"], row["rate"]
+    total = _flt(sum(r["amount"] for r in items), 2)
+    total_qty = _flt(sum(r["qty"] for r in items), 3)
+
+    def compute(net_amounts, discount_applied):
+        """calculate_taxes + manipulate_grand_total_for_inclusive_tax: (net_total, grand total before rounding)."""
+        net_total = _flt(sum(net_amounts), 2)
+        cumulative = net_total
+        for tax in taxes:
+            charge_type, rate = tax.get("charge_type"), _flt(tax.get("rate"))
+            if charge_type == "Actual":
+                amount = _flt(tax.get("tax_amount"), 2)
+            elif charge_type == "On Net Total":
+                amount = sum(n * rate / 100.0 for n in net_amounts)
+            elif charge_type == "On Previous Row Amount":
+                amount = taxes[_cint(tax["row_id"]) - 1]["tax_amount"] * rate / 100.0
+            elif charge_type == "On Previous Row Total":
+                amount = taxes[_cint(tax["row_id"]) - 1]["total"] * rate / 100.0
+            elif charge_type == "On Item Quantity":
+                amount = rate * total_qty
+            else:
+                amount = 0.0
+            tax["tax_amount"] = _flt(amount, 2)
+            cumulative = _flt(cumulative + tax["tax_amount"], 2)
+            tax["total"] = cumulative
+        grand_total = taxes[-1]["total"] if taxes else net_total
+        if inclusive:
+            exclusive = sum(t["tax_amount"] for t in taxes if not t.get("included_in_print_rate"))
+            diff = total + exclusive - grand_total - discount_applied
+            diff = _flt(diff, 2)
+            if diff and abs(diff) <= 0.05:
+                grand_total = _flt(grand_total + diff, 2)
+        return net_total, grand_total
+
+    net_amounts = [r["net_amount"] for r in items]
+    net_total, grand_total = compute(net_amounts, 0.0)
+    apply_on = doc["apply_discount_on"]
+    if apply_on not in ("Grand Total", "Net Total"):
+        raise _throw(f'Apply Additional Discount On cannot be "{apply_on}". It should be one of "Grand Total", '
+                     f'"Net Total"')
+    discount = _flt(doc.get("discount_amount"), 2)
+    pct = _flt(doc.get("additional_discount_percentage"))
+    if pct and not discount:
+        discount = _flt((grand_total if apply_on == "Grand Total" else net_total) * pct / 100.0, 2)
+    rounding_adjustment = 0.0
+    if discount:                                    # apply_discount_amount
+        if apply_on == "Net Total":
+            base = net_total
+        else:
+            actual = sum(t["tax_amount"] for t in taxes if t.get("charge_type") in ("Actual", "On Item Quantity"))
+            base = _flt(grand_total - actual, 2)
+        grand_before = grand_total
+        if base:
+            net_amounts = [_flt(n - discount * n / base, 2) for n in net_amounts]
+            if not taxes and net_amounts:           # discount amount rounding loss, when there are no taxes
+                loss = _flt(net_total - sum(net_amounts) - discount, 2)
+                net_amounts[-1] = _flt(net_amounts[-1] + loss, 2)
+            for row, n in zip(items, net_amounts):
+                row["net_amount"] = n
+                row["net_rate"] = _flt(n / row["qty"], 2) if row["qty"] else 0.0
+            net_total, grand_total = compute(net_amounts, discount)
+            if apply_on == "Grand Total" and taxes:  # the discount loss goes to rounding_adjustment
+                rounding_adjustment = _flt(grand_before - discount - grand_total, 2)
+                grand_total = _flt(grand_total + rounding_adjustment, 2)
+    for tax in taxes:
+        tax["tax_amount_after_discount_amount"] = tax["tax_amount"]
+        tax["base_tax_amount"], tax["base_total"] = tax["tax_amount"], tax["total"]
+    total_taxes = _flt(grand_total - net_total - rounding_adjustment, 2)
+    if doc.get("disable_rounded_total"):
+        rounded_total = 0.0
+    else:                                           # set_rounded_total
+        rounded_total = _round_fraction(grand_total, currency)
+        rounding_adjustment = _flt(rounding_adjustment + rounded_total - grand_total, 2)
+    for row in items:
+        row["base_rate"], row["base_amount"], row["base_net_amount"] = row["rate"], row["amount"], row["net_amount"]
+    doc.update({"total_qty": total_qty, "total": total, "base_total": total, "net_total": net_total,
+                "base_net_total": net_total, "discount_amount": discount, "base_discount_amount": discount,
+                "additional_discount_percentage": pct, "total_taxes_and_charges": total_taxes,
+                "base_total_taxes_and_charges": total_taxes, "grand_total": grand_total,
+                "base_grand_total": grand_total, "rounding_adjustment": rounding_adjustment,
+                "base_rounding_adjustment": rounding_adjustment, "rounded_total": rounded_total,
+                "base_rounded_total": rounded_total})
+
+
+# --- HTTP ---------------------------------------------------------------------------------------------------
+
+class _Core:
+    """Turns one HTTP request into an outcome and a record (called on the connection's thread)."""
+
+    def __init__(self, site, stop):
+        self.site = site
+        self.stop = stop
+
+    def handle(self, method, target, headers, raw):
+        site = self.site
+        split = urllib.parse.urlsplit(target)
+        path = urllib.parse.unquote(split.path)
+        query = {}
+        for k, v in urllib.parse.parse_qsl(split.query, keep_blank_values=True):
+            query.setdefault(k, v)
+        content_type = headers.get("Content-Type") or ""
+        body = None
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = None
+        info = RequestInfo(method, path, query, body)
+        with site.cond:
+            if not site.authorized(headers):
+                outcome = site.error_answer(_throw("Invalid API key or secret", "AuthenticationError",
+                                                   title="Not Permitted"))
+                self._record(info, outcome.status)
+                return outcome
+            rate_headers, window = [], None
+            if site.rate_limit:
+                rate_headers, rejected, window = site.rate_check()
+                if rejected:
+                    outcome = site.error_answer(_FrappeError("TooManyRequestsError"), None, rate_headers)
+                    self._record(info, outcome.status)
+                    return outcome
+            rule = site.pick_rule(info)
+        if rule is not None and rule.delay > 0:
+            self.stop.wait(rule.delay)
+        with site.cond:
+            serve = rule is None or rule.commit or (rule.status is None and rule.body is None and rule.hang is None
+                                                    and not rule.reset)
+            outcome, ctx = None, None
+            if serve:
+                outcome, ctx = site.serve(method, path, query, body, raw, content_type)
+                if window is not None:
+                    site.rate_spent[window] = site.rate_spent.get(window, 0) + site.rate_limit["cost"]
+            if rule is not None and (rule.hang is not None or rule.reset):
+                outcome = _Outcome("hang", hang=rule.hang) if rule.hang is not None else _Outcome("reset")
+            elif rule is not None and (rule.status is not None or rule.body is not None):
+                outcome = site.canned(rule)
+            elif ctx is not None and ctx.reset_after:
+                outcome = _Outcome("reset")
+            elif rule is not None:
+                outcome.headers.extend(rule.headers)
+            if outcome.kind == "answer":
+                outcome.headers[:0] = rate_headers
+                outcome.headers.insert(0, ("Cache-Control", "no-store,no-cache,must-revalidate,max-age=0"))
+            self._record(info, outcome.status if outcome.kind == "answer" else outcome.kind)
+            return outcome
+
+    def _record(self, info, status):
+        site = self.site
+        site.calls.append(Call(info.method, info.path, info.query, info.body, status))
+        site.cond.notify_all()
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "nginx"
+    sys_version = ""
+    disable_nagle_algorithm = True     # and one write per answer: no delayed-ACK stalls between requests
+
+    def setup(self):
+        super().setup()
+        self.server.track(self.connection, True)
+
+    def finish(self):
+        try:
+            super().finish()
+        finally:
+            self.server.track(self.connection, False)
+
+    def log_message(self, *args):
+        pass
+
+    def version_string(self):
+        return self.server_version
+
+    def _serve(self):
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            raw = self._read_chunked()
+        else:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length < 0 or length > MAX_BODY:
+                self.send_error(413)
+                return
+            raw = self.rfile.read(length) if length else b""
+        outcome = self.server.core.handle(self.command, self.path, self.headers, raw)
+        if outcome.kind == "hang":
+            self.server.core.stop.wait(outcome.hang)
+            self.close_connection = True
+            return
+        if outcome.kind == "reset":
+            self.close_connection = True
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.rfile.close()
+            self.connection.close()
+            return
+        self.send_response(outcome.status)
+        self.send_header("Content-Type", outcome.content_type)
+        self.send_header("Content-Length", str(len(outcome.body)))
+        for k, v in outcome.headers:
+            self.send_header(k, v)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self._headers_buffer.append(b"\r\n")
+        head = b"".join(self._headers_buffer)
+        self._headers_buffer = []
+        self.wfile.write(head if self.command == "HEAD" else head + outcome.body)
+
+    def _read_chunked(self):
+        out = bytearray()
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return bytes(out)
+            out += self.rfile.read(size)
+            self.rfile.readline()
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
+
+
+class _HTTPServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address, core):
+        self.core = core
+        self._conns = set()
+        self._conns_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def server_bind(self):
+        # HTTPServer.server_bind would resolve the host name (socket.getfqdn), which can stall without DNS.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+    def track(self, conn, add):
+        with self._conns_lock:
+            (self._conns.add if add else self._conns.discard)(conn)
+
+    def drop_connections(self):
+        with self._conns_lock:
+            conns = list(self._conns)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def handle_error(self, request, client_address):
+        pass   # a client that went away mid-answer is not the simulator's problem
+
+
+class ErpNextSim:
+    """The simulator in a background thread of this process; a context manager. Listening once constructed."""
+
+    def __init__(self, api_key="k", api_secret="s", company="Acme Ltd", items=("SKU-1", "SKU-2", "SKU-3"),
+                 warehouses=("Stores - ACME",), allow_against_multiple_purchase_orders=False, *, non_stock_items=(),
+                 custom_fields=(), currency="EUR", naming_year=2025, rate_limit=None, tracebacks=True,
+                 host="127.0.0.1", port=0):
+        self._site = _Site(api_key, api_secret, company, items, warehouses, allow_against_multiple_purchase_orders,
+                           non_stock_items, custom_fields, currency, naming_year, rate_limit, tracebacks)
+        self._stop = threading.Event()
+        self._server = _HTTPServer((host, port), _Core(self._site, self._stop))
+        self.port = self._server.server_address[1]
+        self.url = f"http://{host}:{self.port}"
+        self._site.url = self.url
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="erpnext-sim", daemon=True)
+        self._thread.start()
+        self._closed = False
+
+    # --- lifetime ------------------------------------------------------------------------------------------
+    def close(self):
+        """Stops listening, drops every connection (hanging ones included) and ends the thread."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._server.drop_connections()
+        self._thread.join(10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- scripting -----------------------------------------------------------------------------------------
+    def script(self, *rules):
+        """Appends rules (dicts, or status codes), consumed in order by the requests they match."""
+        parsed = [_Rule(r) for r in rules]
+        with self._site.cond:
+            self._site.rules.extend(parsed)
+        return self
+
+    def clear_script(self):
+        with self._site.cond:
+            self._site.rules.clear()
+
+    def pending_rules(self):
+        """How many scripted rules are not used up yet."""
+        with self._site.cond:
+            return len(self._site.rules)
+
+    def ack_then_reset_next_sales_order(self, n=1):
+        """The next n Sales Orders that pass validation are created, then the connection is reset unanswered."""
+        with self._site.cond:
+            self._site.ack_then_reset += int(n)
+        return self
+
+    # --- state ---------------------------------------------------------------------------------------------
+    @property
+    def customers(self):
+        with self._site.cond:
+            return copy.deepcopy(self._site.customers)
+
+    @property
+    def sales_orders(self):
+        with self._site.cond:
+            return copy.deepcopy(self._site.sales_orders)
+
+    @property
+    def requests(self):
+        """Every request in the order it was answered: Call(method, path, query, body, status)."""
+        with self._site.cond:
+            return list(self._site.calls)
+
+    def status_counts(self):
+        """{"200": n, "417": n, "hang": n, ...}"""
+        with self._site.cond:
+            return dict(collections.Counter(str(c.status) for c in self._site.calls))
+
+    def add_customer(self, customer_name, **fields):
+        """Creates a Customer as POST /api/resource/Customer would; returns its name ("X - 1" if X exists)."""
+        with self._site.cond:
+            return self._site.add_customer(customer_name, fields)
+
+    def set_delivered(self, so_name):
+        """A submitted Delivery Note now covers the whole order: delivery_status "Fully Delivered", status
+        "To Bill", and cancelling the order fails with LinkExistsError. Returns the Delivery Note's name."""
+        with self._site.cond:
+            dn = self._site.set_delivered(so_name)
+            self._site.cond.notify_all()
+            return dn
+
+    def wait_until(self, predicate, timeout=10.0, what="condition"):
+        """Waits (woken by each request) until predicate(self) is true; AssertionError on timeout."""
+        with self._site.cond:
+            if self._site.cond.wait_for(lambda: predicate(self), timeout):
+                return True
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; saw {len(self._site.calls)} "
+                                 f"requests, status counts {self.status_counts()}")
+
+
+# --- standalone process -------------------------------------------------------------------------------------
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--api-key", default="k")
+    ap.add_argument("--api-secret", default="s")
+    ap.add_argument("--company", default="Acme Ltd")
+    ap.add_argument("--items", default="SKU-1,SKU-2,SKU-3", help="comma-separated item codes")
+    ap.add_argument("--non-stock-items", default="", help="comma-separated item codes without stock")
+    ap.add_argument("--warehouses", default="Stores - ACME", help="comma-separated warehouse names")
+    ap.add_argument("--custom-fields", default="", help="comma-separated extra field names kept on documents")
+    ap.add_argument("--allow-multiple-po", action="store_true",
+                    help="Selling Settings allow_against_multiple_purchase_orders: a duplicate po_no only warns")
+    ap.add_argument("--script", help="JSON list of rules to start with (no callables)")
+    ap.add_argument("--dump", help="write customers, sales orders and requests as JSON to this file at exit")
+    args = ap.parse_args(argv)
+
+    def split(text):
+        return tuple(s.strip() for s in text.split(",") if s.strip())
+
+    rules = json.loads(args.script) if args.script else []
+    sim = ErpNextSim(args.api_key, args.api_secret, args.company, split(args.items), split(args.warehouses),
+                     args.allow_multiple_po, non_stock_items=split(args.non_stock_items),
+                     custom_fields=split(args.custom_fields), host=args.host, port=args.port)
+    sim.script(*rules)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(json.dumps({"port": sim.port}), flush=True)
+    while not stop.wait(0.2):
+        pass
+    sim.close()
+    customers, orders, calls = sim.customers, sim.sales_orders, sim.requests
+    if args.dump:
+        with open(args.dump, "w") as f:
+            json.dump({"customers": customers, "sales_orders": orders,
+                       "requests": [c._asdict() for c in calls]}, f, indent=1, default=str)
+    print(json.dumps({"requests": len(calls), "customers": len(customers), "sales_orders": len(orders),
+                      "status_counts": dict(sorted(sim.status_counts().items()))}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,516 @@
+"""Self-test of the ERPNext (Frappe v15) REST simulator (Python standard library only): authentication,
+Customer naming, Sales Order validations and totals, listing, docstatus moves, cancellation, scripted faults,
+the acknowledged-then-reset create, and the standalone process.
+
+Run: cd tests/simulators && python3 -m unittest -v erpnext_sim_selftest
+"""
+import base64
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.parse
+
+from erpnext_sim import Call, ErpNextSim
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOKEN = {"Authorization": "token k:s"}
+SO_PATH = "/api/resource/Sales Order"
+
+
+def quote_path(path):
+    return urllib.parse.quote(path, safe="/:")
+
+
+class Client:
+    """One keep-alive connection speaking to the simulator as the connector would."""
+
+    def __init__(self, port, timeout=5.0, headers=TOKEN):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        self.headers = dict(headers)
+
+    def close(self):
+        self.conn.close()
+
+    def request(self, method, path, body=None, query=None, headers=None):
+        """Returns (status, lower-case headers, parsed JSON body or raw bytes)."""
+        url = quote_path(path)
+        if query:
+            url += "?" + urllib.parse.urlencode({k: v if isinstance(v, str) else json.dumps(v)
+                                                 for k, v in query.items()})
+        hdrs = dict(self.headers if headers is None else headers)
+        raw = None
+        if body is not None:
+            raw = json.dumps(body).encode()
+            hdrs["Content-Type"] = "application/json"
+        self.conn.request(method, url, body=raw, headers=hdrs)
+        resp = self.conn.getresponse()
+        data = resp.read()
+        hdrs = {k.lower(): v for k, v in resp.getheaders()}
+        if hdrs.get("content-type", "").startswith("application/json"):
+            data = json.loads(data)
+        return resp.status, hdrs, data
+
+    def get(self, path, **query):
+        return self.request("GET", path, query=query or None)
+
+    def post(self, path, body):
+        return self.request("POST", path, body)
+
+    def put(self, path, body):
+        return self.request("PUT", path, body)
+
+
+def server_messages(body):
+    """_server_messages decoded twice: a JSON string holding a list of JSON strings."""
+    outer = body["_server_messages"]
+    assert isinstance(outer, str), outer
+    inner = json.loads(outer)
+    assert all(isinstance(m, str) for m in inner), inner
+    return [json.loads(m) for m in inner]
+
+
+def order(**overrides):
+    body = {"customer": "Jane Doe", "company": "Acme Ltd", "transaction_date": "2025-01-10",
+            "delivery_date": "2025-01-14", "po_no": "wc:store1:10234", "currency": "EUR",
+            "set_warehouse": "Stores - ACME", "items": [{"item_code": "SKU-1", "qty": 2, "rate": 19.99}]}
+    body.update(overrides)
+    return body
+
+
+class ErpNextSimTest(unittest.TestCase):
+    def setUp(self):
+        self.erp = ErpNextSim(items=("SKU-1", "SKU-2", "SKU-3"), non_stock_items=("SHIP",),
+                              custom_fields=("woo_order_id",))
+        self.c = Client(self.erp.port)
+        self.assertEqual(self.c.post("/api/resource/Customer", {"customer_name": "Jane Doe"})[0], 200)
+
+    def tearDown(self):
+        self.c.close()
+        self.erp.close()
+
+    def assert_417(self, response, exc_type, text):
+        status, headers, body = response
+        self.assertEqual(status, 417, body)
+        self.assertEqual(headers["content-type"], "application/json")
+        self.assertEqual(body["exc_type"], exc_type)
+        self.assertIn(text, body["exception"])
+        self.assertTrue(body["exception"].endswith(exc_type + ": " + body["exception"].split(": ", 1)[1]))
+        self.assertIsInstance(json.loads(body["exc"]), list)
+        messages = server_messages(body)
+        self.assertTrue(any(text in m["message"] for m in messages), messages)
+        return messages
+
+    # --- auth ------------------------------------------------------------------------------------------
+    def test_auth_token_basic_and_401(self):
+        basic = {"Authorization": "Basic " + base64.b64encode(b"k:s").decode()}
+        self.assertEqual(self.c.request("GET", "/api/resource/Customer", headers=basic)[0], 200)
+        for headers in ({}, {"Authorization": "token k:wrong"}, {"Authorization": "Bearer k:s"},
+                        {"Authorization": "Basic !!notbase64"}):
+            status, _, body = self.c.request("GET", "/api/resource/Customer", headers=headers)
+            self.assertEqual(status, 401)
+            self.assertEqual(body["exc_type"], "AuthenticationError")
+            self.assertEqual(body["exception"], "frappe.exceptions.AuthenticationError: Invalid API key or secret")
+            self.assertEqual(server_messages(body)[0]["indicator"], "red")
+        self.assertEqual([c.status for c in self.erp.requests[-5:]], [200, 401, 401, 401, 401])
+
+    # --- Customer --------------------------------------------------------------------------------------
+    def test_customer_duplicate_name_is_renamed_with_a_note_on_200(self):
+        status, _, body = self.c.post("/api/resource/Customer",
+                                      {"customer_name": "Jane Doe", "email_id": "jane@example.com",
+                                       "customer_type": "Individual"})
+        self.assertEqual(status, 200)
+        self.assertEqual(body["data"]["name"], "Jane Doe - 1")
+        self.assertEqual(body["data"]["email_id"], "jane@example.com")
+        (note,) = server_messages(body)
+        self.assertEqual(note["message"], "Changed customer name to 'Jane Doe - 1' as 'Jane Doe' already exists.")
+        self.assertEqual((note["title"], note["indicator"]), ("Note", "yellow"))
+        # case-insensitive, as MariaDB compares names
+        status, _, body = self.c.post("/api/resource/Customer", {"customer_name": "JANE DOE"})
+        self.assertEqual(body["data"]["name"], "JANE DOE - 2")
+        self.assertEqual(sorted(self.erp.customers), ["JANE DOE - 2", "Jane Doe", "Jane Doe - 1"])
+        self.assertEqual(self.erp.add_customer("Jane Doe"), "Jane Doe - 3")
+        self.assertEqual(self.erp.add_customer("John Roe", email_id="j@example.com"), "John Roe")
+        self.assertEqual(self.erp.customers["John Roe"]["email_id"], "j@example.com")
+
+    def test_customer_name_is_mandatory(self):
+        status, _, body = self.c.post("/api/resource/Customer", {"customer_type": "Company"})
+        self.assertEqual(status, 417)
+        self.assertEqual(body["exc_type"], "MandatoryError")
+        self.assertEqual(server_messages(body)[0]["message"], "Error: Value missing for Customer: Customer Name")
+
+    def test_get_single_and_404_without_exception(self):
+        status, _, body = self.c.get("/api/resource/Customer/Jane Doe")
+        self.assertEqual((status, body["data"]["customer_name"]), (200, "Jane Doe"))
+        status, _, body = self.c.get("/api/resource/Sales Order/SAL-ORD-2025-09999")
+        self.assertEqual(status, 404)
+        self.assertEqual(body["exc_type"], "DoesNotExistError")
+        self.assertNotIn("exception", body)
+        self.assertEqual(server_messages(body)[0]["message"], "Sales Order SAL-ORD-2025-09999 not found")
+        for method, path in (("GET", "/api/resource/Foo"), ("DELETE", SO_PATH + "/X"), ("GET", "/nothing"),
+                             ("POST", "/api/method/frappe.client.unknown")):
+            status, _, body = self.c.request(method, path)
+            self.assertEqual(status, 404, (method, path))
+            self.assertEqual(body["exc_type"], "DoesNotExistError")
+
+    # --- Sales Order create ----------------------------------------------------------------------------
+    def test_create_sales_order_totals_and_defaults(self):
+        body = order(taxes=[{"charge_type": "On Net Total", "account_head": "VAT 19% - ACME", "rate": 19},
+                            {"charge_type": "Actual", "account_head": "Freight - ACME", "tax_amount": 4.90}],
+                     woo_order_id="10234", unknown_field="dropped")
+        status, _, resp = self.c.post(SO_PATH, body)
+        self.assertEqual(status, 200)
+        doc = resp["data"]
+        self.assertEqual(doc["name"], "SAL-ORD-2025-00001")
+        self.assertEqual((doc["docstatus"], doc["status"], doc["delivery_status"], doc["billing_status"]),
+                         (0, "Draft", "Not Delivered", "Not Billed"))
+        self.assertEqual((doc["total"], doc["net_total"], doc["total_taxes_and_charges"], doc["grand_total"]),
+                         (39.98, 39.98, 12.5, 52.48))
+        self.assertEqual([t["tax_amount"] for t in doc["taxes"]], [7.6, 4.9])
+        self.assertEqual(doc["items"][0]["warehouse"], "Stores - ACME")
+        self.assertEqual(doc["items"][0]["delivery_date"], "2025-01-14")
+        self.assertEqual(doc["items"][0]["amount"], 39.98)
+        self.assertEqual(doc["customer_name"], "Jane Doe")
+        self.assertEqual(doc["woo_order_id"], "10234")
+        self.assertNotIn("unknown_field", doc)
+        self.assertEqual(self.erp.sales_orders["SAL-ORD-2025-00001"]["grand_total"], 52.48)
+        self.assertEqual(self.c.post(SO_PATH, order(po_no="wc:store1:2"))[2]["data"]["name"], "SAL-ORD-2025-00002")
+
+    def test_discounts_inclusive_tax_and_rounding(self):
+        taxes = [{"charge_type": "On Net Total", "account_head": "VAT - ACME", "rate": 19},
+                 {"charge_type": "Actual", "account_head": "Freight - ACME", "tax_amount": 4.90}]
+        doc = self.c.post(SO_PATH, order(po_no="a", taxes=taxes, discount_amount=5))[2]["data"]
+        self.assertEqual((doc["net_total"], doc["grand_total"], doc["rounding_adjustment"]), (35.78, 47.48, 0.0))
+        doc = self.c.post(SO_PATH, order(po_no="b", taxes=taxes, discount_amount=5,
+                                         apply_discount_on="Net Total"))[2]["data"]
+        self.assertEqual((doc["net_total"], doc["taxes"][0]["tax_amount"], doc["grand_total"]), (34.98, 6.65, 46.53))
+        inclusive = [{"charge_type": "On Net Total", "account_head": "VAT - ACME", "rate": 19,
+                      "included_in_print_rate": 1}]
+        doc = self.c.post(SO_PATH, order(po_no="c", taxes=inclusive,
+                                         items=[{"item_code": "SKU-1", "qty": 3, "rate": 9.99}]))[2]["data"]
+        self.assertEqual((doc["total"], doc["net_total"], doc["grand_total"]), (29.97, 25.18, 29.97))
+        doc = self.c.post(SO_PATH, order(po_no="d", currency="CHF",
+                                         items=[{"item_code": "SKU-1", "qty": 1, "rate": 10.02}]))[2]["data"]
+        self.assertEqual((doc["grand_total"], doc["rounded_total"], doc["rounding_adjustment"]), (10.02, 10.0, -0.02))
+        doc = self.c.post(SO_PATH, order(po_no="e", items=[{"item_code": "SKU-1", "qty": 1, "rate": 1.005}]))[2]
+        self.assertEqual(doc["data"]["grand_total"], 1.01)               # flt(): half up at 2 decimals
+        self.assert_417(self.c.post(SO_PATH, order(po_no="f", taxes=[{"charge_type": "Actual", "account_head": "X",
+                                                                     "tax_amount": 1, "included_in_print_rate": 1}])),
+                        "ValidationError", "Actual type tax cannot be included in Item rate in row 1")
+
+    def test_link_errors_are_one_message(self):
+        messages = self.assert_417(self.c.post(SO_PATH, order(customer="Nobody", company="Other Ltd", items=[
+            {"item_code": "SKU-1", "qty": 1, "rate": 1}, {"item_code": "NOPE", "qty": 1, "rate": 1}])),
+            "LinkValidationError", "Could not find Customer: Nobody, Company: Other Ltd, Row #2: Item Code: NOPE")
+        self.assertEqual(messages[0]["indicator"], "red")
+        self.assertEqual(messages[0]["raise_exception"], 1)
+        self.assertEqual(self.erp.sales_orders, {})
+
+    def test_delivery_date_rules(self):
+        self.assert_417(self.c.post(SO_PATH, order(delivery_date=None)), "ValidationError",
+                        "Please enter Delivery Date")
+        self.assert_417(self.c.post(SO_PATH, order(delivery_date=None, items=[
+            {"item_code": "SKU-1", "qty": 1, "rate": 1}, {"item_code": "SKU-2", "qty": 1, "rate": 1}])),
+            "ValidationError", "Please enter Delivery Date")
+        messages = self.assert_417(self.c.post(SO_PATH, order(delivery_date="2025-01-09")), "ValidationError",
+                                   "Expected Delivery Date should be after Sales Order Date")
+        self.assertEqual((messages[0]["title"], messages[0]["indicator"]), ("Invalid Delivery Date", "orange"))
+        status, _, body = self.c.post(SO_PATH, order(delivery_date=None, items=[
+            {"item_code": "SKU-1", "qty": 1, "rate": 1, "delivery_date": "2025-01-20"},
+            {"item_code": "SKU-2", "qty": 1, "rate": 1, "delivery_date": "2025-01-15"}]))
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["data"]["delivery_date"], "2025-01-20")     # the latest item date
+        # an item without a date takes the header's (itself the latest item date when items have one)
+        status, _, body = self.c.post(SO_PATH, order(po_no="mixed", delivery_date=None, items=[
+            {"item_code": "SKU-1", "qty": 1, "rate": 1, "delivery_date": "2025-01-12"},
+            {"item_code": "SKU-2", "qty": 1, "rate": 1}]))
+        self.assertEqual([i["delivery_date"] for i in body["data"]["items"]], ["2025-01-12", "2025-01-12"])
+
+    def test_warehouse_required_for_stock_items_only(self):
+        self.assert_417(self.c.post(SO_PATH, order(set_warehouse=None)), "WarehouseRequired",
+                        "Delivery warehouse required for stock item SKU-1")
+        status, _, body = self.c.post(SO_PATH, order(set_warehouse=None, items=[
+            {"item_code": "SHIP", "qty": 1, "rate": 4.9}]))
+        self.assertEqual(status, 200, body)
+        status, _, body = self.c.post(SO_PATH, order(po_no="x", set_warehouse=None, items=[
+            {"item_code": "sku-1", "qty": 1, "rate": 1, "warehouse": "stores - acme"}]))
+        self.assertEqual(status, 200, body)
+        self.assertEqual((body["data"]["items"][0]["item_code"], body["data"]["set_warehouse"]),
+                         ("SKU-1", "Stores - ACME"))
+
+    def test_zero_qty_and_mandatory(self):
+        self.assert_417(self.c.post(SO_PATH, order(items=[{"item_code": "SKU-1", "qty": 0, "rate": 1}])),
+                        "InvalidQtyError", "Row #1: Item quantity cannot be zero")
+        status, _, body = self.c.post(SO_PATH, order(customer=None))
+        self.assertEqual((status, body["exc_type"]), (417, "MandatoryError"))
+        self.assertEqual([m["message"] for m in server_messages(body)],
+                         ["Error: Value missing for Sales Order: Customer"])
+        status, _, body = self.c.post(SO_PATH, order(items=[]))
+        self.assertEqual(server_messages(body)[0]["message"], "Error: Data missing in table: Items")
+
+    def test_duplicate_po_no_per_customer(self):
+        first = self.c.post(SO_PATH, order())[2]["data"]["name"]
+        messages = self.assert_417(self.c.post(SO_PATH, order()), "ValidationError",
+                                   f"Sales Order <strong>{first}</strong> already exists against Customer's "
+                                   f"Purchase Order <strong>wc:store1:10234</strong>")
+        self.assertIn("Selling Settings", messages[0]["message"])
+        # compared like MariaDB: case-insensitive
+        self.assertEqual(self.c.post(SO_PATH, order(po_no="WC:STORE1:10234"))[0], 417)
+        # another customer may reuse it
+        self.erp.add_customer("Other Co")
+        self.assertEqual(self.c.post(SO_PATH, order(customer="Other Co"))[0], 200)
+        # a cancelled order does not count
+        self.c.put(f"{SO_PATH}/{first}", {"docstatus": 1})
+        self.c.post("/api/method/frappe.client.cancel", {"doctype": "Sales Order", "name": first})
+        self.assertEqual(self.c.post(SO_PATH, order())[0], 200)
+
+    def test_duplicate_po_no_allowed_warns_on_200(self):
+        with ErpNextSim(allow_against_multiple_purchase_orders=True) as erp:
+            c = Client(erp.port)
+            erp.add_customer("Jane Doe")
+            self.assertEqual(c.post(SO_PATH, order())[0], 200)
+            status, _, body = c.post(SO_PATH, order())
+            self.assertEqual(status, 200)
+            (warning,) = server_messages(body)
+            self.assertTrue(warning["message"].startswith("Warning: Sales Order <strong>SAL-ORD-2025-00001</strong>"))
+            self.assertEqual(len(erp.sales_orders), 2)
+            c.close()
+
+    # --- listing ---------------------------------------------------------------------------------------
+    def test_list_filters_fields_and_paging(self):
+        for i in range(25):
+            self.assertEqual(self.c.post(SO_PATH, order(po_no=f"wc:s:{i}"))[0], 200)
+        status, _, body = self.c.get(SO_PATH)
+        self.assertEqual(status, 200)
+        self.assertEqual(len(body["data"]), 20)                           # default page length
+        self.assertEqual(body["data"][0], {"name": "SAL-ORD-2025-00025"})  # only name, newest first
+        self.assertEqual(len(self.c.get(SO_PATH, limit_page_length="0")[2]["data"]), 25)
+        page = self.c.get(SO_PATH, limit_start="20", limit_page_length="10", order_by="name asc")[2]["data"]
+        self.assertEqual([d["name"] for d in page], [f"SAL-ORD-2025-000{n}" for n in range(21, 26)])
+        found = self.c.get(SO_PATH, filters=[["po_no", "=", "wc:s:7"], ["docstatus", "<", 2]],
+                           fields=["name", "docstatus", "status", "po_no"])[2]["data"]
+        self.assertEqual(found, [{"name": "SAL-ORD-2025-00008", "docstatus": 0, "status": "Draft", "po_no": "wc:s:7"}])
+        self.assertEqual(self.c.get(SO_PATH, filters={"po_no": "WC:S:7"})[2]["data"], [{"name": "SAL-ORD-2025-00008"}])
+        self.assertEqual(len(self.c.get(SO_PATH, filters=[["Sales Order", "po_no", "in", ["wc:s:1", "wc:s:2"]]],
+                                        limit_page_length="0")[2]["data"]), 2)
+        self.assertEqual(len(self.c.get(SO_PATH, filters=[["po_no", "!=", "wc:s:1"]], limit_page_length="0")[2]
+                             ["data"]), 24)
+        self.assertEqual(len(self.c.get(SO_PATH, filters=[["item_code", "=", "SKU-1"]], limit_page_length="0")[2]
+                             ["data"]), 25)                               # through the child table
+        self.assertEqual(self.c.get(SO_PATH, filters=[["docstatus", ">", 0]])[2]["data"], [])
+        everything = self.c.get(SO_PATH, fields=["*"], limit_page_length="1")[2]["data"][0]
+        self.assertEqual(everything["grand_total"], 39.98)
+        self.assertNotIn("items", everything)
+        status, _, body = self.c.get(SO_PATH, filters=[["po_number", "=", "x"]])
+        self.assertEqual((status, body["exc_type"]), (500, "OperationalError"))
+        customers = self.c.get("/api/resource/Customer", filters=[["customer_name", "like", "jane%"]],
+                               fields=["name", "customer_name"])[2]["data"]
+        self.assertEqual(customers, [{"name": "Jane Doe", "customer_name": "Jane Doe"}])
+        self.assertEqual(self.c.get("/api/resource/Item", filters={"item_code": "SKU-2"})[2]["data"],
+                         [{"name": "SKU-2"}])
+
+    # --- docstatus -------------------------------------------------------------------------------------
+    def test_submit_and_docstatus_rules(self):
+        name = self.c.post(SO_PATH, order())[2]["data"]["name"]
+        path = f"{SO_PATH}/{name}"
+        self.assert_417(self.c.put(path, {"docstatus": 2}), "DocstatusTransitionError",
+                        "Cannot change docstatus from 0 (Draft) to 2 (Cancelled)")
+        status, _, body = self.c.put(path, {"po_date": "2025-01-09"})       # 0 -> 0
+        self.assertEqual((status, body["data"]["docstatus"], body["data"]["po_date"]), (200, 0, "2025-01-09"))
+        status, _, body = self.c.put(path, {"docstatus": 1})
+        self.assertEqual((status, body["data"]["docstatus"], body["data"]["status"]), (200, 1, "To Deliver and Bill"))
+        self.assert_417(self.c.put(path, {"docstatus": 0}), "DocstatusTransitionError",
+                        "Cannot change docstatus from 1 (Submitted) to 0 (Draft)")
+        self.assertEqual(self.c.put(path, {"po_no": "wc:store1:10234-b"})[0], 200)   # allow_on_submit
+        self.assert_417(self.c.put(path, {"items": [{"item_code": "SKU-1", "qty": 3, "rate": 19.99}]}),
+                        "UpdateAfterSubmitError", "Row #1: Not allowed to change <strong>Quantity</strong>")
+        status, _, body = self.c.put(path, {"docstatus": 2})
+        self.assertEqual((status, body["data"]["status"]), (200, "Cancelled"))
+        self.assert_417(self.c.put(path, {"docstatus": 2}), "ValidationError", "Cannot edit cancelled document")
+        so = self.erp.sales_orders[name]
+        self.assertEqual((so["docstatus"], so["status"]), (2, "Cancelled"))
+        # docstatus 1 in the POST submits at once
+        body = self.c.post(SO_PATH, order(po_no="direct", docstatus=1))[2]["data"]
+        self.assertEqual((body["docstatus"], body["status"]), (1, "To Deliver and Bill"))
+
+    def test_cancel_rules(self):
+        name = self.c.post(SO_PATH, order())[2]["data"]["name"]
+        cancel = {"doctype": "Sales Order", "name": name}
+        self.assert_417(self.c.post("/api/method/frappe.client.cancel", cancel), "DocstatusTransitionError",
+                        "Cannot change docstatus from 0 (Draft) to 2 (Cancelled)")
+        self.c.put(f"{SO_PATH}/{name}", {"docstatus": 1})
+        with self.assertRaises(KeyError):
+            self.erp.set_delivered("SAL-ORD-2025-09999")
+        dn = self.erp.set_delivered(name)
+        self.assertEqual(dn, "MAT-DN-2025-00001")
+        so = self.erp.sales_orders[name]
+        self.assertEqual((so["delivery_status"], so["status"], so["per_delivered"]), ("Fully Delivered", "To Bill",
+                                                                                      100.0))
+        self.assert_417(self.c.post("/api/method/frappe.client.cancel", cancel), "LinkExistsError",
+                        f"Cannot delete or cancel because Sales Order")
+        self.assertEqual(self.c.get(f"{SO_PATH}/{name}")[2]["data"]["docstatus"], 1)
+        other = self.c.post(SO_PATH, order(po_no="other", docstatus=1))[2]["data"]["name"]
+        self.assertEqual(self.c.request("GET", "/api/method/frappe.client.cancel")[0], 403)
+        status, _, body = self.c.post("/api/method/frappe.client.cancel", {"doctype": "Sales Order", "name": other})
+        self.assertEqual((status, body["message"]["status"], body["message"]["docstatus"]), (200, "Cancelled", 2))
+        self.assert_417(self.c.post("/api/method/frappe.client.cancel", {"doctype": "Sales Order", "name": other}),
+                        "ValidationError", "Cannot edit cancelled document")
+
+    # --- scripted faults -------------------------------------------------------------------------------
+    def test_scripted_429_503_508_then_normal(self):
+        self.erp.script({"status": 429, "retry_after": "2"}, 503, {"status": 508})
+        status, headers, body = self.c.get("/api/resource/Customer")
+        self.assertEqual((status, headers["retry-after"], body["exc_type"]), (429, "2", "TooManyRequestsError"))
+        status, _, body = self.c.get("/api/resource/Customer")
+        self.assertEqual((status, body["exc_type"]), (503, "SessionStopped"))
+        status, headers, body = self.c.get("/api/resource/Customer")
+        self.assertEqual(status, 508)
+        self.assertTrue(headers["content-type"].startswith("text/html"))
+        with self.assertRaises(ValueError):
+            json.loads(body)
+        self.assertEqual(self.c.get("/api/resource/Customer")[0], 200)
+        self.assertEqual(self.erp.pending_rules(), 0)
+
+    def test_match_only_hits_the_given_call_and_count(self):
+        self.erp.script({"status": 503, "count": 2, "match": {"method": "POST", "path_prefix": SO_PATH}})
+        self.assertEqual(self.c.get(SO_PATH)[0], 200)
+        self.assertEqual(self.c.post(SO_PATH, order())[0], 503)
+        self.assertEqual(self.c.post(SO_PATH, order())[0], 503)
+        self.assertEqual(self.erp.sales_orders, {})                      # not served
+        self.assertEqual(self.c.post(SO_PATH, order())[0], 200)
+        self.erp.script({"status": 417, "match": lambda r: r.body and r.body.get("po_no") == "bad"})
+        self.assertEqual(self.c.post(SO_PATH, order(po_no="fine"))[0], 200)
+        self.assertEqual(self.c.post(SO_PATH, order(po_no="bad"))[0], 417)
+
+    def test_reset_and_hang(self):
+        self.erp.script({"reset": True})
+        with self.assertRaises((ConnectionResetError, http.client.RemoteDisconnected, BrokenPipeError)):
+            self.c.get("/api/resource/Customer")
+        self.c.close()
+        self.assertEqual(self.c.get("/api/resource/Customer")[0], 200)
+        self.erp.script({"hang": 30.0})
+        slow = Client(self.erp.port, timeout=0.3)
+        with self.assertRaises(TimeoutError):
+            slow.get("/api/resource/Customer")
+        slow.close()
+        self.assertEqual([c.status for c in self.erp.requests[-3:]], ["reset", 200, "hang"])
+        started = time.monotonic()
+        self.erp.close()
+        self.assertLess(time.monotonic() - started, 2.0)
+
+    def test_commit_then_gateway_timeout(self):
+        self.erp.script({"status": 504, "commit": True, "match": {"method": "POST", "path_prefix": SO_PATH}})
+        status, headers, body = self.c.post(SO_PATH, order())
+        self.assertEqual(status, 504)
+        self.assertIn(b"nginx", body)
+        self.assertEqual(list(self.erp.sales_orders), ["SAL-ORD-2025-00001"])   # committed anyway
+
+    def test_ack_then_reset_next_sales_order(self):
+        self.erp.ack_then_reset_next_sales_order()
+        self.assert_417(self.c.post(SO_PATH, order(delivery_date=None)), "ValidationError",
+                        "Please enter Delivery Date")                     # a refused order does not use it up
+        with self.assertRaises((ConnectionResetError, http.client.RemoteDisconnected, BrokenPipeError)):
+            self.c.post(SO_PATH, order())
+        self.c.close()
+        self.assertEqual(list(self.erp.sales_orders), ["SAL-ORD-2025-00001"])
+        self.assertEqual(self.erp.requests[-1].status, "reset")
+        # what a client must do next: look it up by po_no, and not create it again
+        found = self.c.get(SO_PATH, filters=[["po_no", "=", "wc:store1:10234"], ["docstatus", "<", 2]])[2]["data"]
+        self.assertEqual(found, [{"name": "SAL-ORD-2025-00001"}])
+        self.assertEqual(self.c.post(SO_PATH, order())[0], 417)
+        self.assertEqual(self.c.post(SO_PATH, order(po_no="next"))[0], 200)
+
+    # --- plumbing --------------------------------------------------------------------------------------
+    def test_keep_alive_records_and_wait_until(self):
+        self.c.get("/api/resource/Customer")
+        sock = self.c.conn.sock
+        self.c.post(SO_PATH, order())
+        self.c.get(SO_PATH, filters={"po_no": "wc:store1:10234"})
+        self.assertIs(self.c.conn.sock, sock)                              # one connection throughout
+        calls = self.erp.requests
+        self.assertIsInstance(calls[0], Call)
+        method, path, query, body, status = calls[-1]
+        self.assertEqual((method, path, query, body, status),
+                         ("GET", SO_PATH, {"filters": '{"po_no": "wc:store1:10234"}'}, None, 200))
+        self.assertEqual(calls[-2].body["po_no"], "wc:store1:10234")
+        self.assertEqual(calls[-2].path, SO_PATH)                          # URL-decoded
+
+        def later():
+            time.sleep(0.2)
+            other = Client(self.erp.port)
+            other.post(SO_PATH, order(po_no="late"))
+            other.close()
+        threading.Thread(target=later, daemon=True).start()
+        self.assertTrue(self.erp.wait_until(lambda e: len(e.sales_orders) == 2, timeout=5))
+        with self.assertRaises(AssertionError):
+            self.erp.wait_until(lambda e: len(e.sales_orders) == 3, timeout=0.2)
+        self.assertEqual(self.c.get("/api/v1/resource/Sales Order/SAL-ORD-2025-00002")[0], 200)
+
+    def test_rate_limit_budget(self):
+        with ErpNextSim(rate_limit={"limit": 0.25, "window": 3600, "cost": 0.1}) as erp:
+            c = Client(erp.port)
+            try:
+                remaining = []
+                for _ in range(3):      # rejected only once the time spent exceeds the budget
+                    status, headers, _ = c.get("/api/resource/Customer")
+                    self.assertEqual((status, headers["x-ratelimit-limit"]), (200, "250000"))
+                    remaining.append(int(headers["x-ratelimit-remaining"]))
+                self.assertEqual(remaining, [250000, 150000, 50000])
+                status, headers, body = c.get("/api/resource/Customer")
+                self.assertEqual((status, body["exc_type"]), (429, "TooManyRequestsError"))
+                self.assertEqual(headers["x-ratelimit-remaining"], "0")
+                self.assertEqual(headers["retry-after"], headers["x-ratelimit-reset"])
+            finally:
+                c.close()
+
+    def test_form_encoded_and_chunked_bodies(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.erp.port, timeout=5)
+        form = urllib.parse.urlencode({"data": json.dumps(order())})
+        conn.request("POST", quote_path(SO_PATH), body=form,
+                     headers={**TOKEN, "Content-Type": "application/x-www-form-urlencoded"})
+        resp = conn.getresponse()
+        self.assertEqual((resp.status, json.loads(resp.read())["data"]["name"]), (200, "SAL-ORD-2025-00001"))
+        conn.request("POST", quote_path(SO_PATH), body=iter([json.dumps(order(po_no="chunked")).encode()]),
+                     headers={**TOKEN, "Content-Type": "application/json"}, encode_chunked=True)
+        resp = conn.getresponse()
+        self.assertEqual((resp.status, json.loads(resp.read())["data"]["po_no"]), (200, "chunked"))
+        conn.request("POST", quote_path(SO_PATH), body=b"{not json", headers={**TOKEN,
+                                                                              "Content-Type": "application/json"})
+        resp = conn.getresponse()
+        self.assertEqual((resp.status, json.loads(resp.read())["exc_type"]), (500, "JSONDecodeError"))
+        conn.close()
+
+    def test_standalone_process(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            dump = os.path.join(tmp, "state.json")
+            proc = subprocess.Popen([sys.executable, os.path.join(HERE, "erpnext_sim.py"), "--port", "0",
+                                     "--items", "A,B", "--script", '[{"status": 503}]', "--dump", dump],
+                                    stdout=subprocess.PIPE, text=True)
+            try:
+                port = json.loads(proc.stdout.readline())["port"]
+                c = Client(port)
+                self.assertEqual(c.get("/api/resource/Customer")[0], 503)
+                self.assertEqual(c.post("/api/resource/Customer", {"customer_name": "Jane Doe"})[0], 200)
+                self.assertEqual(c.post(SO_PATH, order(items=[{"item_code": "A", "qty": 1, "rate": 2}]))[0], 200)
+                c.close()
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                out, _ = proc.communicate(timeout=5)
+            self.assertEqual(proc.returncode, 0)
+            summary = json.loads(out.strip().splitlines()[-1])
+            self.assertEqual(summary, {"requests": 3, "customers": 1, "sales_orders": 1,
+                                       "status_counts": {"200": 2, "503": 1}})
+            with open(dump) as f:
+                state = json.load(f)
+            self.assertEqual(list(state["sales_orders"]), ["SAL-ORD-2025-00001"])
+            self.assertEqual(state["requests"][0]["status"], 503)
+
+
+if __name__ == "__main__":
+    unittest.main()
