@@ -221,6 +221,15 @@ void Describe(V& v, ConnectorSettings& c) {
         v.Field("signing_secret", c.signing_secret);
         v.Field("signature_header", c.signature_header);
     }
+    if (v.ForKind(c.kind, ConnectorKind::kErpnext)) {
+        v.Field("company", c.company);
+        v.Field("warehouse", c.warehouse);
+        v.Field("customer_group", c.customer_group);
+        v.Field("territory", c.territory);
+        v.Field("delivery_days", c.delivery_days, {false, Between(0, 365)});
+        v.Field("shipping_account", c.shipping_account);
+        v.Field("tax_account", c.tax_account);
+    }
 }
 
 template <class V>

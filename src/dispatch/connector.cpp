@@ -119,6 +119,10 @@ DeliveryResult Connector::Deliver(const store::DeliveryTask& task, HttpClient& c
     return Classify(task, client.Send(Prepare(task)));
 }
 
+HttpCall Connector::Prepare(const store::DeliveryTask&) {
+    throw std::logic_error(Name() + ": a multi-step connector must override Deliver");
+}
+
 std::optional<DeliveryResult> Connector::Lookup(const store::DeliveryTask&, HttpClient&) {
     return std::nullopt;
 }
@@ -199,6 +203,8 @@ std::unique_ptr<Connector> MakeConnector(const config::ConnectorSettings& settin
     switch (settings.kind) {
         case config::ConnectorKind::kHttp:
             return MakeHttpConnector(settings);
+        case config::ConnectorKind::kErpnext:
+            return MakeErpNextConnector(settings);
         default:
             throw std::invalid_argument("connector kind " + std::string(config::ToString(settings.kind)) +
                                         " is not available in this version");

@@ -137,8 +137,8 @@ struct Dispatcher::Lane {
         // A claim may wait in the queue for its tokens (up to 4 x max_in_flight of them) and then
         // take up to the timeout, with a retry of the store write: the lease covers all of that.
         const double queued_s = 4.0 * std::max(1, s.rate_limit.max_in_flight) / std::max(0.01, s.rate_limit.per_second);
-        lease = duration_cast<milliseconds>(s.timeout) * 2 + milliseconds(static_cast<std::int64_t>(queued_s * 1000)) +
-                milliseconds(5000);
+        lease = duration_cast<milliseconds>(s.timeout) * (connector->MaxCallsPerDelivery() + 1) +
+                milliseconds(static_cast<std::int64_t>(queued_s * 1000)) + milliseconds(5000);
         for (const char* outcome : {"delivered", "duplicate", "retry", "dead", "reclaimed"})
             outcomes.emplace(outcome, &m.deliveries.Add({{"connector", s.name}, {"outcome", outcome}}));
     }
@@ -501,7 +501,8 @@ void Dispatcher::WorkerLoop(Lane& lane, std::size_t) {
             lk.lock();
         };
         // Never start what the lease may not cover to the end: another claim would send it too.
-        const auto timeout_ms = duration_cast<milliseconds>(lane.settings.timeout).count();
+        const auto timeout_ms =
+            duration_cast<milliseconds>(lane.settings.timeout).count() * lane.connector->MaxCallsPerDelivery();
         if (core::ToUnixMillis(clock_.Now()) + timeout_ms + 1000 > task.lease_until_ms) {
             give_back(0);
             continue;

@@ -171,6 +171,39 @@ connectors:
     EXPECT_EQ(r.problems.size(), 10u) << ::testing::PrintToString(Messages(r));
 }
 
+TEST(ConfigTest, ErpNextConnectorsNeedTheirCompanyWarehouseAndKeys) {
+    FakeEnvironment env;
+    LoadResult bad = LoadFromString(R"(
+connectors:
+  - name: erp
+    kind: erpnext
+    base_url: "https://erp.example.com"
+    subscribe: [order.created, refund.created]
+    path: /nope
+)",
+                                    env);
+    EXPECT_TRUE(HasProblem(bad, "connectors[0].company: is required for kind erpnext"));
+    EXPECT_TRUE(HasProblem(bad, "connectors[0].warehouse: is required for kind erpnext"));
+    EXPECT_TRUE(HasProblem(bad, "connectors[0].auth: api_key and api_secret are required for kind erpnext"));
+    EXPECT_TRUE(HasProblem(bad, "connectors[0].subscribe[1]: kind erpnext takes order events"));
+    EXPECT_TRUE(HasProblem(bad, "connectors[0].path: unknown key")) << "http keys do not apply to erpnext";
+    LoadResult good = LoadFromString(R"(
+connectors:
+  - name: erp
+    kind: erpnext
+    base_url: "https://erp.example.com"
+    auth: {api_key: k, api_secret: s}
+    subscribe: ["order.*"]
+    company: "Acme Ltd"
+    warehouse: "Stores - ACME"
+    delivery_days: 5
+)",
+                                     env);
+    EXPECT_TRUE(good.problems.empty()) << ::testing::PrintToString(Messages(good));
+    EXPECT_EQ(good.settings.connectors.at(0).delivery_days, 5);
+    EXPECT_EQ(good.settings.connectors.at(0).customer_group, "Individual");
+}
+
 TEST(ConfigTest, WrongShapesAreNamed) {
     FakeEnvironment env;
     LoadResult r = LoadFromString("server: [1, 2]\nstores: {id: x}\nlog: {format: [json]}\n", env);

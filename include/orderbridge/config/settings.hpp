@@ -187,6 +187,14 @@ struct ConnectorSettings {
     std::string path = "/";
     std::string signing_secret;  ///< secret; empty: no signature header
     std::string signature_header = "X-Orderbridge-Signature";
+    // kind: erpnext
+    std::string company;    ///< required
+    std::string warehouse;  ///< set_warehouse of every Sales Order; required
+    std::string customer_group = "Individual";
+    std::string territory = "All Territories";
+    int delivery_days = 3;         ///< delivery date policy: order date + this many days
+    std::string shipping_account;  ///< shipping as an "Actual" tax row on this account; empty: not sent
+    std::string tax_account;       ///< WooCommerce's tax total as an "Actual" row; empty: not sent
 };
 
 struct ModelSettings {

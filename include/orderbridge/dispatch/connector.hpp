@@ -73,12 +73,16 @@ class Connector {
   public:
     virtual ~Connector() = default;
     virtual const std::string& Name() const = 0;
+    /// The most HTTP calls one delivery makes (each bounded by the connector's timeout): leases
+    /// are sized by it.
+    virtual int MaxCallsPerDelivery() const { return 1; }
     virtual DeliveryResult Deliver(const store::DeliveryTask& task, HttpClient& client);
     /// nullopt: the connector cannot tell (no lookup); otherwise whether the entity already exists.
     virtual std::optional<DeliveryResult> Lookup(const store::DeliveryTask& task, HttpClient& client);
 
   protected:
-    virtual HttpCall Prepare(const store::DeliveryTask& task) = 0;
+    /// The one request of a single-request connector (multi-step connectors override Deliver).
+    virtual HttpCall Prepare(const store::DeliveryTask& task);
     virtual DeliveryResult Classify(const store::DeliveryTask& task, const HttpAnswer& answer);
 };
 
@@ -92,6 +96,8 @@ std::optional<std::chrono::milliseconds> RetryAfterOf(const HttpAnswer& answer,
 /// The `http` connector: POSTs each event envelope to base_url + path with Idempotency-Key,
 /// traceparent and, when `signing_secret` is set, `sha256=<hex HMAC of the body>`.
 std::unique_ptr<Connector> MakeHttpConnector(const config::ConnectorSettings& settings);
+/// The `erpnext` connector: Sales Orders through the Frappe REST API (see docs/connectors.md).
+std::unique_ptr<Connector> MakeErpNextConnector(const config::ConnectorSettings& settings);
 std::unique_ptr<Connector> MakeConnector(const config::ConnectorSettings& settings);
 
 /// Text from a remote system made safe to store and show: valid UTF-8 (invalid bytes become
