@@ -122,6 +122,13 @@ json DeliveryJson(const store::DeliveryRow& d) {
     return j;
 }
 
+// The order `id`, or 404.
+store::EntityRow RequireOrder(store::Session& s, const std::string& id) {
+    auto row = s.GetEntity(id);
+    if (!row || row->kind != "order") throw core::Error(core::Errc::kNotFound, "no order " + id);
+    return *row;
+}
+
 json Step(const std::string& at, const char* step, const std::string& detail, const std::string& connector = "",
           int http_status = 0, std::optional<std::int64_t> latency_ms = std::nullopt) {
     return {{"at", at},
@@ -220,12 +227,11 @@ void AddOrderRoutes(http::Router& router, const Authenticator& auth, store::Sess
             auth.Authorize(req, false);
             const std::string id(req.Param("id"));
             RunOnPool(pool, respond, [id](store::Session& s) {
-                const auto row = s.GetEntity(id);
-                if (!row || row->kind != "order") throw core::Error(core::Errc::kNotFound, "no order " + id);
-                json body = Summary(*row);
-                body["trace_id"] = row->trace_id;
-                body["findings"] = json::parse(row->findings, nullptr, false);
-                body["order"] = json::parse(row->data, nullptr, false);
+                const auto row = RequireOrder(s, id);
+                json body = Summary(row);
+                body["trace_id"] = row.trace_id;
+                body["findings"] = json::parse(row.findings, nullptr, false);
+                body["order"] = json::parse(row.data, nullptr, false);
                 body["deliveries"] = DeliveryStates(s.EntityDeliveries(id));
                 return http::Response::Json(200, body.dump());
             });
@@ -239,9 +245,8 @@ void AddOrderRoutes(http::Router& router, const Authenticator& auth, store::Sess
             auth.Authorize(req, false);
             const std::string id(req.Param("id"));
             RunOnPool(pool, respond, [id](store::Session& s) {
-                const auto row = s.GetEntity(id);
-                if (!row || row->kind != "order") throw core::Error(core::Errc::kNotFound, "no order " + id);
-                return http::Response::Json(200, Timeline(s, *row).dump());
+                const auto row = RequireOrder(s, id);
+                return http::Response::Json(200, Timeline(s, row).dump());
             });
         } catch (...) {
             respond.Fail(std::current_exception());
@@ -278,8 +283,7 @@ void AddOrderRoutes(http::Router& router, const Authenticator& auth, store::Sess
             const std::string id(req.Param("id"));
             const std::string reason = ActionBody(req).value("reason", "");
             RunOnPool(pool, respond, [id, actor, reason](store::Session& s) {
-                const auto row = s.GetEntity(id);
-                if (!row || row->kind != "order") throw core::Error(core::Errc::kNotFound, "no order " + id);
+                RequireOrder(s, id);
                 if (!s.Release(id, actor, reason))
                     throw core::Error(core::Errc::kConflict, "order " + id + " is not held");
                 return http::Response::Json(200, json{{"entity_id", id}, {"released", true}, {"by", actor}}.dump());

@@ -146,6 +146,8 @@ import time
 import traceback
 import urllib.parse
 
+from scripting import Scripted
+
 __all__ = ["ErpNextSim", "Call", "RequestInfo"]
 
 Call = collections.namedtuple("Call", "method path query body status")
@@ -1504,13 +1506,18 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
         pass   # a client that went away mid-answer is not the simulator's problem
 
 
-class ErpNextSim:
+class ErpNextSim(Scripted):
     """The simulator in a background thread of this process; a context manager. Listening once constructed."""
+
+    @property
+    def _rules_state(self):
+        return self._site
 
     def __init__(self, api_key="k", api_secret="s", company="Acme Ltd", items=("SKU-1", "SKU-2", "SKU-3"),
                  warehouses=("Stores - ACME",), allow_against_multiple_purchase_orders=False, *, non_stock_items=(),
                  custom_fields=(), currency="EUR", naming_year=2025, rate_limit=None, tracebacks=True,
                  host="127.0.0.1", port=0):
+        self._rule_type = _Rule
         self._site = _Site(api_key, api_secret, company, items, warehouses, allow_against_multiple_purchase_orders,
                            non_stock_items, custom_fields, currency, naming_year, rate_limit, tracebacks)
         self._stop = threading.Event()
@@ -1542,22 +1549,6 @@ class ErpNextSim:
         self.close()
 
     # --- scripting -----------------------------------------------------------------------------------------
-    def script(self, *rules):
-        """Appends rules (dicts, or status codes), consumed in order by the requests they match."""
-        parsed = [_Rule(r) for r in rules]
-        with self._site.cond:
-            self._site.rules.extend(parsed)
-        return self
-
-    def clear_script(self):
-        with self._site.cond:
-            self._site.rules.clear()
-
-    def pending_rules(self):
-        """How many scripted rules are not used up yet."""
-        with self._site.cond:
-            return len(self._site.rules)
-
     def ack_then_reset_next_sales_order(self, n=1):
         """The next n Sales Orders that pass validation are created, then the connection is reset unanswered."""
         with self._site.cond:

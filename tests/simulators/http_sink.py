@@ -66,6 +66,8 @@ import sys
 import threading
 import time
 
+from scripting import Scripted
+
 __all__ = ["Sink", "Request"]
 
 MAX_HEAD = 64 * 1024          # request line + headers
@@ -497,13 +499,18 @@ class _Server:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-class Sink:
+class Sink(Scripted):
     """The sink in a background thread of this process; a context manager. Listening once constructed.
 
     Attributes: port, url ("http://127.0.0.1:<port>"). Reads return snapshots and are thread-safe.
     """
 
+    @property
+    def _rules_state(self):
+        return self._core
+
     def __init__(self, secret=None, signature_header="X-Orderbridge-Signature", latency=0.0, host="127.0.0.1"):
+        self._rule_type = _Rule
         self._core = _Core(secret, signature_header, latency, keep_records=True)
         self._server = _Server(self._core)
         self._loop = asyncio.new_event_loop()
@@ -541,22 +548,6 @@ class Sink:
         self.close()
 
     # --- scripting -------------------------------------------------------------------------------
-    def script(self, *rules):
-        """Appends rules (dicts, or status codes), consumed in order by the requests they match."""
-        parsed = [_Rule(r) for r in rules]
-        with self._core.cond:
-            self._core.rules.extend(parsed)
-        return self
-
-    def clear_script(self):
-        with self._core.cond:
-            self._core.rules.clear()
-
-    def pending_rules(self):
-        """How many scripted rules are not used up yet."""
-        with self._core.cond:
-            return len(self._core.rules)
-
     def fail_entity(self, entity_id, status=400, **rule):
         """Every request for this entity answers `status` (never used up); other rule keys allowed."""
         r = _Rule({**rule, "status": status, "count": None})
