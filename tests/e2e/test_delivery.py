@@ -268,6 +268,15 @@ class DeliveryBase:
         self.assertEqual(again.returncode, 0, again.stderr)
         wait_for(lambda: self.sink.duplicates == 1, what="the entity sent again (same key: a harmless repeat)")
 
+    def test_repeated_wrong_tokens_are_slowed_down(self):
+        d = self.start()
+        bad = {"Authorization": "Bearer not-the-token"}
+        answers = [d.request("GET", "/v1/connectors", headers=bad)[0] for _ in range(6)]
+        self.assertEqual(answers, [401] * 6)
+        status, headers, _ = d.request("GET", "/v1/connectors", headers=VIEWER)
+        self.assertEqual(status, 429, "even a right token waits after repeated failures")
+        self.assertGreaterEqual(int(headers["Retry-After"]), 1)
+
     def test_rate_limit_caps_requests_per_second(self):
         d = self.start(rate="{per_second: 5, burst: 1, max_in_flight: 2}")
         for i in range(10001, 10013):
