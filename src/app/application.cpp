@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "orderbridge/api/auth.hpp"
+#include "orderbridge/api/console.hpp"
 #include "orderbridge/api/deliveries.hpp"
 #include "orderbridge/api/health.hpp"
 #include "orderbridge/api/orders.hpp"
@@ -221,6 +222,7 @@ int Application::Run() {
     api::AddWebhookRoutes(router, settings_, ingest, *registry, validator.get(), lanes);
     api::AddOrderRoutes(router, auth, sessions);
     api::AddDeliveryRoutes(router, auth, sessions, dispatcher);
+    api::AddConsoleRoutes(router);
 
     auto server =
         std::make_unique<http::Server>(settings_.server, settings_.log.access_log, std::move(router), *registry);

@@ -220,5 +220,35 @@ connectors:
         self.assertEqual(r.returncode, 0, r.stderr)
 
 
+class ConsoleTest(unittest.TestCase):
+    """The web console is served from the binary, without a token, and loads nothing from elsewhere."""
+
+    def test_console_pages(self):
+        with Daemon(base_config(extra_server="  admin_tokens: [{name: ops, token: operator-token-0123456789, role: operator}]")) as d:
+            status, headers, _ = d.request("GET", "/console")
+            self.assertEqual((status, headers.get("Location")), (301, "/console/"))
+            status, headers, page = d.request("GET", "/console/")
+            self.assertEqual(status, 200, "the page itself needs no token")
+            self.assertTrue(headers["Content-Type"].startswith("text/html"))
+            self.assertIn("default-src 'self'", headers["Content-Security-Policy"])
+            self.assertIn(b'<script src="app.js">', page)
+            assets = {}
+            for name, kind in (("app.js", "text/javascript"), ("app.css", "text/css")):
+                status, headers, body = d.request("GET", "/console/" + name)
+                self.assertEqual(status, 200)
+                self.assertTrue(headers["Content-Type"].startswith(kind))
+                assets[name] = body.decode()
+            for text in [page.decode(), *assets.values()]:
+                for pattern in ('src="http', "href=\"http", "url(http", "fetch(\"http", "import "):
+                    self.assertNotIn(pattern, text, "the console must not load anything from elsewhere")
+            # The API calls it makes are the ones the daemon serves.
+            for path in ("/v1/connectors", "/v1/orders", "/v1/dlq", "/v1/audit", "/metrics", "/replay", "/release",
+                         "/timeline", '"pause"', '"resume"'):
+                self.assertIn(path, assets["app.js"])
+            self.assertEqual(d.request("GET", "/console/nope.js")[0], 404)
+            # Without a token the API still refuses.
+            self.assertEqual(d.request("GET", "/v1/connectors")[0], 401)
+
+
 if __name__ == "__main__":
     unittest.main()
