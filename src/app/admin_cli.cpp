@@ -13,13 +13,21 @@ namespace {
 using nlohmann::json;
 
 std::string BaseUrl(const AdminCommand& c, const config::Settings& s) {
-    if (!c.url.empty()) return c.url;
+    return DaemonUrl(c.url, s);
+}
+
+}  // namespace
+
+std::string DaemonUrl(const std::string& url, const config::Settings& s) {
+    if (!url.empty()) return url;
     std::string listen = s.server.listen;
     const auto colon = listen.rfind(':');
     std::string host = listen.substr(0, colon);
     if (host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]") host = "127.0.0.1";
     return "http://" + host + listen.substr(colon);
 }
+
+namespace {
 
 std::string Token(const AdminCommand& c, const config::Settings& s, bool action) {
     if (!c.token.empty()) return c.token;

@@ -7,6 +7,7 @@
 
 #include "orderbridge/app/admin_cli.hpp"
 #include "orderbridge/app/application.hpp"
+#include "orderbridge/app/demo.hpp"
 #include "orderbridge/config/loader.hpp"
 #include "orderbridge/core/build_info.hpp"
 #include "orderbridge/core/clock.hpp"
@@ -157,6 +158,12 @@ int main(int argc, char** argv) {
     replay->add_option("--connector", admin.connector, "Connector name")->required();
     replay->add_option("--reason", admin.reason, "Why (goes into the audit record)");
 
+    app::DemoOptions demo_options;
+    auto* demo = cli.add_subcommand("demo", "Send a running daemon sample WooCommerce orders, signed like the shop's");
+    demo->add_option("--orders", demo_options.orders, "How many (default 10)")->check(CLI::Range(1, 10000));
+    demo->add_option("--store", demo_options.store, "Store id (default: the first configured)");
+    demo->add_option("--url", demo_options.url, "The daemon's base URL (default from server.listen)");
+
     try {
         cli.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -190,6 +197,8 @@ int main(int argc, char** argv) {
             return kExitRuntime;
         }
     }
+
+    if (demo->parsed()) return app::RunDemo(demo_options, settings);
 
     if (dlq->parsed() || replay->parsed()) {
         using K = app::AdminCommand::Kind;

@@ -268,6 +268,24 @@ class DeliveryBase:
         self.assertEqual(again.returncode, 0, again.stderr)
         wait_for(lambda: self.sink.duplicates == 1, what="the entity sent again (same key: a harmless repeat)")
 
+    def test_demo_sends_signed_sample_orders_that_flow_through(self):
+        d = self.start()
+        run = subprocess.run([BIN, "--config", d.config_path, "demo", "--orders", "6", "--url",
+                              f"http://127.0.0.1:{d.port}"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+        self.assertIn("sent 6 orders to store 'main'", run.stdout)
+        self.assertIn("/console/", run.stdout)
+        self.sink.wait_for_accepted(6, timeout=20)
+        self.assertEqual(len({e["entity_id"] for e in self.sink.accepted}), 6)
+        # Run again: new ids, so new orders (not duplicates).
+        again = subprocess.run([BIN, "--config", d.config_path, "demo", "--orders", "2", "--url",
+                                f"http://127.0.0.1:{d.port}"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(again.returncode, 0, again.stdout + again.stderr)
+        self.assertNotIn("duplicate", again.stdout)
+        bad = subprocess.run([BIN, "--config", d.config_path, "demo", "--store", "nope"], capture_output=True,
+                             text=True, timeout=60)
+        self.assertEqual(bad.returncode, 2)
+
     def test_repeated_wrong_tokens_are_slowed_down(self):
         d = self.start()
         bad = {"Authorization": "Bearer not-the-token"}

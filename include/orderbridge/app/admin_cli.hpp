@@ -19,6 +19,9 @@ struct AdminCommand {
     bool json = false;  ///< print the API's JSON instead of a table
 };
 
+/// The daemon's base URL: `url` when given, else from server.listen (a wildcard host becomes 127.0.0.1).
+std::string DaemonUrl(const std::string& url, const config::Settings& settings);
+
 /// Exit code: 0 done, 1 the daemon refused or could not be reached (message on stderr), 2 usage.
 int RunAdmin(const AdminCommand& command, const config::Settings& settings);
 
