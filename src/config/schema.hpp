@@ -230,6 +230,9 @@ void Describe(V& v, ConnectorSettings& c) {
         v.Field("shipping_account", c.shipping_account);
         v.Field("tax_account", c.tax_account);
     }
+    if (v.ForKind(c.kind, ConnectorKind::kShipstation)) {
+        v.Field("store_id", c.store_id, {false, Between<std::int64_t>(0, 1'000'000'000'000)});
+    }
 }
 
 template <class V>

@@ -178,23 +178,27 @@ void Validate(const Settings& s, std::vector<Problem>& problems) {
             Add(problems, path + ".path", "must start with '/'");
         }
         if (c.kind != ConnectorKind::kHttp && c.kind != ConnectorKind::kErpnext &&
-            c.kind != ConnectorKind::kWoocommerce) {
+            c.kind != ConnectorKind::kShipstation && c.kind != ConnectorKind::kWoocommerce) {
             Add(problems, path + ".kind",
                 "kind " + std::string(ToString(c.kind)) +
-                    " is not available in this version (available: http, erpnext)");
+                    " is not available in this version (available: http, erpnext, shipstation)");
         }
-        if (c.kind == ConnectorKind::kErpnext) {
-            if (c.company.empty()) Add(problems, path + ".company", "is required for kind erpnext");
-            if (c.warehouse.empty()) Add(problems, path + ".warehouse", "is required for kind erpnext");
+        if (c.kind == ConnectorKind::kErpnext || c.kind == ConnectorKind::kShipstation) {
+            const std::string kind(ToString(c.kind));
+            if (c.kind == ConnectorKind::kErpnext && c.company.empty())
+                Add(problems, path + ".company", "is required for kind erpnext");
+            if (c.kind == ConnectorKind::kErpnext && c.warehouse.empty())
+                Add(problems, path + ".warehouse", "is required for kind erpnext");
             if (c.auth.api_key.empty() || c.auth.api_secret.empty())
-                Add(problems, path + ".auth", "api_key and api_secret are required for kind erpnext");
+                Add(problems, path + ".auth", "api_key and api_secret are required for kind " + kind);
             static const std::vector<std::string> kErpTypes = {"order.*", "order.created", "order.updated",
                                                                "order.cancelled", "order.deleted"};
             for (std::size_t k = 0; k < c.subscribe.size(); ++k) {
                 if (std::find(kErpTypes.begin(), kErpTypes.end(), c.subscribe[k]) == kErpTypes.end()) {
                     Add(problems, path + ".subscribe[" + std::to_string(k) + "]",
-                        "kind erpnext takes order events in this version (order.created, order.updated, "
-                        "order.cancelled, order.deleted)");
+                        "kind " + kind +
+                            " takes order events in this version (order.created, order.updated, "
+                            "order.cancelled, order.deleted)");
                 }
             }
         }

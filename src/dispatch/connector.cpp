@@ -205,6 +205,8 @@ std::unique_ptr<Connector> MakeConnector(const config::ConnectorSettings& settin
             return MakeHttpConnector(settings);
         case config::ConnectorKind::kErpnext:
             return MakeErpNextConnector(settings);
+        case config::ConnectorKind::kShipstation:
+            return MakeShipStationConnector(settings);
         default:
             throw std::invalid_argument("connector kind " + std::string(config::ToString(settings.kind)) +
                                         " is not available in this version");

@@ -565,6 +565,12 @@ void Dispatcher::Finish(Lane& lane, const store::DeliveryTask& task, const Deliv
         const std::string cls = result.Succeeded() ? (result.error_class ? "duplicate" : "ok")
                                                    : std::string(core::ToString(*result.error_class));
         lane.Attempts(*metrics_, cls, result.http_status).Increment();
+        if (result.Succeeded() && result.retry_after && result.retry_after->count() > 0) {
+            // The target said its window is used up (rate-limit headers on a success): wait.
+            lane.throttled_until = std::max(lane.throttled_until, now + *result.retry_after);
+            lane.throttled_until_wall = wall + *result.retry_after;
+            lane.bucket.PauseUntil(lane.throttled_until);
+        }
         if (result.Succeeded()) {
             lane.breaker.OnSuccess(now);
             lane.limit.OnSuccess(latency);

@@ -98,6 +98,8 @@ std::optional<std::chrono::milliseconds> RetryAfterOf(const HttpAnswer& answer,
 std::unique_ptr<Connector> MakeHttpConnector(const config::ConnectorSettings& settings);
 /// The `erpnext` connector: Sales Orders through the Frappe REST API (see docs/connectors.md).
 std::unique_ptr<Connector> MakeErpNextConnector(const config::ConnectorSettings& settings);
+/// The `shipstation` connector: orders upserted by orderKey through ShipStation V1.
+std::unique_ptr<Connector> MakeShipStationConnector(const config::ConnectorSettings& settings);
 std::unique_ptr<Connector> MakeConnector(const config::ConnectorSettings& settings);
 
 /// Text from a remote system made safe to store and show: valid UTF-8 (invalid bytes become

@@ -1,0 +1,623 @@
+#!/usr/bin/env python3
+"""A ShipStation V1 REST API simulator standing in for the 3PL behind the ShipStation connector (Python
+stdlib only).
+
+It follows the ERP/3PL fact sheet (erp_3pl.md), section 4 (ShipStation V1: Basic auth, the 40 requests
+per minute limit with X-Rate-Limit-* headers, the orderKey upsert of POST /orders/createorder, the order
+lookup, soft delete, error bodies) and section 7.4 (the behaviours a simulator must reproduce): Basic auth,
+the X-Rate-Limit-* headers on every answer, 429 once the window is used up, the `orderKey` upsert,
+refusal to update shipped or cancelled orders, soft delete. Shipments, webhooks (SHIP_NOTIFY) and the bulk
+`createorders` endpoint are not simulated (they answer 404).
+
+In a test process:
+
+    with ShipStationSim(limit_per_minute=5, window_seconds=2) as ss:
+        ss.script({"status": 429, "match": {"method": "POST", "path_prefix": "/orders/createorder"}},
+                  {"reset": True})                 # the next request: connection reset, no answer
+        ... point the connector at ss.url with Basic base64("k:s") ...
+        ss.wait_until(lambda s: "wc:store1:10234" in s.orders, timeout=10)
+        ss.mark_shipped("wc:store1:10234")         # further upserts of that order are refused (400)
+
+Constructor: ShipStationSim(api_key="k", api_secret="s", limit_per_minute=40, window_seconds=60,
+host="127.0.0.1", port=0). It listens in a daemon thread (ThreadingHTTPServer, HTTP/1.1 keep-alive,
+Content-Length on every answer, TCP_NODELAY, one write per answer); a context manager with `close()`.
+Attributes `url`, `port`.
+
+State (snapshots, thread-safe): `orders` {orderKey: order doc as stored, incl. orderId, orderStatus,
+items, createDate, modifyDate}, soft-deleted ones included; `inactive` the set of soft-deleted orderKeys;
+`requests` [Call] where Call = (method, path, query, body, status): the URL-decoded path, the query as a
+dict of first values, the parsed JSON body or None, and the status answered or "hang" / "reset";
+`status_counts()`. `wait_until(predicate, timeout)` waits until predicate(sim) holds (AssertionError on
+timeout). Helpers: `mark_shipped(order_key)` / `mark_cancelled(order_key)` set orderStatus "shipped" /
+"cancelled" (as if done in the ShipStation UI); `delete(order_key)` soft-deletes.
+
+Scripting (the shared `Scripted` mixin): `script(*rules)` appends rules consumed in order by the requests
+they match (an int N is short for {"status": N}); `clear_script()`, `pending_rules()`. Rule keys:
+    status       answer this code with a canned body instead of serving the request: 400 ModelState,
+                 401 / 404 {"message": ...}, 429 the throttler body, 500 the .NET error body,
+                 502/503/504 an HTML gateway page (assumption: the fact sheet gives no body for these)
+    body         the answer body instead (dict/list sent as JSON, str or bytes)
+    headers      extra answer headers (an X-Rate-Limit-* header given here replaces the computed one);
+                 retry_after: a Retry-After header
+    delay        seconds before the request is served (or answered)
+    hang         seconds to wait without answering, then close the connection (a client timeout)
+    reset        True: close with SO_LINGER 0, so the client sees a connection reset and no answer
+    commit       True: serve the request first (its changes are kept), then hang, reset or answer
+                 `status` instead (e.g. {"reset": True, "commit": True}: upserted, then no answer)
+    count        requests the rule answers before it is used up (default 1; None: never)
+    match        {"method": "POST", "path_prefix": "/orders/createorder", "path": exact} or a
+                 callable(RequestInfo(method, path, query, body)) -> bool
+Order for every request: authentication, the rate limit, the first matching rule, the endpoint.
+
+Behaviour (paths are matched case-insensitively, a trailing slash ignored):
+    any          Authorization "Basic base64(key:secret)", else 401 {"message":"Invalid API credentials"}
+                 (no rule is consumed and nothing is counted against the limit)
+    rate limit   per key pair, `limit_per_minute` requests per fixed window of `window_seconds` that
+                 starts with the first counted request. EVERY answer (401, 404, 429, 500 and scripted
+                 answers included) carries X-Rate-Limit-Limit, X-Rate-Limit-Remaining (requests left
+                 after this one) and X-Rate-Limit-Reset (whole seconds until the window resets, at
+                 least 1). Over the limit: 429 {"statusCode":429,"message":"ThrottlerException: Too Many
+                 Requests"}; a throttled request is not counted. Assumption: the 401 answer shows the
+                 configured pair's window without counting; answers that hang or reset carry nothing.
+    POST /orders/createorder
+                 the upsert: an existing orderKey updates the order (the whole order is replaced; orderId,
+                 orderKey and createDate kept, modifyDate refreshed), an unknown orderKey creates it with
+                 that key, no orderKey creates one with a generated key (a UUID: not idempotent). A new
+                 order gets the next integer orderId (from 100000001) and each item an orderItemId.
+                 200 with the stored order. 400 {"Message":"The request is invalid.","ModelState":
+                 {"order.<field>": ["..."]}} when: orderNumber missing, not a string or over 50 chars;
+                 orderDate missing or not an ISO-8601 date; orderStatus missing or not one of
+                 awaiting_payment, awaiting_shipment, pending_fulfillment, shipped, on_hold, cancelled,
+                 rejected_fulfillment; billTo or shipTo missing or not an object; orderId sent on create
+                 (or, on update, an orderId other than the stored one); items not a list; a money field
+                 (amountPaid, taxAmount, shippingAmount, items[i].unitPrice / taxAmount / shippingAmount)
+                 not a JSON number; the body not a JSON object (ModelState key "order"). Updating an order
+                 whose stored orderStatus is shipped or cancelled is refused with 400 and ModelState
+                 {"order.orderStatus": ["Orders with status '<status>' cannot be updated."]}.
+                 Assumptions: the ModelState texts and paths are this simulator's (the fact sheet fixes
+                 only the envelope); a string where a number belongs is refused here although the real
+                 (Json.NET) binder may coerce it, so that a connector sending strings is caught; an upsert
+                 of a soft-deleted order updates and reactivates it.
+    GET  /orders orderNumber (exact match; assumption: the real filter may be looser, so compare orderKey
+                 too), orderStatus, page (default 1), pageSize (default 100, capped at 500) ->
+                 {"orders": [...], "total": n, "page": p, "pages": k}, sorted by orderId, soft-deleted
+                 orders left out; a non-integer page or pageSize below 1 is 400 ModelState.
+    GET  /orders/{orderId}       the stored order (soft-deleted ones too), else 404
+    DELETE /orders/{orderId}     soft delete: the order turns inactive and leaves the GET /orders lists ->
+                 {"success": true, "message": "The requested order has been deleted."} (again on a second
+                 delete); unknown id 404 {"message":"Resource not found"}; a non-integer id 400
+                 {"message":"Invalid request parameters"}
+    else         404 {"message":"Resource not found"}
+    a bug        500 {"Message":"An error has occurred.","ExceptionMessage":"...","ExceptionType":"...",
+                 "StackTrace":null}
+Dates (orderDate echoed as sent; createDate/modifyDate "YYYY-MM-DDTHH:MM:SS.fffffff" local time without
+offset, as ShipStation's Pacific-time stamps look) and money fields are stored as sent (JSON numbers).
+
+As a process, for end-to-end tests:
+
+    shipstation_sim.py --port 0 [--api-key k --api-secret s --limit-per-minute 40 --window-seconds 60
+                       --script '[{"status": 503}]' --dump state.json]
+
+prints {"port": N} once listening and, on SIGTERM or SIGINT, one summary line {"requests", "orders",
+"status_counts"}; --dump writes {"orders", "inactive", "requests"} there. Exits 0.
+"""
+import argparse
+import base64
+import binascii
+import collections
+import copy
+import datetime
+import json
+import math
+import secrets
+import signal
+import sys
+import threading
+import time
+import traceback
+import urllib.parse
+import uuid
+
+from erpnext_sim import Call, RequestInfo, _HTTPServer, _Outcome, _Rule
+from scripting import Scripted
+
+__all__ = ["ShipStationSim", "Call", "RequestInfo", "ORDER_STATUSES"]
+
+ORDER_STATUSES = ("awaiting_payment", "awaiting_shipment", "pending_fulfillment", "shipped", "on_hold",
+                  "cancelled", "rejected_fulfillment")
+FROZEN_STATUSES = ("shipped", "cancelled")
+ORDER_MONEY = ("amountPaid", "taxAmount", "shippingAmount")
+ITEM_MONEY = ("unitPrice", "taxAmount", "shippingAmount")
+JSON_TYPE = "application/json; charset=utf-8"
+NOT_FOUND = {"message": "Resource not found"}
+THROTTLED = {"statusCode": 429, "message": "ThrottlerException: Too Many Requests"}
+RATE_HEADERS = ("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset")
+
+
+class _Invalid(Exception):
+    """A 400 answer: ModelState {path: [message]}, or a plain body."""
+
+    def __init__(self, model_state=None, body=None):
+        super().__init__(str(model_state or body))
+        self.body = body if body is not None else {"Message": "The request is invalid.", "ModelState": model_state}
+
+
+class _NotFound(Exception):
+    pass
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _iso_date(value):
+    if not isinstance(value, str) or not value.strip():
+        return False
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    # Python 3.11 accepts at most 6 fractional digits in some forms; .NET sends 7.
+    head, dot, rest = text.partition(".")
+    if dot:
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        rest = rest[:min(digits, 6)] + rest[digits:]
+        text = head + "." + rest if rest[:1].isdigit() else head + rest
+    try:
+        datetime.datetime.fromisoformat(text)
+        return True
+    except ValueError:
+        return False
+
+
+class _Site:
+    def __init__(self, api_key, api_secret, limit_per_minute, window_seconds):
+        self.api_key, self.api_secret = str(api_key), str(api_secret)
+        self.limit = int(limit_per_minute)
+        self.window = float(window_seconds)
+        if self.limit < 1 or self.window <= 0:
+            raise ValueError("limit_per_minute must be >= 1 and window_seconds > 0")
+        self.windows = {}           # (key, secret) -> [window start (monotonic), requests counted]
+        self.cond = threading.Condition(threading.RLock())
+        self.rules = []
+        self.calls = []
+        self.orders = {}            # orderKey -> stored order
+        self.by_id = {}             # orderId -> orderKey
+        self.inactive = set()       # soft-deleted orderKeys
+        self.next_order_id = 100000001
+        self.next_item_id = 200000001
+        self.last_stamp = None
+
+    # --- helpers -------------------------------------------------------------------------------------------
+    def _now(self):
+        now = datetime.datetime.now()
+        if self.last_stamp is not None and now <= self.last_stamp:
+            now = self.last_stamp + datetime.timedelta(microseconds=1)
+        self.last_stamp = now
+        return now.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0"
+
+    def credentials(self, headers):
+        """The (key, secret) pair when it is the configured one, else None."""
+        scheme, _, token = (headers.get("Authorization") or "").strip().partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            key, sep, secret = base64.b64decode(token.strip(), validate=True).decode().partition(":")
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            return None
+        if not sep:
+            return None
+        if secrets.compare_digest(key, self.api_key) and secrets.compare_digest(secret, self.api_secret):
+            return key, secret
+        return None
+
+    def rate(self, pair, count):
+        """(headers, throttled) for the pair's fixed window; counts the request when count and not throttled."""
+        now = time.monotonic()
+        state = self.windows.get(pair)
+        if state is None or now >= state[0] + self.window:
+            state = [now, 0]
+            if count:
+                self.windows[pair] = state
+        throttled = count and state[1] >= self.limit
+        if count and not throttled:
+            state[1] += 1
+        reset = max(1, math.ceil(state[0] + self.window - now))
+        headers = [("X-Rate-Limit-Limit", str(self.limit)),
+                   ("X-Rate-Limit-Remaining", str(max(self.limit - state[1], 0))),
+                   ("X-Rate-Limit-Reset", str(reset))]
+        return headers, throttled
+
+    def pick_rule(self, info):
+        for i, rule in enumerate(self.rules):
+            if rule.applies(info):
+                if rule.remaining is not None:
+                    rule.remaining -= 1
+                    if rule.remaining == 0:
+                        del self.rules[i]
+                return rule
+        return None
+
+    @staticmethod
+    def json_answer(status, payload, headers=()):
+        return _Outcome(status=status, headers=headers, content_type=JSON_TYPE,
+                        body=json.dumps(payload, separators=(",", ":")).encode())
+
+    @staticmethod
+    def server_error(message, exc_type="System.Exception", status=500):
+        return _Site.json_answer(status, {"Message": "An error has occurred.", "ExceptionMessage": message,
+                                          "ExceptionType": exc_type, "StackTrace": None})
+
+    def canned(self, rule):
+        status = rule.status if rule.status is not None else 200
+        headers = list(rule.headers)
+        if rule.body is not None:
+            body = rule.body
+            if isinstance(body, str):
+                body = body.encode()
+            if isinstance(body, bytes):
+                return _Outcome(status=status, headers=headers, body=body, content_type=JSON_TYPE)
+            return self.json_answer(status, body, headers)
+        if 200 <= status < 300:
+            out = self.json_answer(status, {}, headers)
+        elif status == 400:
+            out = self.json_answer(400, {"Message": "The request is invalid.",
+                                         "ModelState": {"order": ["Simulated validation error."]}}, headers)
+        elif status == 401:
+            out = self.json_answer(401, {"message": "Invalid API credentials"}, headers)
+        elif status == 404:
+            out = self.json_answer(404, NOT_FOUND, headers)
+        elif status == 429:
+            out = self.json_answer(429, THROTTLED, headers)
+        elif status in (502, 503, 504):
+            title = {502: "Bad Gateway", 503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}[status]
+            out = _Outcome(status=status, headers=headers, content_type="text/html",
+                           body=(f"<html>\r\n<head><title>{status} {title}</title></head>\r\n<body>\r\n<center><h1>"
+                                 f"{status} {title}</h1></center>\r\n</body>\r\n</html>\r\n").encode())
+        elif status >= 500:
+            out = self.server_error("Simulated server error")
+            out.status, out.headers = status, headers
+        else:
+            out = self.json_answer(status, {"message": "Simulated error"}, headers)
+        return out
+
+    # --- endpoints -----------------------------------------------------------------------------------------
+    def serve(self, method, path, query, body, raw):
+        try:
+            return self.json_answer(200, self._route(method, path, query, body, raw))
+        except _Invalid as e:
+            return self.json_answer(400, e.body)
+        except _NotFound:
+            return self.json_answer(404, NOT_FOUND)
+        except Exception as e:      # a simulator bug: say so loudly, answer like an unhandled server error
+            traceback.print_exc()
+            return self.server_error(str(e), f"{type(e).__module__}.{type(e).__name__}")
+
+    def _route(self, method, path, query, body, raw):
+        p = path.rstrip("/").lower() or "/"
+        if p == "/orders/createorder" and method == "POST":
+            return self._upsert(body, raw)
+        if p == "/orders" and method == "GET":
+            return self._list(query)
+        if p.startswith("/orders/") and p.count("/") == 2 and method in ("GET", "DELETE"):
+            segment = p[len("/orders/"):]
+            if not segment.isdigit():
+                if method == "DELETE":
+                    raise _Invalid(body={"message": "Invalid request parameters"})
+                raise _NotFound()
+            key = self.by_id.get(int(segment))
+            if key is None:
+                raise _NotFound()
+            if method == "GET":
+                return copy.deepcopy(self.orders[key])
+            self.inactive.add(key)
+            return {"success": True, "message": "The requested order has been deleted."}
+        raise _NotFound()
+
+    def _validate(self, order, stored):
+        errors = {}
+
+        def err(field, message):
+            errors.setdefault(f"order.{field}", []).append(message)
+
+        number = order.get("orderNumber")
+        if number is None or number == "":
+            err("orderNumber", "The orderNumber field is required.")
+        elif not isinstance(number, str):
+            err("orderNumber", "The orderNumber field must be a string.")
+        elif len(number) > 50:
+            err("orderNumber", "The field orderNumber must be a string with a maximum length of 50.")
+        if order.get("orderDate") in (None, ""):
+            err("orderDate", "The orderDate field is required.")
+        elif not _iso_date(order["orderDate"]):
+            err("orderDate", f"The value '{order['orderDate']}' is not valid for orderDate.")
+        status = order.get("orderStatus")
+        if status in (None, ""):
+            err("orderStatus", "The orderStatus field is required.")
+        elif status not in ORDER_STATUSES:
+            err("orderStatus", f"The orderStatus field must be one of: {', '.join(ORDER_STATUSES)}.")
+        for field in ("billTo", "shipTo"):
+            if order.get(field) is None:
+                err(field, f"The {field} field is required.")
+            elif not isinstance(order[field], dict):
+                err(field, f"The {field} field must be an address object.")
+        key = order.get("orderKey")
+        if key is not None and (not isinstance(key, str) or not key):
+            err("orderKey", "The orderKey field must be a non-empty string.")
+        order_id = order.get("orderId")
+        if order_id is not None:
+            if stored is None:
+                err("orderId", "orderId must not be specified when creating an order.")
+            elif order_id != stored["orderId"]:
+                err("orderId", f"orderId {order_id} does not match the order with orderKey '{stored['orderKey']}'.")
+        for field in ORDER_MONEY:
+            if order.get(field) is not None and not _is_number(order[field]):
+                err(field, f"The value '{order[field]}' is not valid for {field}: a number is expected.")
+        items = order.get("items")
+        if items is not None:
+            if not isinstance(items, list):
+                err("items", "The items field must be a list.")
+            else:
+                for i, item in enumerate(items):
+                    if not isinstance(item, dict):
+                        err(f"items[{i}]", "An item must be an object.")
+                        continue
+                    for field in ITEM_MONEY:
+                        if item.get(field) is not None and not _is_number(item[field]):
+                            err(f"items[{i}].{field}",
+                                f"The value '{item[field]}' is not valid for {field}: a number is expected.")
+                    qty = item.get("quantity")
+                    if qty is not None and (not isinstance(qty, int) or isinstance(qty, bool)):
+                        err(f"items[{i}].quantity", f"The value '{qty}' is not valid for quantity.")
+        if errors:
+            raise _Invalid(errors)
+
+    def _upsert(self, body, raw):
+        if not isinstance(body, dict):
+            why = "The order is required." if not raw else "The request body must be a JSON object (an order)."
+            raise _Invalid({"order": [why]})
+        key = body.get("orderKey")
+        stored = self.orders.get(key) if isinstance(key, str) and key else None
+        self._validate(body, stored)
+        if stored is not None and stored.get("orderStatus") in FROZEN_STATUSES:
+            raise _Invalid({"order.orderStatus": [f"Orders with status '{stored['orderStatus']}' cannot be updated."]})
+        now = self._now()
+        if stored is None:
+            if not key:
+                key = uuid.uuid4().hex
+            order_id, create_date = self.next_order_id, now
+            self.next_order_id += 1
+        else:
+            order_id, create_date = stored["orderId"], stored["createDate"]
+        doc = {"orderId": order_id, "orderNumber": body["orderNumber"], "orderKey": key,
+               "orderDate": body["orderDate"], "createDate": create_date, "modifyDate": now}
+        for k, v in body.items():
+            if k not in doc:
+                doc[k] = copy.deepcopy(v)
+        for item in doc.get("items") or []:
+            item["orderItemId"] = self.next_item_id
+            self.next_item_id += 1
+        self.orders[key] = doc
+        self.by_id[order_id] = key
+        self.inactive.discard(key)
+        return copy.deepcopy(doc)
+
+    def _list(self, query):
+        def int_param(name, default):
+            value = query.get(name)
+            if value in (None, ""):
+                return default
+            try:
+                n = int(value)
+            except ValueError:
+                n = 0
+            if n < 1:
+                raise _Invalid({name: [f"The value '{value}' is not valid for {name}."]})
+            return n
+
+        page = int_param("page", 1)
+        size = min(int_param("pageSize", 100), 500)
+        rows = [o for k, o in self.orders.items() if k not in self.inactive]
+        if query.get("orderNumber"):
+            rows = [o for o in rows if o.get("orderNumber") == query["orderNumber"]]
+        if query.get("orderStatus"):
+            rows = [o for o in rows if o.get("orderStatus") == query["orderStatus"]]
+        rows.sort(key=lambda o: o["orderId"])
+        total = len(rows)
+        chunk = rows[(page - 1) * size: page * size]
+        return {"orders": copy.deepcopy(chunk), "total": total, "page": page, "pages": math.ceil(total / size)}
+
+    def set_status(self, order_key, status):
+        doc = self.orders.get(order_key)
+        if doc is None:
+            raise KeyError(f"no order with orderKey {order_key!r}")
+        doc["orderStatus"] = status
+        doc["modifyDate"] = self._now()
+        if status == "shipped" and not doc.get("shipDate"):
+            doc["shipDate"] = datetime.date.today().isoformat()
+        self.cond.notify_all()
+
+
+# --- HTTP ---------------------------------------------------------------------------------------------------
+
+class _Core:
+    """Turns one HTTP request into an outcome and a record (called on the connection's thread); the
+    interface the shared _Handler / _HTTPServer expect (handle, stop)."""
+
+    def __init__(self, site, stop):
+        self.site = site
+        self.stop = stop
+
+    def handle(self, method, target, headers, raw):
+        site = self.site
+        split = urllib.parse.urlsplit(target)
+        path = urllib.parse.unquote(split.path)
+        query = {}
+        for k, v in urllib.parse.parse_qsl(split.query, keep_blank_values=True):
+            query.setdefault(k, v)
+        body = None
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = None
+        info = RequestInfo(method, path, query, body)
+        with site.cond:
+            pair = site.credentials(headers)
+            if pair is None:
+                rate_headers, _ = site.rate((site.api_key, site.api_secret), count=False)
+                outcome = site.json_answer(401, {"message": "Invalid API credentials"}, rate_headers)
+                return self._record(info, outcome)
+            rate_headers, throttled = site.rate(pair, count=True)
+            if throttled:
+                return self._record(info, site.json_answer(429, THROTTLED, rate_headers))
+            rule = site.pick_rule(info)
+        if rule is not None and rule.delay > 0:
+            self.stop.wait(rule.delay)
+        with site.cond:
+            serve = rule is None or rule.commit or (rule.status is None and rule.body is None and rule.hang is None
+                                                    and not rule.reset)
+            outcome = site.serve(method, path, query, body, raw) if serve else None
+            if rule is not None and (rule.hang is not None or rule.reset):
+                outcome = _Outcome("hang", hang=rule.hang) if rule.hang is not None else _Outcome("reset")
+            elif rule is not None and (rule.status is not None or rule.body is not None):
+                outcome = site.canned(rule)
+            elif rule is not None:
+                outcome.headers.extend(rule.headers)
+            if outcome.kind == "answer":
+                given = {k.lower() for k, _ in outcome.headers}
+                outcome.headers[:0] = [h for h in rate_headers if h[0].lower() not in given]
+            return self._record(info, outcome)
+
+    def _record(self, info, outcome):
+        site = self.site
+        status = outcome.status if outcome.kind == "answer" else outcome.kind
+        site.calls.append(Call(info.method, info.path, info.query, info.body, status))
+        site.cond.notify_all()
+        return outcome
+
+
+class ShipStationSim(Scripted):
+    """The simulator in a background thread of this process; a context manager. Listening once constructed."""
+
+    @property
+    def _rules_state(self):
+        return self._site
+
+    def __init__(self, api_key="k", api_secret="s", limit_per_minute=40, window_seconds=60, host="127.0.0.1",
+                 port=0):
+        self._rule_type = _Rule
+        self._site = _Site(api_key, api_secret, limit_per_minute, window_seconds)
+        self._stop = threading.Event()
+        self._server = _HTTPServer((host, port), _Core(self._site, self._stop))
+        self.port = self._server.server_address[1]
+        self.url = f"http://{host}:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="shipstation-sim", daemon=True)
+        self._thread.start()
+        self._closed = False
+
+    # --- lifetime ------------------------------------------------------------------------------------------
+    def close(self):
+        """Stops listening, drops every connection (hanging ones included) and ends the thread."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._server.drop_connections()
+        self._thread.join(10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- state ---------------------------------------------------------------------------------------------
+    @property
+    def orders(self):
+        """{orderKey: stored order}, soft-deleted orders included (see `inactive`)."""
+        with self._site.cond:
+            return copy.deepcopy(self._site.orders)
+
+    @property
+    def inactive(self):
+        """The orderKeys of soft-deleted orders."""
+        with self._site.cond:
+            return set(self._site.inactive)
+
+    @property
+    def requests(self):
+        """Every request in the order it was answered: Call(method, path, query, body, status)."""
+        with self._site.cond:
+            return list(self._site.calls)
+
+    def status_counts(self):
+        """{"200": n, "429": n, "hang": n, ...}"""
+        with self._site.cond:
+            return dict(collections.Counter(str(c.status) for c in self._site.calls))
+
+    def mark_shipped(self, order_key):
+        """orderStatus "shipped" (and a shipDate), as if a label was made in ShipStation; KeyError if unknown."""
+        with self._site.cond:
+            self._site.set_status(order_key, "shipped")
+
+    def mark_cancelled(self, order_key):
+        """orderStatus "cancelled", as if cancelled in the ShipStation UI; KeyError if unknown."""
+        with self._site.cond:
+            self._site.set_status(order_key, "cancelled")
+
+    def delete(self, order_key):
+        """Soft-deletes the order, as DELETE /orders/{orderId} would; KeyError if unknown."""
+        with self._site.cond:
+            if order_key not in self._site.orders:
+                raise KeyError(f"no order with orderKey {order_key!r}")
+            self._site.inactive.add(order_key)
+            self._site.cond.notify_all()
+
+    def wait_until(self, predicate, timeout=10.0, what="condition"):
+        """Waits (woken by each request) until predicate(self) is true; AssertionError on timeout."""
+        with self._site.cond:
+            if self._site.cond.wait_for(lambda: predicate(self), timeout):
+                return True
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; saw {len(self._site.calls)} "
+                                 f"requests, status counts {self.status_counts()}")
+
+
+# --- standalone process -------------------------------------------------------------------------------------
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--api-key", default="k")
+    ap.add_argument("--api-secret", default="s")
+    ap.add_argument("--limit-per-minute", type=int, default=40)
+    ap.add_argument("--window-seconds", type=float, default=60)
+    ap.add_argument("--script", help="JSON list of rules to start with (no callables)")
+    ap.add_argument("--dump", help="write orders, inactive order keys and requests as JSON to this file at exit")
+    args = ap.parse_args(argv)
+    rules = json.loads(args.script) if args.script else []
+    sim = ShipStationSim(args.api_key, args.api_secret, args.limit_per_minute, args.window_seconds,
+                         host=args.host, port=args.port)
+    sim.script(*rules)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(json.dumps({"port": sim.port}), flush=True)
+    while not stop.wait(0.2):
+        pass
+    sim.close()
+    orders, calls = sim.orders, sim.requests
+    if args.dump:
+        with open(args.dump, "w") as f:
+            json.dump({"orders": orders, "inactive": sorted(sim.inactive),
+                       "requests": [c._asdict() for c in calls]}, f, indent=1, default=str)
+    print(json.dumps({"requests": len(calls), "orders": len(orders),
+                      "status_counts": dict(sorted(sim.status_counts().items()))}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
