@@ -17,27 +17,13 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "json_api.hpp"
 #include "orderbridge/dispatch/connector.hpp"
 
 namespace orderbridge::dispatch {
 namespace {
 
 using nlohmann::json;
-
-std::string UrlEncode(const std::string& v) {
-    static constexpr char kHex[] = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : v) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += kHex[c >> 4];
-            out += kHex[c & 0xF];
-        }
-    }
-    return out;
-}
 
 std::string StripHtml(const std::string& in) {
     std::string out;
@@ -78,11 +64,6 @@ std::string FrappeMessages(const std::string& body) {
     return out;
 }
 
-// Minor units to the decimal number ERPNext expects.
-double Major(std::int64_t minor, int exponent) {
-    return static_cast<double>(minor) / std::pow(10.0, exponent);
-}
-
 std::string AddDays(const std::string& date, int days) {
     int y = 0, m = 0, d = 0;
     if (date.size() < 10 || std::sscanf(date.c_str(), "%d-%d-%d", &y, &m, &d) != 3) return date;
@@ -98,11 +79,8 @@ std::string AddDays(const std::string& date, int days) {
 
 class ErpNextConnector final : public Connector {
   public:
-    explicit ErpNextConnector(config::ConnectorSettings s) : s_(std::move(s)) {
-        base_ = s_.base_url;
-        while (!base_.empty() && base_.back() == '/')
-            base_.pop_back();
-    }
+    explicit ErpNextConnector(config::ConnectorSettings s)
+        : s_(std::move(s)), api_(s_.base_url, "token " + s_.auth.api_key + ":" + s_.auth.api_secret) {}
     const std::string& Name() const override { return s_.name; }
     // find order, find customer, create customer, create order, (find again,) submit
     int MaxCallsPerDelivery() const override { return 6; }
@@ -110,7 +88,7 @@ class ErpNextConnector final : public Connector {
     DeliveryResult Deliver(const store::DeliveryTask& task, HttpClient& client) override {
         const json env = json::parse(task.payload, nullptr, false);
         if (!env.is_object() || !env.contains("data") || !env["data"].is_object())
-            return Permanent("the event is not an order envelope");
+            return detail::Permanent("the event is not an order envelope");
         const json& order = env["data"];
         const std::string key = env.value("idempotency_key", "");
         const std::string status = order.value("canonical_status", "");
@@ -137,24 +115,7 @@ class ErpNextConnector final : public Connector {
   private:
     HttpAnswer Call(HttpClient& client, const std::string& method, const std::string& path,
                     const json* body = nullptr) {
-        HttpCall call;
-        call.method = method;
-        call.url = base_ + path;
-        call.headers = {{"Authorization", "token " + s_.auth.api_key + ":" + s_.auth.api_secret},
-                        {"Accept", "application/json"},
-                        {"User-Agent", "orderbridge"}};
-        if (body) {
-            call.headers.emplace_back("Content-Type", "application/json");
-            call.body = body->dump();
-        }
-        return client.Send(call);
-    }
-
-    static DeliveryResult Permanent(const std::string& reason) {
-        DeliveryResult r;
-        r.error_class = core::ErrorClass::kPermanent;
-        r.reason = reason;
-        return r;
+        return api_.Call(client, method, path, body);
     }
 
     // A failed answer in the taxonomy, with ERPNext's own words.
@@ -178,9 +139,9 @@ class ErpNextConnector final : public Connector {
     std::optional<DeliveryResult> FindSalesOrder(HttpClient& client, const std::string& key, json& out) {
         const json filters = json::array({json::array({"po_no", "=", key}), json::array({"docstatus", "<", 2})});
         const json fields = json::array({"name", "docstatus", "status", "delivery_status"});
-        const auto a = Call(
-            client, "GET",
-            "/api/resource/Sales%20Order?filters=" + UrlEncode(filters.dump()) + "&fields=" + UrlEncode(fields.dump()));
+        const auto a = Call(client, "GET",
+                            "/api/resource/Sales%20Order?filters=" + detail::UrlEncode(filters.dump()) +
+                                "&fields=" + detail::UrlEncode(fields.dump()));
         if (!Ok(a)) return Failure(a, "find Sales Order by po_no");
         const json j = json::parse(a.body, nullptr, false);
         out = nullptr;
@@ -190,7 +151,7 @@ class ErpNextConnector final : public Connector {
 
     DeliveryResult Submit(HttpClient& client, const std::string& name) {
         const json body = {{"docstatus", 1}};
-        const auto a = Call(client, "PUT", "/api/resource/Sales%20Order/" + UrlEncode(name), &body);
+        const auto a = Call(client, "PUT", "/api/resource/Sales%20Order/" + detail::UrlEncode(name), &body);
         if (!Ok(a)) return Failure(a, "submit Sales Order " + name);
         DeliveryResult r;
         r.external_id = name;
@@ -213,9 +174,9 @@ class ErpNextConnector final : public Connector {
         const std::string email = c.value("email", "");
         if (!email.empty()) {
             const json filters = json::array({json::array({"email_id", "=", email})});
-            const auto a = Call(
-                client, "GET",
-                "/api/resource/Customer?filters=" + UrlEncode(filters.dump()) + "&fields=" + UrlEncode(R"(["name"])"));
+            const auto a = Call(client, "GET",
+                                "/api/resource/Customer?filters=" + detail::UrlEncode(filters.dump()) +
+                                    "&fields=" + detail::UrlEncode(R"(["name"])"));
             if (!Ok(a)) return Failure(a, "find Customer by email");
             const json j = json::parse(a.body, nullptr, false);
             if (j.is_object() && j.contains("data") && j["data"].is_array() && !j["data"].empty()) {
@@ -238,7 +199,7 @@ class ErpNextConnector final : public Connector {
         if (!Ok(a)) return Failure(a, "create Customer");
         const json j = json::parse(a.body, nullptr, false);
         name = j.is_object() && j.contains("data") ? j["data"].value("name", "") : "";
-        if (name.empty()) return Permanent("create Customer: the answer names no customer");
+        if (name.empty()) return detail::Permanent("create Customer: the answer names no customer");
         return std::nullopt;
     }
 
@@ -250,25 +211,26 @@ class ErpNextConnector final : public Connector {
         for (const auto& line : order.value("lines", json::array())) {
             const std::string sku =
                 line.contains("sku") && line["sku"].is_string() ? line["sku"].get<std::string>() : "";
-            if (sku.empty()) return Permanent("line " + line.value("line_id", "?") + " has no SKU to use as item_code");
+            if (sku.empty())
+                return detail::Permanent("line " + line.value("line_id", "?") + " has no SKU to use as item_code");
             items.push_back({{"item_code", sku},
                              {"qty", line.value("quantity", 0)},
-                             {"rate", Major(line.value("unit_price_excl", std::int64_t{0}), exp)}});
+                             {"rate", detail::MajorUnits(line.value("unit_price_excl", std::int64_t{0}), exp)}});
         }
-        if (items.empty()) return Permanent("the order has no lines");
+        if (items.empty()) return detail::Permanent("the order has no lines");
         const json totals = order.value("totals", json::object());
         json taxes = json::array();
         if (!s_.shipping_account.empty() && totals.value("shipping_total", std::int64_t{0}) != 0) {
             taxes.push_back({{"charge_type", "Actual"},
                              {"account_head", s_.shipping_account},
                              {"description", "Shipping"},
-                             {"tax_amount", Major(totals.value("shipping_total", std::int64_t{0}), exp)}});
+                             {"tax_amount", detail::MajorUnits(totals.value("shipping_total", std::int64_t{0}), exp)}});
         }
         if (!s_.tax_account.empty() && totals.value("tax_total", std::int64_t{0}) != 0) {
             taxes.push_back({{"charge_type", "Actual"},
                              {"account_head", s_.tax_account},
                              {"description", "Tax (WooCommerce)"},
-                             {"tax_amount", Major(totals.value("tax_total", std::int64_t{0}), exp)}});
+                             {"tax_amount", detail::MajorUnits(totals.value("tax_total", std::int64_t{0}), exp)}});
         }
         body = {{"customer", customer},
                 {"company", s_.company},
@@ -281,7 +243,7 @@ class ErpNextConnector final : public Connector {
         if (!taxes.empty()) body["taxes"] = taxes;
         if (const auto discount = totals.value("discount_total", std::int64_t{0}); discount != 0) {
             body["apply_discount_on"] = "Net Total";
-            body["discount_amount"] = Major(discount, exp);
+            body["discount_amount"] = detail::MajorUnits(discount, exp);
         }
         return std::nullopt;
     }
@@ -306,7 +268,7 @@ class ErpNextConnector final : public Connector {
         }
         const json j = json::parse(a.body, nullptr, false);
         const std::string name = j.is_object() && j.contains("data") ? j["data"].value("name", "") : "";
-        if (name.empty()) return Permanent("create Sales Order: the answer names no order");
+        if (name.empty()) return detail::Permanent("create Sales Order: the answer names no order");
         (void)task;
         return Submit(client, name);
     }
@@ -322,11 +284,12 @@ class ErpNextConnector final : public Connector {
         const std::string name = so.value("name", "");
         r.external_id = name;
         if (so.value("docstatus", 0) == 0)
-            return Permanent("Sales Order " + name + " is a draft: delete it in ERPNext");
+            return detail::Permanent("Sales Order " + name + " is a draft: delete it in ERPNext");
         const std::string delivered = so.value("delivery_status", "Not Delivered");
         if (delivered != "Not Delivered" && delivered != "Not Applicable") {
-            return Permanent("Sales Order " + name + " is " + delivered +
-                             ": goods have left, so it is not cancelled automatically (a return is a person's call)");
+            return detail::Permanent(
+                "Sales Order " + name + " is " + delivered +
+                ": goods have left, so it is not cancelled automatically (a return is a person's call)");
         }
         const json body = {{"doctype", "Sales Order"}, {"name", name}};
         const auto a = Call(client, "POST", "/api/method/frappe.client.cancel", &body);
@@ -336,7 +299,7 @@ class ErpNextConnector final : public Connector {
     }
 
     config::ConnectorSettings s_;
-    std::string base_;
+    detail::JsonApi api_;
 };
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "json_api.hpp"
 #include "orderbridge/dispatch/connector.hpp"
 
 namespace orderbridge::dispatch {
@@ -27,25 +28,6 @@ std::string Base64(const std::string& in) {
                                   reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
     out.resize(static_cast<std::size_t>(n));
     return out;
-}
-
-std::string UrlEncode(const std::string& v) {
-    static constexpr char kHex[] = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : v) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += kHex[c >> 4];
-            out += kHex[c & 0xF];
-        }
-    }
-    return out;
-}
-
-double Major(std::int64_t minor, int exponent) {
-    return static_cast<double>(minor) / std::pow(10.0, exponent);
 }
 
 std::string Str(const json& j, const char* key) {
@@ -90,19 +72,15 @@ std::string Messages(const std::string& body) {
 
 class ShipStationConnector final : public Connector {
   public:
-    explicit ShipStationConnector(config::ConnectorSettings s) : s_(std::move(s)) {
-        base_ = s_.base_url;
-        while (!base_.empty() && base_.back() == '/')
-            base_.pop_back();
-        auth_ = "Basic " + Base64(s_.auth.api_key + ":" + s_.auth.api_secret);
-    }
+    explicit ShipStationConnector(config::ConnectorSettings s)
+        : s_(std::move(s)), api_(s_.base_url, "Basic " + Base64(s_.auth.api_key + ":" + s_.auth.api_secret)) {}
     const std::string& Name() const override { return s_.name; }
     int MaxCallsPerDelivery() const override { return 2; }  // look up, then upsert
 
     DeliveryResult Deliver(const store::DeliveryTask& task, HttpClient& client) override {
         const json env = json::parse(task.payload, nullptr, false);
         if (!env.is_object() || !env.contains("data") || !env["data"].is_object())
-            return Permanent("the event is not an order envelope");
+            return detail::Permanent("the event is not an order envelope");
         const json& order = env["data"];
         const std::string key = Str(env, "idempotency_key");
         const std::string id = Str(order, "id");
@@ -163,22 +141,7 @@ class ShipStationConnector final : public Connector {
   private:
     HttpAnswer Call(HttpClient& client, const std::string& method, const std::string& path,
                     const json* body = nullptr) {
-        HttpCall call;
-        call.method = method;
-        call.url = base_ + path;
-        call.headers = {{"Authorization", auth_}, {"Accept", "application/json"}, {"User-Agent", "orderbridge"}};
-        if (body) {
-            call.headers.emplace_back("Content-Type", "application/json");
-            call.body = body->dump();
-        }
-        return client.Send(call);
-    }
-
-    static DeliveryResult Permanent(const std::string& reason) {
-        DeliveryResult r;
-        r.error_class = core::ErrorClass::kPermanent;
-        r.reason = reason;
-        return r;
+        return api_.Call(client, method, path, body);
     }
 
     // The answer in the taxonomy; a used-up rate window makes the lane wait (also after a success).
@@ -199,7 +162,7 @@ class ShipStationConnector final : public Connector {
     // False with `result` set when the lookup failed; `found` is null when there is no such order.
     bool FindOrder(HttpClient& client, const std::string& number, const std::string& key, json& found,
                    DeliveryResult& result) {
-        const auto a = Call(client, "GET", "/orders?orderNumber=" + UrlEncode(number) + "&pageSize=500");
+        const auto a = Call(client, "GET", "/orders?orderNumber=" + detail::UrlEncode(number) + "&pageSize=500");
         result = Classify(a, "find order by orderNumber");
         if (!result.Succeeded()) return false;
         found = nullptr;
@@ -226,8 +189,8 @@ class ShipStationConnector final : public Connector {
                              {"sku", Str(line, "sku")},
                              {"name", Str(line, "name")},
                              {"quantity", line.value("quantity", 0)},
-                             {"unitPrice", Major(line.value("unit_price_excl", std::int64_t{0}), exp)},
-                             {"taxAmount", Major(line.value("line_tax", std::int64_t{0}), exp)}});
+                             {"unitPrice", detail::MajorUnits(line.value("unit_price_excl", std::int64_t{0}), exp)},
+                             {"taxAmount", detail::MajorUnits(line.value("line_tax", std::int64_t{0}), exp)}});
         }
         const json totals = order.value("totals", json::object());
         json body = {{"orderNumber", number.substr(0, 50)},
@@ -238,9 +201,9 @@ class ShipStationConnector final : public Connector {
                      {"billTo", Address(billing, email)},
                      {"shipTo", Address(shipping, email)},
                      {"items", items},
-                     {"amountPaid", Major(totals.value("grand_total", std::int64_t{0}), exp)},
-                     {"taxAmount", Major(totals.value("tax_total", std::int64_t{0}), exp)},
-                     {"shippingAmount", Major(totals.value("shipping_total", std::int64_t{0}), exp)}};
+                     {"amountPaid", detail::MajorUnits(totals.value("grand_total", std::int64_t{0}), exp)},
+                     {"taxAmount", detail::MajorUnits(totals.value("tax_total", std::int64_t{0}), exp)},
+                     {"shippingAmount", detail::MajorUnits(totals.value("shipping_total", std::int64_t{0}), exp)}};
         if (!Str(order, "paid_at").empty()) body["paymentDate"] = Str(order, "paid_at");
         const auto shipping_lines = order.value("shipping_lines", json::array());
         if (!shipping_lines.empty()) body["requestedShippingService"] = Str(shipping_lines[0], "title");
@@ -251,8 +214,7 @@ class ShipStationConnector final : public Connector {
     }
 
     config::ConnectorSettings s_;
-    std::string base_;
-    std::string auth_;
+    detail::JsonApi api_;
 };
 
 }  // namespace

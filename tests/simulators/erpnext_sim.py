@@ -146,7 +146,7 @@ import time
 import traceback
 import urllib.parse
 
-from scripting import Scripted
+from scripting import Recorded, Scripted, ThreadedServer
 
 __all__ = ["ErpNextSim", "Call", "RequestInfo"]
 
@@ -1506,7 +1506,7 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
         pass   # a client that went away mid-answer is not the simulator's problem
 
 
-class ErpNextSim(Scripted):
+class ErpNextSim(Scripted, Recorded, ThreadedServer):
     """The simulator in a background thread of this process; a context manager. Listening once constructed."""
 
     @property
@@ -1530,23 +1530,6 @@ class ErpNextSim(Scripted):
         self._thread.start()
         self._closed = False
 
-    # --- lifetime ------------------------------------------------------------------------------------------
-    def close(self):
-        """Stops listening, drops every connection (hanging ones included) and ends the thread."""
-        if self._closed:
-            return
-        self._closed = True
-        self._stop.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._server.drop_connections()
-        self._thread.join(10)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     # --- scripting -----------------------------------------------------------------------------------------
     def ack_then_reset_next_sales_order(self, n=1):
@@ -1572,11 +1555,6 @@ class ErpNextSim(Scripted):
         with self._site.cond:
             return list(self._site.calls)
 
-    def status_counts(self):
-        """{"200": n, "417": n, "hang": n, ...}"""
-        with self._site.cond:
-            return dict(collections.Counter(str(c.status) for c in self._site.calls))
-
     def add_customer(self, customer_name, **fields):
         """Creates a Customer as POST /api/resource/Customer would; returns its name ("X - 1" if X exists)."""
         with self._site.cond:
@@ -1590,13 +1568,6 @@ class ErpNextSim(Scripted):
             self._site.cond.notify_all()
             return dn
 
-    def wait_until(self, predicate, timeout=10.0, what="condition"):
-        """Waits (woken by each request) until predicate(self) is true; AssertionError on timeout."""
-        with self._site.cond:
-            if self._site.cond.wait_for(lambda: predicate(self), timeout):
-                return True
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; saw {len(self._site.calls)} "
-                                 f"requests, status counts {self.status_counts()}")
 
 
 # --- standalone process -------------------------------------------------------------------------------------

@@ -119,7 +119,7 @@ import urllib.parse
 import uuid
 
 from erpnext_sim import Call, RequestInfo, _HTTPServer, _Outcome, _Rule
-from scripting import Scripted
+from scripting import Recorded, Scripted, ThreadedServer
 
 __all__ = ["ShipStationSim", "Call", "RequestInfo", "ORDER_STATUSES"]
 
@@ -496,7 +496,7 @@ class _Core:
         return outcome
 
 
-class ShipStationSim(Scripted):
+class ShipStationSim(Scripted, Recorded, ThreadedServer):
     """The simulator in a background thread of this process; a context manager. Listening once constructed."""
 
     @property
@@ -515,24 +515,6 @@ class ShipStationSim(Scripted):
                                         name="shipstation-sim", daemon=True)
         self._thread.start()
         self._closed = False
-
-    # --- lifetime ------------------------------------------------------------------------------------------
-    def close(self):
-        """Stops listening, drops every connection (hanging ones included) and ends the thread."""
-        if self._closed:
-            return
-        self._closed = True
-        self._stop.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._server.drop_connections()
-        self._thread.join(10)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     # --- state ---------------------------------------------------------------------------------------------
     @property
@@ -553,11 +535,6 @@ class ShipStationSim(Scripted):
         with self._site.cond:
             return list(self._site.calls)
 
-    def status_counts(self):
-        """{"200": n, "429": n, "hang": n, ...}"""
-        with self._site.cond:
-            return dict(collections.Counter(str(c.status) for c in self._site.calls))
-
     def mark_shipped(self, order_key):
         """orderStatus "shipped" (and a shipDate), as if a label was made in ShipStation; KeyError if unknown."""
         with self._site.cond:
@@ -576,13 +553,6 @@ class ShipStationSim(Scripted):
             self._site.inactive.add(order_key)
             self._site.cond.notify_all()
 
-    def wait_until(self, predicate, timeout=10.0, what="condition"):
-        """Waits (woken by each request) until predicate(self) is true; AssertionError on timeout."""
-        with self._site.cond:
-            if self._site.cond.wait_for(lambda: predicate(self), timeout):
-                return True
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; saw {len(self._site.calls)} "
-                                 f"requests, status counts {self.status_counts()}")
 
 
 # --- standalone process -------------------------------------------------------------------------------------
