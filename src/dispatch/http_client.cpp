@@ -54,7 +54,9 @@ HttpClient::HttpClient(std::chrono::milliseconds timeout) : impl_(std::make_uniq
     impl_->timeout = timeout;
 }
 
-HttpClient::~HttpClient() { curl_easy_cleanup(impl_->curl); }
+HttpClient::~HttpClient() {
+    curl_easy_cleanup(impl_->curl);
+}
 
 HttpAnswer HttpClient::Send(const HttpCall& call) {
     HttpAnswer answer;
@@ -70,7 +72,8 @@ HttpAnswer HttpClient::Send(const HttpCall& call) {
     }
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(impl_->timeout.count()));
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min<long long>(impl_->timeout.count(), 5000)));
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(std::min<long long>(impl_->timeout.count(), 5000)));
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
@@ -85,8 +88,7 @@ HttpAnswer HttpClient::Send(const HttpCall& call) {
 
     const auto started = std::chrono::steady_clock::now();
     const CURLcode rc = curl_easy_perform(c);
-    answer.latency =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    answer.latency = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
     curl_slist_free_all(list);
 
     curl_off_t uploaded = 0;

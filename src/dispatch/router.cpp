@@ -36,7 +36,8 @@ bool Subscribes(const std::vector<std::string>& subscribe, std::string_view type
     return std::any_of(subscribe.begin(), subscribe.end(), [&](const std::string& s) {
         if (s == type || s == "*") return true;
         // "order.*" matches "order.created", "order.updated", ...
-        return s.size() > 2 && s.ends_with(".*") && type.substr(0, s.size() - 1) == std::string_view(s).substr(0, s.size() - 1);
+        return s.size() > 2 && s.ends_with(".*") &&
+               type.substr(0, s.size() - 1) == std::string_view(s).substr(0, s.size() - 1);
     });
 }
 
