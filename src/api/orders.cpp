@@ -172,10 +172,11 @@ json Timeline(store::Session& s, const store::EntityRow& order) {
                                  connector_of[a.target]));
         }
     }
+    const auto attempts = s.EntityAttempts(order.entity_id);  // one query, no payloads
     for (const auto& d : deliveries) {
-        const auto detail = s.GetDelivery(d.id);
-        if (!detail) continue;
-        for (const auto& a : detail->attempts) {
+        const auto it = attempts.find(d.id);
+        if (it == attempts.end()) continue;
+        for (const auto& a : it->second) {
             steps.push_back(Step(a.at, "attempt",
                                  d.type + " " + (a.error_class.empty() ? "ok" : a.error_class + ": " + a.reason),
                                  d.connector, a.http_status, a.latency_ms));

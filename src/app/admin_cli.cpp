@@ -8,16 +8,6 @@
 #include "orderbridge/dispatch/connector.hpp"
 
 namespace orderbridge::app {
-namespace {
-
-using nlohmann::json;
-
-std::string BaseUrl(const AdminCommand& c, const config::Settings& s) {
-    return DaemonUrl(c.url, s);
-}
-
-}  // namespace
-
 std::string DaemonUrl(const std::string& url, const config::Settings& s) {
     if (!url.empty()) return url;
     std::string listen = s.server.listen;
@@ -29,6 +19,8 @@ std::string DaemonUrl(const std::string& url, const config::Settings& s) {
 
 namespace {
 
+using nlohmann::json;
+
 std::string Token(const AdminCommand& c, const config::Settings& s, bool action) {
     if (!c.token.empty()) return c.token;
     if (const char* env = std::getenv("ORDERBRIDGE_TOKEN"); env && *env) return env;
@@ -36,20 +28,6 @@ std::string Token(const AdminCommand& c, const config::Settings& s, bool action)
         if (!action || t.role == config::Role::kOperator) return t.token;
     }
     return "";
-}
-
-std::string Encode(const std::string& v) {
-    std::string out;
-    for (unsigned char ch : v) {
-        if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~' || ch == ':') {
-            out += static_cast<char>(ch);
-        } else {
-            char buf[4];
-            std::snprintf(buf, sizeof buf, "%%%02X", ch);
-            out += buf;
-        }
-    }
-    return out;
 }
 
 struct Reply {
@@ -62,7 +40,7 @@ std::optional<Reply> Call(const AdminCommand& c, const config::Settings& s, cons
     dispatch::HttpClient client(std::chrono::seconds(30));
     dispatch::HttpCall call;
     call.method = method;
-    call.url = BaseUrl(c, s) + path;
+    call.url = DaemonUrl(c.url, s) + path;
     if (const std::string token = Token(c, s, method != "GET"); !token.empty())
         call.headers.emplace_back("Authorization", "Bearer " + token);
     if (body) {
@@ -71,7 +49,7 @@ std::optional<Reply> Call(const AdminCommand& c, const config::Settings& s, cons
     }
     const auto answer = client.Send(call);
     if (answer.transport != dispatch::HttpAnswer::Transport::kAnswered) {
-        std::cerr << "cannot reach orderbridge at " << BaseUrl(c, s) << ": " << answer.error << "\n";
+        std::cerr << "cannot reach orderbridge at " << DaemonUrl(c.url, s) << ": " << answer.error << "\n";
         return std::nullopt;
     }
     Reply r{answer.status, json::parse(answer.body, nullptr, false)};
@@ -102,7 +80,7 @@ int RunAdmin(const AdminCommand& c, const config::Settings& s) {
                                                                           {"from", &c.from},
                                                                           {"to", &c.to}};
             for (const auto& [k, v] : filters) {
-                if (!v->empty()) path += std::string("&") + k + "=" + Encode(*v);
+                if (!v->empty()) path += std::string("&") + k + "=" + dispatch::UrlEncode(*v);
             }
             const auto r = Call(c, s, "GET", path, nullptr);
             if (!r) return 1;
@@ -122,7 +100,7 @@ int RunAdmin(const AdminCommand& c, const config::Settings& s) {
             return 0;
         }
         case K::kDlqShow: {
-            const auto r = Call(c, s, "GET", "/v1/dlq/" + Encode(c.id), nullptr);
+            const auto r = Call(c, s, "GET", "/v1/dlq/" + dispatch::UrlEncode(c.id), nullptr);
             if (!r) return 1;
             std::cout << r->body.dump(2) << "\n";
             return 0;
@@ -131,7 +109,7 @@ int RunAdmin(const AdminCommand& c, const config::Settings& s) {
             json body = {{"reason", c.reason}};
             std::string path = "/v1/dlq/replay";
             if (!c.id.empty()) {
-                path = "/v1/dlq/" + Encode(c.id) + "/replay";
+                path = "/v1/dlq/" + dispatch::UrlEncode(c.id) + "/replay";
             } else {
                 if (c.connector.empty() && c.error_class.empty() && c.entity.empty() && c.from.empty() &&
                     c.to.empty()) {

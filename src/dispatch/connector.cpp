@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <cctype>
 #include <charconv>
 #include <ctime>
 
@@ -37,15 +38,6 @@ std::optional<std::chrono::system_clock::time_point> ParseHttpDate(const std::st
     return std::chrono::system_clock::from_time_t(timegm(&tm));
 }
 
-std::string JsonStringField(const std::string& json, std::string_view key) {
-    const std::string needle = "\"" + std::string(key) + "\":\"";
-    const auto pos = json.find(needle);
-    if (pos == std::string::npos) return {};
-    const auto start = pos + needle.size();
-    const auto end = json.find('"', start);
-    return end == std::string::npos ? std::string{} : json.substr(start, end - start);
-}
-
 std::string Snippet(const std::string& body) {
     std::string s = CleanText(body, 200);
     for (char& c : s) {
@@ -73,7 +65,7 @@ class HttpConnector final : public Connector {
                         {"Idempotency-Key", task.event_id},
                         {"X-Orderbridge-Event-Type", task.type},
                         {"X-Orderbridge-Entity-Id", task.entity_id},
-                        {"traceparent", TraceParent(JsonStringField(task.payload, "trace_id"), task.id, task.attempts)},
+                        {"traceparent", TraceParent(EnvelopeTraceId(task.payload), task.id, task.attempts)},
                         {"User-Agent", "orderbridge"}};
         if (!s_.auth.token.empty()) call.headers.emplace_back("Authorization", "Bearer " + s_.auth.token);
         if (!s_.signing_secret.empty()) {
@@ -92,6 +84,30 @@ class HttpConnector final : public Connector {
 };
 
 }  // namespace
+
+std::string UrlEncode(std::string_view text) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : text) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += kHex[c >> 4];
+            out += kHex[c & 0xF];
+        }
+    }
+    return out;
+}
+
+std::string EnvelopeTraceId(std::string_view envelope) {
+    static constexpr std::string_view kNeedle = "\"trace_id\":\"";
+    const auto pos = envelope.find(kNeedle);
+    if (pos == std::string_view::npos) return {};
+    const auto start = pos + kNeedle.size();
+    const auto end = envelope.find('"', start);
+    return end == std::string_view::npos ? std::string{} : std::string(envelope.substr(start, end - start));
+}
 
 std::string CleanText(std::string_view in, std::size_t max_bytes) {
     std::string out;

@@ -99,7 +99,7 @@ class ErpNextConnector final : public Connector {
             r.reason = "not sent: the order is " + status;
             return r;
         }
-        return CreateOrSubmit(client, key, order, task);
+        return CreateOrSubmit(client, key, order);
     }
 
     std::optional<DeliveryResult> Lookup(const store::DeliveryTask& task, HttpClient& client) override {
@@ -139,9 +139,9 @@ class ErpNextConnector final : public Connector {
     std::optional<DeliveryResult> FindSalesOrder(HttpClient& client, const std::string& key, json& out) {
         const json filters = json::array({json::array({"po_no", "=", key}), json::array({"docstatus", "<", 2})});
         const json fields = json::array({"name", "docstatus", "status", "delivery_status"});
-        const auto a = Call(client, "GET",
-                            "/api/resource/Sales%20Order?filters=" + detail::UrlEncode(filters.dump()) +
-                                "&fields=" + detail::UrlEncode(fields.dump()));
+        const auto a = Call(
+            client, "GET",
+            "/api/resource/Sales%20Order?filters=" + UrlEncode(filters.dump()) + "&fields=" + UrlEncode(fields.dump()));
         if (!Ok(a)) return Failure(a, "find Sales Order by po_no");
         const json j = json::parse(a.body, nullptr, false);
         out = nullptr;
@@ -151,7 +151,7 @@ class ErpNextConnector final : public Connector {
 
     DeliveryResult Submit(HttpClient& client, const std::string& name) {
         const json body = {{"docstatus", 1}};
-        const auto a = Call(client, "PUT", "/api/resource/Sales%20Order/" + detail::UrlEncode(name), &body);
+        const auto a = Call(client, "PUT", "/api/resource/Sales%20Order/" + UrlEncode(name), &body);
         if (!Ok(a)) return Failure(a, "submit Sales Order " + name);
         DeliveryResult r;
         r.external_id = name;
@@ -174,9 +174,9 @@ class ErpNextConnector final : public Connector {
         const std::string email = c.value("email", "");
         if (!email.empty()) {
             const json filters = json::array({json::array({"email_id", "=", email})});
-            const auto a = Call(client, "GET",
-                                "/api/resource/Customer?filters=" + detail::UrlEncode(filters.dump()) +
-                                    "&fields=" + detail::UrlEncode(R"(["name"])"));
+            const auto a = Call(
+                client, "GET",
+                "/api/resource/Customer?filters=" + UrlEncode(filters.dump()) + "&fields=" + UrlEncode(R"(["name"])"));
             if (!Ok(a)) return Failure(a, "find Customer by email");
             const json j = json::parse(a.body, nullptr, false);
             if (j.is_object() && j.contains("data") && j["data"].is_array() && !j["data"].empty()) {
@@ -248,8 +248,7 @@ class ErpNextConnector final : public Connector {
         return std::nullopt;
     }
 
-    DeliveryResult CreateOrSubmit(HttpClient& client, const std::string& key, const json& order,
-                                  const store::DeliveryTask& task) {
+    DeliveryResult CreateOrSubmit(HttpClient& client, const std::string& key, const json& order) {
         json so;
         if (auto err = FindSalesOrder(client, key, so)) return *err;
         if (!so.is_null()) return Existing(client, so);
@@ -269,7 +268,6 @@ class ErpNextConnector final : public Connector {
         const json j = json::parse(a.body, nullptr, false);
         const std::string name = j.is_object() && j.contains("data") ? j["data"].value("name", "") : "";
         if (name.empty()) return detail::Permanent("create Sales Order: the answer names no order");
-        (void)task;
         return Submit(client, name);
     }
 

@@ -1,7 +1,6 @@
 #pragma once
 // What the multi-step JSON connectors (erpnext, shipstation) share: calls with one auth header,
-// URL encoding, money in major units, and the permanent-error shorthand.
-#include <cctype>
+// money in major units, and the permanent-error shorthand.
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -10,21 +9,6 @@
 #include "orderbridge/dispatch/connector.hpp"
 
 namespace orderbridge::dispatch::detail {
-
-inline std::string UrlEncode(std::string_view v) {
-    static constexpr char kHex[] = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : v) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += kHex[c >> 4];
-            out += kHex[c & 0xF];
-        }
-    }
-    return out;
-}
 
 /// Minor units to the decimal number these APIs expect (JSON numbers).
 inline double MajorUnits(std::int64_t minor, int exponent) {

@@ -53,9 +53,8 @@ void OnDelivered(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
 
 }  // namespace
 
-RouteFacts FactsFromEnvelope(const std::string& envelope) {
+RouteFacts FactsFromEnvelope(const nlohmann::json& j) {
     RouteFacts f;
-    const json j = json::parse(envelope, nullptr, false);
     if (!j.is_object()) return f;
     f.store = StrAt(j, {"source", "store"});
     const json& data = j.contains("data") ? j["data"] : json();
@@ -134,9 +133,7 @@ bool KafkaBus::Impl::PublishRound(rd_kafka_t* rk, store::Session& session) {
     std::vector<int> status(rows.size(), -1);
     for (std::size_t i = 0; i < rows.size(); ++i) {
         const auto& ev = rows[i].event;
-        const json env = json::parse(ev.payload, nullptr, false);
-        const std::string trace = env.is_object() ? env.value("trace_id", "") : "";
-        const std::string traceparent = TraceParent(trace, rows[i].id, 0);
+        const std::string traceparent = TraceParent(EnvelopeTraceId(ev.payload), rows[i].id, 0);
         bool stop = false;
         for (;;) {
             const rd_kafka_resp_err_t err = rd_kafka_producev(
@@ -327,14 +324,17 @@ struct KafkaBus::Impl::Consumer {
         for (rd_kafka_message_t* m : batch) {
             auto& st = parts[m->partition];
             st.next = std::max(st.next, m->offset + 1);
-            const std::string payload(static_cast<const char*>(m->payload), m->len);
+            const std::string payload(m->payload ? static_cast<const char*>(m->payload) : "", m->len);
             const json env = json::parse(payload, nullptr, false);
-            const std::string type = env.is_object() ? env.value("type", "") : "";
-            const auto lanes =
-                env.is_object() ? bus.router.Route(type, FactsFromEnvelope(payload)) : std::vector<std::string>{};
+            // Fields read with type checks: a malformed message is skipped, never a crash.
+            const std::string type = StrAt(env, {"type"});
+            const bool usable = !type.empty() && !StrAt(env, {"id"}).empty() && !StrAt(env, {"entity_id"}).empty();
+            const auto lanes = usable ? bus.router.Route(type, FactsFromEnvelope(env)) : std::vector<std::string>{};
             if (std::find(lanes.begin(), lanes.end(), settings.name) == lanes.end()) {
-                if (!env.is_object())
-                    log::Warn("kafka: a message is not an event envelope; skipped", {{"offset", m->offset}});
+                if (!usable) {
+                    log::Warn("kafka: a message is not an event envelope; skipped",
+                              {{"connector", settings.name}, {"partition", m->partition}, {"offset", m->offset}});
+                }
                 skipped.Increment();
                 continue;
             }
@@ -344,7 +344,7 @@ struct KafkaBus::Impl::Consumer {
             store::MaterializeItem item;
             item.connector = settings.name;
             item.event = store::OutboxEvent{
-                env.value("id", ""), type, env.value("entity_id", ""), env.value("version", ""), payload, {}, false};
+                StrAt(env, {"id"}), type, StrAt(env, {"entity_id"}), StrAt(env, {"version"}), payload, {}, false};
             item.created_at = now;
             item.created_ms = ts > 0 ? ts : core::ToUnixMillis(std::chrono::system_clock::now());
             items.push_back(std::move(item));

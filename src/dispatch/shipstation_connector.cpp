@@ -162,7 +162,7 @@ class ShipStationConnector final : public Connector {
     // False with `result` set when the lookup failed; `found` is null when there is no such order.
     bool FindOrder(HttpClient& client, const std::string& number, const std::string& key, json& found,
                    DeliveryResult& result) {
-        const auto a = Call(client, "GET", "/orders?orderNumber=" + detail::UrlEncode(number) + "&pageSize=500");
+        const auto a = Call(client, "GET", "/orders?orderNumber=" + UrlEncode(number) + "&pageSize=500");
         result = Classify(a, "find order by orderNumber");
         if (!result.Succeeded()) return false;
         found = nullptr;

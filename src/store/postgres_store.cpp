@@ -540,6 +540,23 @@ class PgSession final : public Session {
         });
     }
 
+    std::map<std::int64_t, std::vector<AttemptRow>> EntityAttempts(const std::string& entity_id) override {
+        return Guard(conn_, [&] {
+            pqxx::read_transaction w(Conn());
+            std::map<std::int64_t, std::vector<AttemptRow>> out;
+            for (const auto& a : w.exec_params(
+                     "SELECT a.delivery_id, a.at, a.error_class, a.http_status, a.latency_ms, a.reason, a.outcome FROM "
+                     "delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.entity_id = $1 ORDER BY "
+                     "a.id",
+                     entity_id)) {
+                out[a[0].as<std::int64_t>()].push_back(AttemptRow{a[1].as<std::string>(), a[2].as<std::string>(),
+                                                                  a[3].as<int>(), a[4].as<std::int64_t>(),
+                                                                  a[5].as<std::string>(), a[6].as<std::string>()});
+            }
+            return out;
+        });
+    }
+
     std::vector<DeliveryRow> EntityDeliveries(const std::string& entity_id) override {
         return Guard(conn_, [&] {
             pqxx::read_transaction w(Conn());

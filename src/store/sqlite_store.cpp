@@ -596,6 +596,19 @@ class SqliteSession final : public Session {
         return d;
     }
 
+    std::map<std::int64_t, std::vector<AttemptRow>> EntityAttempts(const std::string& entity_id) override {
+        Stmt a(db_.get(),
+               "SELECT a.delivery_id, a.at, a.error_class, a.http_status, a.latency_ms, a.reason, a.outcome FROM "
+               "delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.entity_id = ?1 ORDER BY a.id");
+        a.Bind(1, entity_id);
+        std::map<std::int64_t, std::vector<AttemptRow>> out;
+        while (a.Step()) {
+            out[a.Int(0)].push_back(
+                AttemptRow{a.Text(1), a.Text(2), static_cast<int>(a.Int(3)), a.Int(4), a.Text(5), a.Text(6)});
+        }
+        return out;
+    }
+
     std::vector<DeliveryRow> EntityDeliveries(const std::string& entity_id) override {
         Stmt s(
             db_.get(),

@@ -436,6 +436,10 @@ TEST_P(StoreTest, AResultWhoseLeaseWasLostChangesNothing) {
     EXPECT_EQ(d->row.state, "delivered");
     ASSERT_EQ(d->attempts.size(), 1u);
     EXPECT_EQ(d->attempts[0].outcome, "delivered");
+    const auto by_delivery = session_->EntityAttempts("wc:main:35");
+    ASSERT_EQ(by_delivery.size(), 1u);
+    EXPECT_EQ(by_delivery.at(first[0].id).size(), 1u) << "the fenced-off attempt left no row";
+    EXPECT_EQ(by_delivery.at(first[0].id)[0].outcome, "delivered");
     EXPECT_EQ(session_->EndedAmong({first[0].id, 999999}), std::vector<std::int64_t>{first[0].id});
 }
 

@@ -106,6 +106,13 @@ std::unique_ptr<Connector> MakeConnector(const config::ConnectorSettings& settin
 /// U+FFFD), control characters other than newline and tab as spaces, at most `max_bytes`, cut on a character boundary.
 std::string CleanText(std::string_view in, std::size_t max_bytes = 500);
 
+/// Percent-encoding of a URL path segment or query value (RFC 3986 unreserved characters kept).
+std::string UrlEncode(std::string_view text);
+
+/// The `trace_id` of an event envelope without parsing the whole document (our own serialiser
+/// writes it as a plain string member); empty when absent.
+std::string EnvelopeTraceId(std::string_view envelope);
+
 /// W3C traceparent for a trace id (32 hex) and a span derived from the delivery.
 std::string TraceParent(const std::string& trace_id, std::int64_t delivery_id, int attempt);
 

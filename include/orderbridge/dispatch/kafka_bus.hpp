@@ -16,6 +16,7 @@
 //
 // Thread-safety: Wake and OnFinal may be called from any thread.
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -30,8 +31,8 @@ class Registry;
 
 namespace orderbridge::dispatch {
 
-/// Route facts of an event envelope (JSON text), for routing on the consuming side.
-RouteFacts FactsFromEnvelope(const std::string& envelope);
+/// Route facts of an event envelope, for routing on the consuming side.
+RouteFacts FactsFromEnvelope(const nlohmann::json& envelope);
 
 class KafkaBus {
   public:

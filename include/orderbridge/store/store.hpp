@@ -7,6 +7,7 @@
 // that commits the raw body, the entity and its outbox rows together.
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -301,6 +302,8 @@ class Session {
     virtual std::optional<DeliveryDetail> GetDelivery(std::int64_t id) = 0;
     /// Every delivery of an entity, oldest first.
     virtual std::vector<DeliveryRow> EntityDeliveries(const std::string& entity_id) = 0;
+    /// Every attempt of every delivery of an entity, by delivery id, oldest first (no payloads).
+    virtual std::map<std::int64_t, std::vector<AttemptRow>> EntityAttempts(const std::string& entity_id) = 0;
     /// Dead deliveries matching `query` (state is forced to dead) become pending again, due now,
     /// with a fresh attempt budget; `payload` (when given, single id only) replaces what is sent.
     /// One audit record per call. Returns the ids replayed.
