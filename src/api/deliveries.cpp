@@ -62,17 +62,6 @@ json ReplayAnswer(const std::vector<std::int64_t>& ids, const std::string& actor
     return {{"replayed", ids.size()}, {"ids", list}, {"by", actor}};
 }
 
-template <class Fn>
-http::Handler Guarded(Fn fn) {
-    return [fn](http::Request& req, http::Responder respond) {
-        try {
-            fn(req, respond);
-        } catch (...) {
-            respond.Fail(std::current_exception());
-        }
-    };
-}
-
 }  // namespace
 
 void AddDeliveryRoutes(http::Router& router, const Authenticator& auth, store::SessionPool& pool,

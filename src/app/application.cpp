@@ -14,6 +14,7 @@
 #include "orderbridge/api/console.hpp"
 #include "orderbridge/api/deliveries.hpp"
 #include "orderbridge/api/health.hpp"
+#include "orderbridge/api/inbound.hpp"
 #include "orderbridge/api/orders.hpp"
 #include "orderbridge/api/webhooks.hpp"
 #include "orderbridge/core/build_info.hpp"
@@ -223,6 +224,9 @@ int Application::Run() {
     api::AddOrderRoutes(router, auth, sessions);
     api::AddDeliveryRoutes(router, auth, sessions, dispatcher);
     api::AddConsoleRoutes(router);
+    // Shipments and stock coming back: fetched and read on their own workers.
+    store::SessionPool inbound_pool(*store, 2);
+    auto inbound = api::AddInboundRoutes(router, settings_, auth, *store, inbound_pool, ingest, lanes, *registry);
 
     auto server =
         std::make_unique<http::Server>(settings_.server, settings_.log.access_log, std::move(router), *registry);
@@ -230,6 +234,10 @@ int Application::Run() {
     StopStack stops;  // declared after what its actions touch, so it unwinds first
     stops.Push("store", [&sessions] { sessions.Stop(); });
     stops.Push("ingest", [&ingest] { ingest.Stop(); });
+    stops.Push("inbound", [&inbound_pool, &inbound] {
+        inbound_pool.Stop();
+        api::StopInbound(*inbound);
+    });
     dispatcher.Start();
     stops.Push("dispatch", [&dispatcher] { dispatcher.Stop(); });
     if (kafka) {

@@ -471,6 +471,7 @@ LoadResult LoadFromString(const std::string& yaml, const Environment& env) {
         reader.Finish();
     }
     Validate(result.settings, result.problems);
+    if (result.problems.empty()) AddImplicitLanes(result.settings);
     std::stable_sort(result.problems.begin(), result.problems.end(), [](const Problem& a, const Problem& b) {
         return a.line != 0 && (b.line == 0 || a.line < b.line);
     });

@@ -120,11 +120,22 @@ void Describe(V& v, BusSettings& s) {
 }
 
 template <class V>
+void Describe(V& v, RetrySettings& s) {
+    v.Field("max_attempts", s.max_attempts, {false, Between(1, 1000)});
+    v.Field("initial_backoff", s.initial_backoff, {false, PositiveDuration()});
+    v.Field("max_backoff", s.max_backoff, {false, PositiveDuration()});
+    v.Field("max_age", s.max_age, {false, PositiveDuration()});
+}
+
+template <class V>
 void Describe(V& v, StoreApiSettings& s) {
     v.Field("consumer_key", s.consumer_key, Required<std::string>());
     v.Field("consumer_secret", s.consumer_secret, Required<std::string>());
     v.Field("rate_per_second", s.rate_per_second, {false, Between(0.01, 10'000.0)});
     v.Field("max_in_flight", s.max_in_flight, {false, Between(1, 1024)});
+    v.Object("retry", s.retry);
+    v.Field("timeout", s.timeout, {false, PositiveDuration()});
+    v.Field("oauth_signature_method", s.oauth_signature_method);
 }
 
 template <class V>
@@ -190,14 +201,6 @@ void Describe(V& v, RateLimitSettings& s) {
 }
 
 template <class V>
-void Describe(V& v, RetrySettings& s) {
-    v.Field("max_attempts", s.max_attempts, {false, Between(1, 1000)});
-    v.Field("initial_backoff", s.initial_backoff, {false, PositiveDuration()});
-    v.Field("max_backoff", s.max_backoff, {false, PositiveDuration()});
-    v.Field("max_age", s.max_age, {false, PositiveDuration()});
-}
-
-template <class V>
 void Describe(V& v, BreakerSettings& s) {
     v.Field("failure_ratio", s.failure_ratio, {false, Between(0.01, 1.0)});
     v.Field("min_requests", s.min_requests, {false, Between(1, 100'000)});
@@ -229,10 +232,17 @@ void Describe(V& v, ConnectorSettings& c) {
         v.Field("delivery_days", c.delivery_days, {false, Between(0, 365)});
         v.Field("shipping_account", c.shipping_account);
         v.Field("tax_account", c.tax_account);
+        v.Field("webhook_secret", c.inbound_secret);
     }
     if (v.ForKind(c.kind, ConnectorKind::kShipstation)) {
         v.Field("store_id", c.store_id, {false, Between<std::int64_t>(0, 1'000'000'000'000)});
+        v.Field("inbound_token", c.inbound_secret);
     }
+}
+
+template <class V>
+void Describe(V& v, InventorySettings& s) {
+    v.Field("coalesce_window", s.coalesce_window, {false, PositiveDuration()});
 }
 
 template <class V>
@@ -249,6 +259,7 @@ void Describe(V& v, Settings& s) {
     v.ObjectList("stores", s.stores);
     v.ObjectList("connectors", s.connectors);
     v.Object("model", s.model);
+    v.Object("inventory", s.inventory);
 }
 
 }  // namespace orderbridge::config::schema

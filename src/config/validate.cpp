@@ -148,8 +148,14 @@ void Validate(const Settings& s, std::vector<Problem>& problems) {
         if ((st.poller.enabled || st.webhooks.repair || !st.webhooks.topics.empty()) && !st.api) {
             Add(problems, path + ".api", "is required for the poller and the webhook watchdog");
         }
-        if ((st.poller.enabled || !st.webhooks.topics.empty()) && st.url.empty()) {
-            Add(problems, path + ".url", "is required for the poller and the webhook watchdog");
+        if ((st.poller.enabled || !st.webhooks.topics.empty() || st.api) && st.url.empty()) {
+            Add(problems, path + ".url", "is required for the REST API (api, the poller and the webhook watchdog)");
+        }
+        if (st.api) {
+            if (st.api->oauth_signature_method != "HMAC-SHA1" && st.api->oauth_signature_method != "HMAC-SHA256")
+                Add(problems, path + ".api.oauth_signature_method", "must be HMAC-SHA1 or HMAC-SHA256");
+            if (st.api->retry.max_backoff < st.api->retry.initial_backoff)
+                Add(problems, path + ".api.retry.max_backoff", "must not be shorter than retry.initial_backoff");
         }
     }
 

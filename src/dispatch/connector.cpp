@@ -215,6 +215,14 @@ std::unique_ptr<Connector> MakeHttpConnector(const config::ConnectorSettings& se
     return std::make_unique<HttpConnector>(settings);
 }
 
+std::vector<DeliveryResult> Connector::DeliverBatch(const std::vector<store::DeliveryTask>& tasks, HttpClient& client) {
+    std::vector<DeliveryResult> out;
+    out.reserve(tasks.size());
+    for (const auto& t : tasks)
+        out.push_back(Deliver(t, client));
+    return out;
+}
+
 std::unique_ptr<Connector> MakeConnector(const config::ConnectorSettings& settings) {
     switch (settings.kind) {
         case config::ConnectorKind::kHttp:
@@ -223,6 +231,8 @@ std::unique_ptr<Connector> MakeConnector(const config::ConnectorSettings& settin
             return MakeErpNextConnector(settings);
         case config::ConnectorKind::kShipstation:
             return MakeShipStationConnector(settings);
+        case config::ConnectorKind::kWoocommerce:
+            return MakeWooCommerceConnector(settings);
         default:
             throw std::invalid_argument("connector kind " + std::string(config::ToString(settings.kind)) +
                                         " is not available in this version");

@@ -103,7 +103,12 @@ struct Dispatcher::Metrics {
           paused(prometheus::BuildGauge()
                      .Name("orderbridge_lane_paused")
                      .Help("1 while an operator has paused the connector lane")
-                     .Register(r)) {}
+                     .Register(r)),
+          sync_delay(prometheus::BuildHistogram()
+                         .Name("orderbridge_inventory_sync_delay_seconds")
+                         .Help("Inventory level's source as_of to the store acknowledging the stock write, by "
+                               "connector")
+                         .Register(r)) {}
     prometheus::Family<prometheus::Counter>& deliveries;
     prometheus::Family<prometheus::Counter>& attempts;
     prometheus::Family<prometheus::Histogram>& latency;
@@ -114,6 +119,7 @@ struct Dispatcher::Metrics {
     prometheus::Family<prometheus::Gauge>& limit;
     prometheus::Family<prometheus::Gauge>& in_flight;
     prometheus::Family<prometheus::Gauge>& paused;
+    prometheus::Family<prometheus::Histogram>& sync_delay;
 };
 
 struct Dispatcher::Lane {
@@ -143,9 +149,9 @@ struct Dispatcher::Lane {
             outcomes.emplace(outcome, &m.deliveries.Add({{"connector", s.name}, {"outcome", outcome}}));
     }
 
-    /// How many claimed deliveries the lane holds at most: four times its concurrency, so workers never
-    /// wait for the pump. Called with mu held.
-    int Want() const { return limit.Limit() * 4; }
+    /// How many claimed deliveries the lane holds at most: four times its concurrency (or a batch per
+    /// worker when the connector sends batches), so workers never wait for the pump. Called with mu held.
+    int Want() const { return limit.Limit() * std::max(4, connector->MaxBatch()); }
 
     prometheus::Counter& Attempts(Metrics& m, const std::string& cls, int status) {
         const std::string key = cls + "/" + std::to_string(status);
@@ -530,9 +536,51 @@ void Dispatcher::WorkerLoop(Lane& lane, std::size_t) {
         while (lane.recent.size() > 4096 ||
                (!lane.recent.empty() && now - lane.recent.front() > std::chrono::seconds(10)))
             lane.recent.pop_front();
+        // A batch endpoint takes what else is queued and fits (each with its lease still covering the call).
+        std::vector<store::DeliveryTask> batch;
+        const int max_batch = lane.connector->MaxBatch();
+        if (max_batch > 1 && lane.connector->Batchable(task, task)) {
+            batch.push_back(std::move(task));
+            const std::int64_t wall_ms = core::ToUnixMillis(clock_.Now());
+            for (auto it = lane.queue.begin(); it != lane.queue.end() && static_cast<int>(batch.size()) < max_batch;) {
+                if (lane.connector->Batchable(batch.front(), *it) &&
+                    wall_ms + timeout_ms + 1000 <= it->lease_until_ms) {
+                    batch.push_back(std::move(*it));
+                    it = lane.queue.erase(it);
+                } else {
+                    ++it;
+                }
+            }
+        }
         lk.unlock();
 
         const auto started = clock_.Steady();
+        if (!batch.empty()) {
+            std::vector<DeliveryResult> results;
+            try {
+                results = lane.connector->DeliverBatch(batch, client);
+            } catch (const std::exception& e) {
+                DeliveryResult failed;
+                failed.error_class = core::ErrorClass::kPermanent;
+                failed.reason = std::string("connector failed to prepare the request: ") + e.what();
+                results.assign(batch.size(), failed);
+            }
+            const auto latency = duration_cast<milliseconds>(clock_.Steady() - started);
+            for (std::size_t i = 0; i < batch.size(); ++i) {
+                DeliveryResult r;
+                if (i < results.size()) {
+                    r = results[i];
+                } else {
+                    r.error_class = core::ErrorClass::kTransient;
+                    r.reason = "the connector gave no result for this delivery of the batch";
+                }
+                Finish(lane, batch[i], r, latency);
+            }
+            lk.lock();
+            --lane.in_flight;
+            lane.cv.notify_all();
+            continue;
+        }
         DeliveryResult result;
         try {
             result = lane.connector->Deliver(task, client);
@@ -577,6 +625,12 @@ void Dispatcher::Finish(Lane& lane, const store::DeliveryTask& task, const Deliv
             lane.auth_failed = false;
             lane.last_success_at = rec.at;
             lane.latency.Observe(static_cast<double>(core::ToUnixMillis(wall) - task.created_ms) / 1000.0);
+            if (result.source_ms && !result.error_class) {
+                metrics_->sync_delay
+                    .Add({{"connector", lane.settings.name}},
+                         prometheus::Histogram::BucketBoundaries{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600})
+                    .Observe(std::max(0.0, static_cast<double>(core::ToUnixMillis(wall) - *result.source_ms) / 1000.0));
+            }
         } else {
             const auto c = *result.error_class;
             if (c == core::ErrorClass::kThrottled) {

@@ -74,8 +74,10 @@ RouteFacts FactsFromEnvelope(const nlohmann::json& j) {
         if (auto s = StrAt(data, {"status"}); !s.empty()) f.canonical_status = s;
         f.skus = std::vector<std::string>{StrAt(data, {"sku"})};
     }
-    if (data.contains("location") && data["location"].is_string())
-        f.warehouses = std::vector<std::string>{data["location"].get<std::string>()};
+    for (const char* key : {"location", "warehouse_id"}) {
+        if (data.contains(key) && data[key].is_string() && !data[key].get<std::string>().empty())
+            f.warehouses = std::vector<std::string>{data[key].get<std::string>()};
+    }
     return f;
 }
 

@@ -10,7 +10,7 @@ bool Contains(const std::vector<std::string>& list, const std::string& value) {
 }
 
 bool Matches(const config::RoutingFilter& when, const RouteFacts& f) {
-    if (!when.store.empty() && !Contains(when.store, f.store)) return false;
+    if (!when.store.empty() && !f.store.empty() && !Contains(when.store, f.store)) return false;
     if (!when.canonical_status.empty() && f.canonical_status && !Contains(when.canonical_status, *f.canonical_status))
         return false;
     if (!when.shipping_country.empty() && f.shipping_country && !Contains(when.shipping_country, *f.shipping_country))

@@ -8,27 +8,18 @@
 //   shipped / completed in WooCommerce without a ShipStation order: not sent (fulfilled elsewhere)
 // Every answer carries X-Rate-Limit-Remaining/-Reset (40 requests a minute per key pair): when the
 // window is used up the lane waits for the reset before the next call, so 429s stay rare.
-#include <openssl/evp.h>
-
 #include <cctype>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "json_api.hpp"
 #include "orderbridge/dispatch/connector.hpp"
+#include "orderbridge/woo/signature.hpp"
 
 namespace orderbridge::dispatch {
 namespace {
 
 using nlohmann::json;
-
-std::string Base64(const std::string& in) {
-    std::string out(4 * ((in.size() + 2) / 3), '\0');
-    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                  reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-    out.resize(static_cast<std::size_t>(n));
-    return out;
-}
 
 std::string Str(const json& j, const char* key) {
     return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string{};
@@ -73,7 +64,7 @@ std::string Messages(const std::string& body) {
 class ShipStationConnector final : public Connector {
   public:
     explicit ShipStationConnector(config::ConnectorSettings s)
-        : s_(std::move(s)), api_(s_.base_url, "Basic " + Base64(s_.auth.api_key + ":" + s_.auth.api_secret)) {}
+        : s_(std::move(s)), api_(s_.base_url, "Basic " + woo::Base64(s_.auth.api_key + ":" + s_.auth.api_secret)) {}
     const std::string& Name() const override { return s_.name; }
     int MaxCallsPerDelivery() const override { return 2; }  // look up, then upsert
 

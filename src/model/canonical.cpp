@@ -60,7 +60,7 @@ OB_JSON(Product, id, idempotency_key, product_ref, parent_ref, type, name, sku, 
 OB_JSON(InventoryLevel, sku, location, on_hand, available, reserved, as_of, source)
 OB_JSON(ShipmentLine, line_id, sku, quantity)
 OB_JSON(Shipment, id, order_ref, status, carrier_code, service_code, tracking_number, tracking_url, ship_date,
-        delivered_at, lines, warehouse_id, is_return_label, event_time, source_event_id, external_refs)
+        delivered_at, lines, warehouse_id, is_return_label, event_time, source_event_id, external_refs, completes_order)
 OB_JSON(DeletedEntity, id, source_id)
 OB_JSON(EventSource, system, store)
 OB_JSON(Event, id, type, schema_version, source, occurred_at, received_at, trace_id, idempotency_key, entity_id,

@@ -98,7 +98,7 @@ Outcome ApplyRecord(Tx& tx, const IngestRecord& rec) {
         tx.InsertRaw(rec, Outcome::kRejected, "");
         return Outcome::kRejected;
     }
-    const Outcome primary = ApplyEntity(tx, rec, rec.entities.front(), "");
+    const Outcome primary = ApplyEntity(tx, rec, rec.entities.front(), rec.entities.front().parent_id);
     for (std::size_t i = 1; i < rec.entities.size(); ++i) {
         ApplyEntity(tx, rec, rec.entities[i], rec.entities.front().entity_id);
     }

@@ -63,6 +63,13 @@ CREATE INDEX outbox_unpublished ON outbox (id) WHERE finished_at IS NULL;
         R"SQL(
 ALTER TABLE delivery_attempts ADD COLUMN outcome TEXT NOT NULL DEFAULT '';
 )SQL",
+        // 5: the inventory cache (the newest level of each SKU at each location)
+        R"SQL(
+CREATE TABLE inventory_levels (
+  sku TEXT NOT NULL, location TEXT NOT NULL, on_hand {bigint} NOT NULL, available {bigint} NOT NULL,
+  reserved {bigint}, as_of TEXT NOT NULL, as_of_ms {bigint} NOT NULL, source TEXT NOT NULL, updated_at TEXT NOT NULL,
+  PRIMARY KEY (sku, location));
+)SQL",
     };
     return kTemplates;
 }

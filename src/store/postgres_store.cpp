@@ -285,6 +285,70 @@ class PgSession final : public Session {
         });
     }
 
+    std::vector<EntityRow> ChildEntities(const std::string& parent_id, const std::string& kind) override {
+        return Guard(conn_, [&] {
+            pqxx::read_transaction w(Conn());
+            std::vector<EntityRow> out;
+            for (const auto& r : w.exec_params(std::string("SELECT ") + kRowColumns +
+                                                   " FROM entities WHERE parent_id = $1 AND kind = $2 ORDER BY seq",
+                                               parent_id, kind))
+                out.push_back(ReadRow(r));
+            return out;
+        });
+    }
+
+    std::map<std::string, std::vector<StockLevel>> UpsertStock(const std::vector<StockLevel>& levels) override {
+        return Guard(conn_, [&] {
+            const std::string now = core::FormatRfc3339(std::chrono::system_clock::now());
+            pqxx::work w(Conn());
+            std::vector<std::string> skus;
+            std::string reserved;
+            for (const auto& l : levels) {
+                w.exec_params(
+                    "INSERT INTO inventory_levels (sku, location, on_hand, available, reserved, as_of, as_of_ms, "
+                    "source, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (sku, location) DO "
+                    "UPDATE SET on_hand = excluded.on_hand, available = excluded.available, reserved = "
+                    "excluded.reserved, as_of = excluded.as_of, as_of_ms = excluded.as_of_ms, source = "
+                    "excluded.source, updated_at = excluded.updated_at WHERE inventory_levels.as_of_ms <= "
+                    "excluded.as_of_ms",
+                    l.sku, l.location, l.on_hand, l.available,
+                    l.reserved ? reserved.assign(std::to_string(*l.reserved)).c_str()
+                               : static_cast<const char*>(nullptr),
+                    l.as_of, l.as_of_ms, l.source, now);
+                skus.push_back(l.sku);
+            }
+            auto out = ReadStock(w, skus);
+            w.commit();
+            return out;
+        });
+    }
+
+    std::map<std::string, std::vector<StockLevel>> GetStock(const std::vector<std::string>& skus) override {
+        return Guard(conn_, [&] {
+            pqxx::read_transaction w(Conn());
+            return ReadStock(w, skus);
+        });
+    }
+
+    static std::map<std::string, std::vector<StockLevel>> ReadStock(pqxx::transaction_base& w,
+                                                                    const std::vector<std::string>& skus) {
+        std::map<std::string, std::vector<StockLevel>> out;
+        std::string list;
+        for (const auto& sku : skus)
+            list += (list.empty() ? "" : ",") + w.quote(sku);
+        if (list.empty()) return out;
+        for (const auto& r : w.exec("SELECT sku, location, on_hand, available, reserved, as_of, as_of_ms, source, "
+                                    "updated_at FROM inventory_levels WHERE sku IN (" +
+                                    list + ") ORDER BY sku, location")) {
+            StockLevel l{r[0].as<std::string>(),  r[1].as<std::string>(), r[2].as<std::int64_t>(),
+                         r[3].as<std::int64_t>(), std::nullopt,           r[5].as<std::string>(),
+                         r[6].as<std::int64_t>(), r[7].as<std::string>(), r[8].as<std::string>()};
+            if (!r[4].is_null()) l.reserved = r[4].as<std::int64_t>();
+            out[l.sku].push_back(std::move(l));
+        }
+        return out;
+    }
+
     std::vector<ReceiptRow> EntityReceipts(const std::string& entity_id) override {
         return Guard(conn_, [&] {
             pqxx::read_transaction w(Conn());

@@ -379,6 +379,61 @@ class SqliteSession final : public Session {
         InsertAudit(core::FormatRfc3339(std::chrono::system_clock::now()), actor, action, target);
     }
 
+    std::vector<EntityRow> ChildEntities(const std::string& parent_id, const std::string& kind) override {
+        Stmt s(db_.get(),
+               (std::string("SELECT ") + kRowColumns + " FROM entities WHERE parent_id = ?1 AND kind = ?2 ORDER BY seq")
+                   .c_str());
+        s.Bind(1, parent_id).Bind(2, kind);
+        std::vector<EntityRow> out;
+        while (s.Step())
+            out.push_back(ReadRow(s));
+        return out;
+    }
+
+    std::map<std::string, std::vector<StockLevel>> UpsertStock(const std::vector<StockLevel>& levels) override {
+        const std::string now = core::FormatRfc3339(std::chrono::system_clock::now());
+        Transaction tx(db_);
+        Stmt up(db_.get(),
+                "INSERT INTO inventory_levels (sku, location, on_hand, available, reserved, as_of, as_of_ms, source, "
+                "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (sku, location) DO UPDATE SET "
+                "on_hand = excluded.on_hand, available = excluded.available, reserved = excluded.reserved, as_of = "
+                "excluded.as_of, as_of_ms = excluded.as_of_ms, source = excluded.source, updated_at = "
+                "excluded.updated_at WHERE inventory_levels.as_of_ms <= excluded.as_of_ms");
+        std::vector<std::string> skus;
+        for (const auto& l : levels) {
+            up.Bind(1, l.sku).Bind(2, l.location).Bind(3, l.on_hand).Bind(4, l.available);
+            if (l.reserved)
+                up.Bind(5, *l.reserved);
+            else
+                up.BindNull(5);
+            up.Bind(6, l.as_of).Bind(7, l.as_of_ms).Bind(8, l.source).Bind(9, now);
+            up.Run();
+            skus.push_back(l.sku);
+        }
+        auto out = ReadStock(skus);
+        tx.Commit();
+        return out;
+    }
+
+    std::map<std::string, std::vector<StockLevel>> GetStock(const std::vector<std::string>& skus) override {
+        return ReadStock(skus);
+    }
+
+    std::map<std::string, std::vector<StockLevel>> ReadStock(const std::vector<std::string>& skus) {
+        Stmt s(db_.get(),
+               "SELECT sku, location, on_hand, available, reserved, as_of, as_of_ms, source, updated_at FROM "
+               "inventory_levels WHERE sku IN (SELECT value FROM json_each(?1)) ORDER BY sku, location");
+        s.Bind(1, nlohmann::json(skus).dump());
+        std::map<std::string, std::vector<StockLevel>> out;
+        while (s.Step()) {
+            StockLevel l{s.Text(0), s.Text(1), s.Int(2),  s.Int(3), std::nullopt,
+                         s.Text(5), s.Int(6),  s.Text(7), s.Text(8)};
+            if (!s.IsNull(4)) l.reserved = s.Int(4);
+            out[l.sku].push_back(std::move(l));
+        }
+        return out;
+    }
+
     std::vector<ReceiptRow> EntityReceipts(const std::string& entity_id) override {
         Stmt s(db_.get(),
                "SELECT received_at, topic, delivery_id, outcome FROM raw_deliveries WHERE entity_id = ?1 ORDER BY id");

@@ -25,7 +25,9 @@ std::string RawHmac(std::string_view body, std::string_view key, const EVP_MD* m
     return std::string(reinterpret_cast<const char*>(out), len);
 }
 
-std::string Base64(const std::string& raw) {
+}  // namespace
+
+std::string Base64(std::string_view raw) {
     std::string out(4 * ((raw.size() + 2) / 3) + 1, '\0');
     const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                                   reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(raw.size()));
@@ -33,7 +35,14 @@ std::string Base64(const std::string& raw) {
     return out;
 }
 
-}  // namespace
+std::string HmacBase64(std::string_view data, std::string_view key, std::string_view algorithm) {
+    const EVP_MD* md = Digest(algorithm);
+    return md ? Base64(RawHmac(data, key, md)) : std::string{};
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
 
 std::string WooSecretKey(std::string_view secret) {
     // wp_specialchars_decode(ENT_QUOTES) decodes the XML five and their numeric forms only.

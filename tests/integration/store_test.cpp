@@ -209,6 +209,53 @@ TEST_P(StoreTest, HeldEventsAreNeverDroppedAndChildrenFollowTheirParent) {
     EXPECT_EQ(session_->CountOutbox(), 5);
 }
 
+TEST_P(StoreTest, TheInventoryCacheKeepsTheNewestLevelPerLocation) {
+    auto level = [](std::string sku, std::string location, std::int64_t available, std::int64_t as_of_ms) {
+        StockLevel l;
+        l.sku = std::move(sku);
+        l.location = std::move(location);
+        l.on_hand = available + 1;
+        l.available = available;
+        l.as_of_ms = as_of_ms;
+        l.as_of = model::FormatUtc(as_of_ms);
+        l.source = "wms";
+        return l;
+    };
+    auto first = session_->UpsertStock({level("A", "east", 5, 1000), level("A", "west", 3, 1000)});
+    ASSERT_EQ(first.size(), 1u);
+    ASSERT_EQ(first["A"].size(), 2u);
+    EXPECT_FALSE(first["A"][0].reserved.has_value());
+    // An older level of a location changes nothing; a newer one replaces it; other SKUs are untouched.
+    StockLevel reserved = level("A", "west", 9, 2000);
+    reserved.reserved = 4;
+    auto second = session_->UpsertStock({level("A", "east", 0, 500), reserved, level("B", "east", 1, 10)});
+    ASSERT_EQ(second["A"].size(), 2u);
+    EXPECT_EQ(second["A"][0].location, "east");
+    EXPECT_EQ(second["A"][0].available, 5);
+    EXPECT_EQ(second["A"][1].available, 9);
+    EXPECT_EQ(second["A"][1].reserved, std::optional<std::int64_t>(4));
+    EXPECT_EQ(second["B"].size(), 1u);
+    auto read = session_->GetStock({"B", "missing"});
+    EXPECT_EQ(read.size(), 1u);
+    EXPECT_EQ(read["B"][0].as_of, model::FormatUtc(10));
+}
+
+TEST_P(StoreTest, AShipmentBelongsToItsOrder) {
+    ASSERT_EQ(IngestOne(Order("wc:main:70", 1000, "processing")), Outcome::kAccepted);
+    IngestRecord r = Order("3pl:shipment:1", 2000, "shipped");
+    r.entities[0].kind = "shipment";
+    r.entities[0].parent_id = "wc:main:70";
+    ASSERT_EQ(IngestOne(r), Outcome::kAccepted);
+    IngestRecord other = Order("3pl:shipment:2", 2000, "shipped");
+    other.entities[0].kind = "shipment";
+    other.entities[0].parent_id = "wc:main:71";
+    ASSERT_EQ(IngestOne(other), Outcome::kAccepted);
+    const auto children = session_->ChildEntities("wc:main:70", "shipment");
+    ASSERT_EQ(children.size(), 1u);
+    EXPECT_EQ(children[0].entity_id, "3pl:shipment:1");
+    EXPECT_TRUE(session_->ChildEntities("wc:main:70", "refund").empty());
+}
+
 TEST_P(StoreTest, RejectedBodiesAreArchivedAndPruned) {
     IngestRecord r = Order("wc:main:9", 1000, "x");
     r.entities.clear();

@@ -3,14 +3,15 @@
 (Python stdlib only).
 
 It follows the ERP/3PL fact sheet (erp_3pl.md), section 1 (ERPNext: auth, the generic REST surface,
-Customer, Sales Order, idempotent lookup, errors, rate limiting) and section 7.4 (the behaviours a
-simulator must reproduce), with the awkward parts kept: HTTP 417 for every validation error, a
-`_server_messages` member that is a JSON string holding a list of JSON strings, informational
-`_server_messages` on HTTP 200, a second customer with an existing name silently created as "Name - 1",
-a duplicate `po_no` for the same customer refused (the server-side dedupe key), Sales Orders answered
-as `{"data": doc}` with HTTP 200 (not 201), docstatus transitions, lists that return only `name` and 20
-rows unless asked otherwise. Where the fact sheet is silent, the Frappe/ERPNext v15 sources decided
-the detail (message texts, exception classes, where the exception text is omitted).
+Customer, Sales Order, idempotent lookup, stock levels per Bin, errors, rate limiting, webhooks back to
+the middleware) and section 7.4 (the behaviours a simulator must reproduce), with the awkward parts kept:
+HTTP 417 for every validation error, a `_server_messages` member that is a JSON string holding a list of
+JSON strings, informational `_server_messages` on HTTP 200, a second customer with an existing name
+silently created as "Name - 1", a duplicate `po_no` for the same customer refused (the server-side dedupe
+key), Sales Orders answered as `{"data": doc}` with HTTP 200 (not 201), docstatus transitions, lists that
+return only `name` and 20 rows unless asked otherwise, a signed webhook per stock level change. Where the
+fact sheet is silent, the Frappe/ERPNext v15 sources decided the detail (message texts, exception
+classes, where the exception text is omitted).
 
 In a test process:
 
@@ -22,10 +23,13 @@ In a test process:
         erp.wait_until(lambda e: len(e.sales_orders) == 1, timeout=10)
         (so,) = erp.sales_orders.values()
         erp.set_delivered(so["name"])             # a Delivery Note now blocks cancelling it
+        erp.configure_stock_webhook(receiver_url, secret="whsec")
+        erp.set_stock("SKU-1", "Stores - ACME", 12, reserved_qty=2)   # the Bin changes, its webhook is POSTed
 
 Constructor: ErpNextSim(api_key="k", api_secret="s", company="Acme Ltd", items=("SKU-1", "SKU-2", "SKU-3"),
 warehouses=("Stores - ACME",), allow_against_multiple_purchase_orders=False, *, non_stock_items=(),
-custom_fields=(), currency="EUR", naming_year=2025, rate_limit=None, tracebacks=True, host="127.0.0.1").
+custom_fields=(), currency="EUR", naming_year=2025, rate_limit=None, tracebacks=True, stock_webhook=None,
+stock_webhook_secret=None, host="127.0.0.1").
 It listens on host, port 0, in a daemon thread (ThreadingHTTPServer, HTTP/1.1 keep-alive, every answer
 with Content-Length); a context manager. Attributes `url`, `port`.
     items / non_stock_items  the Item master (item codes); a non-stock item needs no warehouse
@@ -38,6 +42,7 @@ with Content-Length); a context manager. Attributes `url`, `port`.
                              over budget: 429 TooManyRequestsError with Retry-After
     tracebacks               False: error bodies carry only exc_type and _server_messages (a site
                              where tracebacks are not allowed for the API user)
+    stock_webhook(_secret)   as configure_stock_webhook(url, secret) (below)
 
 State (snapshots, thread-safe): `customers` {name: doc}, `sales_orders` {name: doc}, `requests` [Call]
 where Call = (method, path, query, body, status): the URL-decoded path, the query as a dict of first
@@ -47,6 +52,41 @@ timeout)` waits until predicate(sim) holds (AssertionError on timeout). Helpers:
 status "To Bill", a submitted Delivery Note linked), `ack_then_reset_next_sales_order(n=1)` (the next n
 Sales Orders that pass validation are created, then the connection is reset without an answer: the
 ambiguous failure after which a client must look the order up by po_no before retrying).
+
+Stock levels (state `bins` {name: Bin doc}, `webhook_log` [WebhookCall]):
+    set_stock(item_code, warehouse, actual_qty, reserved_qty=0, *, ordered_qty=0, indented_qty=0,
+              planned_qty=0, reserved_qty_for_production=0, reserved_qty_for_sub_contract=0, wait=True)
+                 what stock transactions would leave behind: the Bin of (item_code, warehouse) is created
+                 (named "MAT-BIN-YYYY-NNNNN", stock_uom the item's "Nos") or updated, every quantity set as
+                 given (floats; so a quantity not given is 0), projected_qty = actual + ordered + indented +
+                 planned - reserved - reserved_for_production - reserved_for_sub_contract (fact sheet 1.7),
+                 modified refreshed ("YYYY-MM-DD HH:MM:SS.ffffff", strictly increasing). Returns the Bin doc
+                 (fields name, owner, creation, modified, modified_by, docstatus, idx, item_code, warehouse,
+                 actual_qty, reserved_qty, ordered_qty, indented_qty, planned_qty, projected_qty,
+                 reserved_qty_for_production, reserved_qty_for_sub_contract, stock_uom, doctype). Item code
+                 and warehouse are matched case-insensitively; KeyError for an unknown one, ValueError for a
+                 non-stock item, TypeError for a quantity that is not a number.
+    configure_stock_webhook(url, secret=None)
+                 a Webhook on Bin (url None: none). Every set_stock then POSTs, from a background thread (as
+                 Frappe sends webhooks from a background job), the JSON {"doctype": "Bin", "name",
+                 "item_code", "warehouse", "actual_qty", "reserved_qty", "ordered_qty", "indented_qty",
+                 "planned_qty", "projected_qty", "reserved_qty_for_production",
+                 "reserved_qty_for_sub_contract", "stock_uom", "modified", "creation"} serialised as Frappe's
+                 json.dumps does (", " and ": " separators), with Content-Type application/json and, when a
+                 secret is set, X-Frappe-Webhook-Signature = base64(HMAC-SHA256(secret, the raw body))
+                 (fact sheet 1.10; frappe/integrations/doctype/webhook/webhook.py). set_stock returns once
+                 the POST has its answer (or failed; 5 s timeout, the Webhook default); with wait=False at
+                 once, and `wait_webhooks(timeout=10)` waits for every POST started (False if some still
+                 runs). Each POST is recorded in `webhook_log` as WebhookCall(url, headers, body bytes,
+                 status: the answer's code or "error", error: why, else None); `wait_until` wakes on it.
+                 Several set_stock(wait=False) calls post concurrently, so they may arrive out of order.
+                 Assumptions: the Webhook fires on Bin on_update with a JSON template listing those fields
+                 (the fact sheet suggests Stock Ledger Entry on_submit or polling Bin; Frappe sends whatever
+                 the template renders); the Content-Type header is configured on the Webhook (Frappe adds
+                 none itself); one attempt per change, although Frappe's job tries up to 3 times, pausing
+                 1 s and 4 s, when the answer is not 2xx or the connection fails; no event id (the fact
+                 sheet: dedupe on (doctype, name, modified)); the "MAT-BIN-" naming series is that of older
+                 ERPNext trees (newer ones may name Bins by hash), so a client should not rely on the name.
 
 Scripting: `script(*rules)` appends rules consumed in order by the requests they match (an int N is
 short for {"status": N}); `clear_script()`, `pending_rules()`. Rule keys:
@@ -70,14 +110,16 @@ Endpoints (paths URL-decoded, "/api/v1/..." answers like "/api/..."):
     any          Authorization "token <key>:<secret>" or "Basic base64(key:secret)", else 401
                  AuthenticationError with a message (a real site treats a request without usable
                  credentials as Guest, which usually ends in a 403 PermissionError instead)
-    GET  /api/resource/{Customer|Sales Order|Item|Warehouse|Company}
+    GET  /api/resource/{Customer|Sales Order|Item|Warehouse|Company|Bin}
                  filters (JSON [[field, op, value], ...] or [[doctype, field, op, value], ...] or a
                  dict of equalities / [op, value]; ops = != < > <= >= in, not in, like, not like, is,
                  between; strings compare case-insensitively and ignore trailing spaces, as MariaDB
                  does; a Sales Order Item field such as item_code matches through the child rows),
                  or_filters, fields (JSON list, default ["name"], "*" = every header field),
                  order_by (default "modified desc"), limit_start, limit_page_length (default 20,
-                 0 = all) -> {"data": [...]}; an unknown field is a 500 OperationalError (1054)
+                 0 = all) -> {"data": [...]}; an unknown field is a 500 OperationalError (1054). Bin
+                 lists the stock levels set_stock made (e.g. filters [["item_code", "=", "SKU-1"]],
+                 fields ["warehouse", "actual_qty", "reserved_qty", "projected_qty"])
     GET  /api/resource/{doctype}/{name}       {"data": doc}, or 404 DoesNotExistError
     POST /api/resource/Customer               named by customer_name; an existing name (compared
                  case-insensitively) gives "Name - 1", "Name - 2"... with an informational
@@ -119,10 +161,14 @@ As a process, for end-to-end tests:
 
     erpnext_sim.py --port 0 [--api-key k --api-secret s --company C --items SKU-1,SKU-2
                    --warehouses "Stores - ACME" --allow-multiple-po --script '[{"status": 503}]'
+                   --stock-webhook URL --stock-webhook-secret S
+                   --stock '[{"item_code": "SKU-1", "warehouse": "Stores - ACME", "actual_qty": 5}]'
                    --dump state.json]
 
-prints {"port": N} once listening and, on SIGTERM or SIGINT, one summary line {"requests", "customers",
-"sales_orders", "status_counts"}; --dump writes {"customers", "sales_orders", "requests"} there. Exits 0.
+sets the --stock levels (each as set_stock, so each fires the webhook), then prints {"port": N} once
+listening and, on SIGTERM or SIGINT, one summary line {"requests", "customers", "sales_orders",
+"status_counts"}; --dump writes {"customers", "sales_orders", "bins", "webhooks" (the webhook_log, bodies
+as text), "requests"} there. Exits 0.
 """
 import argparse
 import base64
@@ -131,6 +177,9 @@ import collections
 import copy
 import datetime
 import decimal
+import hashlib
+import hmac
+import http.client
 import http.server
 import json
 import math
@@ -146,12 +195,14 @@ import time
 import traceback
 import urllib.parse
 
-from scripting import Recorded, Scripted, ThreadedServer
+from scripting import Recorded, Scripted, ThreadedServer, post
 
-__all__ = ["ErpNextSim", "Call", "RequestInfo"]
+__all__ = ["ErpNextSim", "Call", "RequestInfo", "WebhookCall", "WEBHOOK_SECRET_HEADER"]
 
 Call = collections.namedtuple("Call", "method path query body status")
 RequestInfo = collections.namedtuple("RequestInfo", "method path query body")
+# One webhook POST the simulator sent: status is the answer's code, or "error" (then error says why).
+WebhookCall = collections.namedtuple("WebhookCall", "url headers body status error")
 
 RULE_KEYS = {"status", "body", "headers", "retry_after", "delay", "hang", "reset", "commit", "count", "match"}
 MAX_BODY = 64 * 1024 * 1024
@@ -223,6 +274,13 @@ SO_LABELS = {"customer": "Customer", "company": "Company", "currency": "Currency
              "project": "Project", "item_code": "Item Code", "qty": "Quantity", "rate": "Rate",
              "warehouse": "Delivery Warehouse", "uom": "UOM", "charge_type": "Type", "account_head":
              "Account Head", "tax_amount": "Amount", "included_in_print_rate": "Is this Tax included in Basic Rate?"}
+BIN_QTY_FIELDS = ["actual_qty", "reserved_qty", "ordered_qty", "indented_qty", "planned_qty", "projected_qty",
+                  "reserved_qty_for_production", "reserved_qty_for_sub_contract"]
+BIN_FIELDS = STD_FIELDS + ["item_code", "warehouse"] + BIN_QTY_FIELDS + ["stock_uom"]
+BIN_WEBHOOK_FIELDS = ["doctype", "name", "item_code", "warehouse"] + BIN_QTY_FIELDS + ["stock_uom", "modified",
+                                                                                      "creation"]
+WEBHOOK_SECRET_HEADER = "X-Frappe-Webhook-Signature"
+WEBHOOK_TIMEOUT = 5.0       # the Webhook doctype's default timeout (seconds)
 # Currency.smallest_currency_fraction_value for a few currencies; 0.01 otherwise.
 SMALLEST_FRACTION = {"CHF": 0.05, "JPY": 1.0, "HUF": 1.0, "KRW": 1.0, "CLP": 1.0, "ISK": 1.0}
 
@@ -442,6 +500,10 @@ class _Site:
         self.customers = {}
         self.sales_orders = {}
         self.delivery_notes = {}        # SO name -> Delivery Note name
+        self.bins = {}                  # Bin name -> doc
+        self.bin_names = {}             # (item_code, warehouse) -> Bin name
+        self.stock_webhook = None       # (url, secret or None)
+        self.webhook_log = []
         self.series = collections.Counter()
         self.rules = []
         self.ack_then_reset = 0
@@ -473,6 +535,8 @@ class _Site:
         if doctype == "Company":
             return {self.company: {"name": self.company, "company_name": self.company,
                                    "default_currency": self.currency, **MASTER_STD}}
+        if doctype == "Bin":
+            return self.bins
         raise _throw(f"DocType {doctype} not found", "DoesNotExistError")
 
     def _item_doc(self, code):
@@ -484,6 +548,8 @@ class _Site:
             return CUSTOMER_FIELDS + self.custom_fields
         if doctype == "Sales Order":
             return SO_FIELDS + self.custom_fields
+        if doctype == "Bin":
+            return BIN_FIELDS
         sample = next(iter(self._collection(doctype).values()), {})
         return list(dict.fromkeys(STD_FIELDS + list(sample)))
 
@@ -1165,6 +1231,52 @@ class _Site:
         return self.delivery_notes[doc["name"]]
 
 
+    # --- Bin (stock levels) ---------------------------------------------------------------------------------
+    def set_stock(self, item_code, warehouse, quantities):
+        """Creates or updates the Bin of (item, warehouse); returns (stored doc, webhook to send or None) where
+        the webhook is (url, headers, body)."""
+        code = self._canonical(list(self.items), item_code)
+        if code is None:
+            raise KeyError(f"no Item {item_code!r}")
+        if not self.items[code]["is_stock_item"]:
+            raise ValueError(f"Item {code} is not a stock item: it has no Bin")
+        wh = self._canonical(self.warehouses, warehouse)
+        if wh is None:
+            raise KeyError(f"no Warehouse {warehouse!r}")
+        for field, value in quantities.items():
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise TypeError(f"{field} must be a number, not {value!r}")
+        now = self._now()
+        name = self.bin_names.get((code, wh))
+        if name is None:
+            prefix = f"MAT-BIN-{self.naming_year}-"
+            self.series[prefix] += 1
+            name = self.bin_names[(code, wh)] = f"{prefix}{self.series[prefix]:05d}"
+            self.bins[name] = {"name": name, "owner": OWNER, "creation": now, "modified": now, "modified_by": OWNER,
+                               "docstatus": 0, "idx": 0, "item_code": code, "warehouse": wh,
+                               **{f: 0.0 for f in BIN_QTY_FIELDS}, "stock_uom": self._item_doc(code)["stock_uom"]}
+        doc = self.bins[name]
+        doc.update({f: float(v) for f, v in quantities.items()})
+        doc["projected_qty"] = _flt(doc["actual_qty"] + doc["ordered_qty"] + doc["indented_qty"] + doc["planned_qty"]
+                                    - doc["reserved_qty"] - doc["reserved_qty_for_production"]
+                                    - doc["reserved_qty_for_sub_contract"], 9)
+        doc["modified"] = now
+        doc = self.bins[name] = {**{f: doc[f] for f in BIN_FIELDS}, "doctype": "Bin"}
+        self.cond.notify_all()
+        hook = None
+        if self.stock_webhook is not None:
+            url, secret = self.stock_webhook
+            data = {f: doc[f] for f in BIN_WEBHOOK_FIELDS}
+            # Frappe sends json.dumps(data, default=str) and signs json.dumps(data): the same bytes here.
+            body = json.dumps(data, default=str).encode("utf8")
+            headers = {"Content-Type": "application/json"}
+            if secret:
+                digest = hmac.new(secret.encode("utf8"), body, hashlib.sha256).digest()
+                headers[WEBHOOK_SECRET_HEADER] = base64.b64encode(digest).decode()
+            hook = (url, headers, body)
+        return copy.deepcopy(doc), hook
+
+
 def _compare(actual, op, value):
     """One filter condition as MariaDB evaluates it (ifnull(field, '') / ifnull(field, 0) for NULLs)."""
     if op == "is":
@@ -1516,10 +1628,12 @@ class ErpNextSim(Scripted, Recorded, ThreadedServer):
     def __init__(self, api_key="k", api_secret="s", company="Acme Ltd", items=("SKU-1", "SKU-2", "SKU-3"),
                  warehouses=("Stores - ACME",), allow_against_multiple_purchase_orders=False, *, non_stock_items=(),
                  custom_fields=(), currency="EUR", naming_year=2025, rate_limit=None, tracebacks=True,
-                 host="127.0.0.1", port=0):
+                 stock_webhook=None, stock_webhook_secret=None, host="127.0.0.1", port=0):
         self._rule_type = _Rule
         self._site = _Site(api_key, api_secret, company, items, warehouses, allow_against_multiple_purchase_orders,
                            non_stock_items, custom_fields, currency, naming_year, rate_limit, tracebacks)
+        self._webhook_threads = []
+        self.configure_stock_webhook(stock_webhook, stock_webhook_secret)
         self._stop = threading.Event()
         self._server = _HTTPServer((host, port), _Core(self._site, self._stop))
         self.port = self._server.server_address[1]
@@ -1568,6 +1682,69 @@ class ErpNextSim(Scripted, Recorded, ThreadedServer):
             self._site.cond.notify_all()
             return dn
 
+    # --- stock levels --------------------------------------------------------------------------------------
+    @property
+    def bins(self):
+        """{Bin name: Bin doc}."""
+        with self._site.cond:
+            return copy.deepcopy(self._site.bins)
+
+    @property
+    def webhook_log(self):
+        """Every stock webhook POST made so far, in the order the answers came: WebhookCall(url, headers,
+        body bytes, status int or "error", error text or None)."""
+        with self._site.cond:
+            return list(self._site.webhook_log)
+
+    def configure_stock_webhook(self, url, secret=None):
+        """A Webhook on Bin on_update POSTing to url (None: none), signed with secret when given."""
+        with self._site.cond:
+            self._site.stock_webhook = (str(url), secret or None) if url else None
+        return self
+
+    def set_stock(self, item_code, warehouse, actual_qty, reserved_qty=0, *, ordered_qty=0, indented_qty=0,
+                  planned_qty=0, reserved_qty_for_production=0, reserved_qty_for_sub_contract=0, wait=True):
+        """Sets the stock level of (item_code, warehouse) as stock transactions would: the Bin is created or
+        updated (every quantity as given, projected_qty computed, modified refreshed) and, with a stock webhook
+        configured, the Bin is POSTed from a background thread. Returns the Bin doc once that POST is done (at
+        once with wait=False; see wait_webhooks). KeyError for an unknown item or warehouse, ValueError for a
+        non-stock item, TypeError for a quantity that is not a number."""
+        quantities = {"actual_qty": actual_qty, "reserved_qty": reserved_qty, "ordered_qty": ordered_qty,
+                      "indented_qty": indented_qty, "planned_qty": planned_qty,
+                      "reserved_qty_for_production": reserved_qty_for_production,
+                      "reserved_qty_for_sub_contract": reserved_qty_for_sub_contract}
+        with self._site.cond:
+            doc, hook = self._site.set_stock(item_code, warehouse, quantities)
+            if hook is None:
+                return doc
+            thread = threading.Thread(target=self._send_webhook, args=hook, name="erpnext-webhook", daemon=True)
+            self._webhook_threads = [t for t in self._webhook_threads if t.is_alive()] + [thread]
+            thread.start()
+        if wait:
+            thread.join(WEBHOOK_TIMEOUT + 5)
+        return doc
+
+    def wait_webhooks(self, timeout=10.0):
+        """Waits until every webhook POST started so far has its answer; False if some is still running."""
+        deadline = time.monotonic() + timeout
+        with self._site.cond:
+            threads = list(self._webhook_threads)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        with self._site.cond:
+            self._webhook_threads = [t for t in self._webhook_threads if t.is_alive()]
+            return not self._webhook_threads
+
+    def _send_webhook(self, url, headers, body):
+        try:
+            status, _ = post(url, body, headers, WEBHOOK_TIMEOUT)
+            call = WebhookCall(url, headers, body, status, None)
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            call = WebhookCall(url, headers, body, "error", f"{type(e).__name__}: {e}")
+        with self._site.cond:
+            self._site.webhook_log.append(call)
+            self._site.cond.notify_all()
+
 
 
 # --- standalone process -------------------------------------------------------------------------------------
@@ -1585,8 +1762,14 @@ def main(argv=None):
     ap.add_argument("--custom-fields", default="", help="comma-separated extra field names kept on documents")
     ap.add_argument("--allow-multiple-po", action="store_true",
                     help="Selling Settings allow_against_multiple_purchase_orders: a duplicate po_no only warns")
+    ap.add_argument("--stock-webhook", help="URL the Bin webhook POSTs to (on every stock level change)")
+    ap.add_argument("--stock-webhook-secret",
+                    help="the Webhook Secret: sign the Bin webhook with X-Frappe-Webhook-Signature")
+    ap.add_argument("--stock", help='JSON list of stock levels set once listening, each {"item_code", "warehouse", '
+                                    '"actual_qty", ...} as set_stock takes them (each fires the Bin webhook)')
     ap.add_argument("--script", help="JSON list of rules to start with (no callables)")
-    ap.add_argument("--dump", help="write customers, sales orders and requests as JSON to this file at exit")
+    ap.add_argument("--dump", help="write customers, sales orders, bins, webhooks sent and requests as JSON to this "
+                                   "file at exit")
     args = ap.parse_args(argv)
 
     def split(text):
@@ -1595,19 +1778,24 @@ def main(argv=None):
     rules = json.loads(args.script) if args.script else []
     sim = ErpNextSim(args.api_key, args.api_secret, args.company, split(args.items), split(args.warehouses),
                      args.allow_multiple_po, non_stock_items=split(args.non_stock_items),
-                     custom_fields=split(args.custom_fields), host=args.host, port=args.port)
+                     custom_fields=split(args.custom_fields), stock_webhook=args.stock_webhook,
+                     stock_webhook_secret=args.stock_webhook_secret, host=args.host, port=args.port)
     sim.script(*rules)
+    for level in json.loads(args.stock) if args.stock else []:
+        sim.set_stock(**level)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     print(json.dumps({"port": sim.port}), flush=True)
     while not stop.wait(0.2):
         pass
+    sim.wait_webhooks()
     sim.close()
     customers, orders, calls = sim.customers, sim.sales_orders, sim.requests
     if args.dump:
+        webhooks = [{**w._asdict(), "body": w.body.decode()} for w in sim.webhook_log]
         with open(args.dump, "w") as f:
-            json.dump({"customers": customers, "sales_orders": orders,
+            json.dump({"customers": customers, "sales_orders": orders, "bins": sim.bins, "webhooks": webhooks,
                        "requests": [c._asdict() for c in calls]}, f, indent=1, default=str)
     print(json.dumps({"requests": len(calls), "customers": len(customers), "sales_orders": len(orders),
                       "status_counts": dict(sorted(sim.status_counts().items()))}), flush=True)

@@ -1,11 +1,15 @@
 """Self-test of the ERPNext (Frappe v15) REST simulator (Python standard library only): authentication,
 Customer naming, Sales Order validations and totals, listing, docstatus moves, cancellation, scripted faults,
-the acknowledged-then-reset create, and the standalone process.
+the acknowledged-then-reset create, stock levels (Bin listing, the signed Bin webhook), and the standalone
+process.
 
 Run: cd tests/simulators && python3 -m unittest -v erpnext_sim_selftest
 """
 import base64
+import hashlib
+import hmac
 import http.client
+import http.server
 import json
 import os
 import signal
@@ -17,7 +21,7 @@ import time
 import unittest
 import urllib.parse
 
-from erpnext_sim import Call, ErpNextSim
+from erpnext_sim import Call, ErpNextSim, WebhookCall
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOKEN = {"Authorization": "token k:s"}
@@ -74,6 +78,40 @@ def server_messages(body):
     inner = json.loads(outer)
     assert all(isinstance(m, str) for m in inner), inner
     return [json.loads(m) for m in inner]
+
+
+class Receiver:
+    """A tiny webhook receiver: records (path, lower-case headers, body bytes) and answers `status`."""
+
+    def __init__(self, status=200):
+        received = self.received = []
+        self.status = status
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(outer.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+def signature(secret, raw):
+    return base64.b64encode(hmac.new(secret.encode(), raw, hashlib.sha256).digest()).decode()
 
 
 def order(**overrides):
@@ -315,6 +353,111 @@ class ErpNextSimTest(unittest.TestCase):
         self.assertEqual(self.c.get("/api/resource/Item", filters={"item_code": "SKU-2"})[2]["data"],
                          [{"name": "SKU-2"}])
 
+    # --- stock levels ----------------------------------------------------------------------------------
+    def test_set_stock_posts_a_signed_bin_document(self):
+        receiver = Receiver()
+        try:
+            self.erp.configure_stock_webhook(receiver.url + "/webhooks/erpnext/stock", secret="whsec-1")
+            doc = self.erp.set_stock("SKU-1", "Stores - ACME", 12, reserved_qty=2, ordered_qty=5)
+            self.assertEqual(len(receiver.received), 1)              # set_stock returned after the POST
+            path, headers, raw = receiver.received[0]
+            self.assertEqual(path, "/webhooks/erpnext/stock")
+            self.assertEqual(headers["content-type"], "application/json")
+            self.assertEqual(headers["x-frappe-webhook-signature"], signature("whsec-1", raw))
+            payload = json.loads(raw)
+            self.assertEqual(list(payload), ["doctype", "name", "item_code", "warehouse", "actual_qty",
+                                             "reserved_qty", "ordered_qty", "indented_qty", "planned_qty",
+                                             "projected_qty", "reserved_qty_for_production",
+                                             "reserved_qty_for_sub_contract", "stock_uom", "modified", "creation"])
+            self.assertEqual(raw, json.dumps(payload).encode())      # serialised as Frappe's json.dumps does
+            self.assertEqual((payload["doctype"], payload["name"], payload["item_code"], payload["warehouse"]),
+                             ("Bin", "MAT-BIN-2025-00001", "SKU-1", "Stores - ACME"))
+            self.assertEqual((payload["actual_qty"], payload["reserved_qty"], payload["ordered_qty"],
+                              payload["projected_qty"], payload["stock_uom"]), (12.0, 2.0, 5.0, 15.0, "Nos"))
+            self.assertRegex(payload["modified"], r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$")
+            self.assertEqual(payload["modified"], payload["creation"])
+            self.assertEqual(doc["modified"], payload["modified"])
+            (call,) = self.erp.webhook_log
+            self.assertIsInstance(call, WebhookCall)
+            self.assertEqual((call.url, call.body, call.status, call.error),
+                             (receiver.url + "/webhooks/erpnext/stock", raw, 200, None))
+            # the next change: same Bin, later modified, quantities not given are 0 again
+            doc = self.erp.set_stock("sku-1", "stores - acme", 7)
+            payload = json.loads(receiver.received[1][2])
+            self.assertEqual((payload["name"], payload["actual_qty"], payload["reserved_qty"],
+                              payload["ordered_qty"], payload["projected_qty"]),
+                             ("MAT-BIN-2025-00001", 7.0, 0.0, 0.0, 7.0))
+            self.assertGreater(payload["modified"], payload["creation"])
+            self.assertEqual(list(self.erp.bins), ["MAT-BIN-2025-00001"])
+            # without a secret: no signature header
+            self.erp.configure_stock_webhook(receiver.url + "/plain")
+            self.erp.set_stock("SKU-2", "Stores - ACME", 1)
+            self.assertNotIn("x-frappe-webhook-signature", receiver.received[2][1])
+            # without a webhook: nothing is sent
+            self.erp.configure_stock_webhook(None)
+            self.erp.set_stock("SKU-2", "Stores - ACME", 2)
+            self.assertEqual(len(receiver.received), 3)
+            # a refusing receiver and a dead one are recorded, not raised
+            receiver.status = 500
+            self.erp.configure_stock_webhook(receiver.url + "/x", secret="s")
+            self.erp.set_stock("SKU-3", "Stores - ACME", 3, wait=False)
+            self.assertTrue(self.erp.wait_webhooks(timeout=5))
+            self.assertEqual(self.erp.webhook_log[-1].status, 500)
+        finally:
+            receiver.close()
+        self.erp.set_stock("SKU-3", "Stores - ACME", 4)
+        self.assertEqual(self.erp.webhook_log[-1].status, "error")
+        self.assertIsNotNone(self.erp.webhook_log[-1].error)
+        with self.assertRaises(KeyError):
+            self.erp.set_stock("NOPE", "Stores - ACME", 1)
+        with self.assertRaises(KeyError):
+            self.erp.set_stock("SKU-1", "Nowhere", 1)
+        with self.assertRaises(ValueError):
+            self.erp.set_stock("SHIP", "Stores - ACME", 1)           # a non-stock item has no Bin
+        with self.assertRaises(TypeError):
+            self.erp.set_stock("SKU-1", "Stores - ACME", "5")
+
+    def test_webhook_from_constructor_and_wait_until(self):
+        receiver = Receiver()
+        try:
+            with ErpNextSim(stock_webhook=receiver.url + "/hook", stock_webhook_secret="k2") as erp:
+                erp.set_stock("SKU-1", "Stores - ACME", 3, wait=False)
+                erp.wait_until(lambda e: len(e.webhook_log) == 1, timeout=5)
+                (path, headers, raw), = receiver.received
+                self.assertEqual(headers["x-frappe-webhook-signature"], signature("k2", raw))
+        finally:
+            receiver.close()
+
+    def test_bin_listing(self):
+        with ErpNextSim(warehouses=("Stores - ACME", "Shop - ACME")) as erp:
+            c = Client(erp.port)
+            try:
+                self.assertEqual(c.get("/api/resource/Bin", filters=[["item_code", "=", "SKU-1"]])[2], {"data": []})
+                erp.set_stock("SKU-1", "Stores - ACME", 10, reserved_qty=3)
+                erp.set_stock("SKU-1", "Shop - ACME", 2)
+                erp.set_stock("SKU-2", "Stores - ACME", 8)
+                fields = ["warehouse", "actual_qty", "reserved_qty", "projected_qty"]
+                status, _, body = c.get("/api/resource/Bin", filters=[["item_code", "=", "SKU-1"]], fields=fields,
+                                        order_by="warehouse asc")
+                self.assertEqual(status, 200)
+                self.assertEqual(body["data"], [
+                    {"warehouse": "Shop - ACME", "actual_qty": 2.0, "reserved_qty": 0.0, "projected_qty": 2.0},
+                    {"warehouse": "Stores - ACME", "actual_qty": 10.0, "reserved_qty": 3.0, "projected_qty": 7.0}])
+                body = c.get("/api/resource/Bin", filters=[["item_code", "in", ["SKU-1", "SKU-2"]],
+                                                           ["warehouse", "=", "Stores - ACME"]],
+                             fields=["item_code", "modified"], limit_page_length="1")[2]
+                self.assertEqual([d["item_code"] for d in body["data"]], ["SKU-2"])   # newest modified first
+                self.assertEqual(len(c.get("/api/resource/Bin", limit_page_length="0")[2]["data"]), 3)
+                (only,) = c.get("/api/resource/Bin", filters={"item_code": "SKU-2"})[2]["data"]
+                name = only["name"]
+                status, _, body = c.get(f"/api/resource/Bin/{name}")
+                self.assertEqual((status, body["data"]["doctype"], body["data"]["actual_qty"]), (200, "Bin", 8.0))
+                self.assertEqual(c.request("GET", "/api/resource/Bin", headers={})[0], 401)
+                status, _, body = c.get("/api/resource/Bin", filters=[["bin_qty", "=", 1]])
+                self.assertEqual((status, body["exc_type"]), (500, "OperationalError"))
+            finally:
+                c.close()
+
     # --- docstatus -------------------------------------------------------------------------------------
     def test_submit_and_docstatus_rules(self):
         name = self.c.post(SO_PATH, order())[2]["data"]["name"]
@@ -510,6 +653,37 @@ class ErpNextSimTest(unittest.TestCase):
                 state = json.load(f)
             self.assertEqual(list(state["sales_orders"]), ["SAL-ORD-2025-00001"])
             self.assertEqual(state["requests"][0]["status"], 503)
+            self.assertEqual((state["bins"], state["webhooks"]), ({}, []))
+
+    def test_standalone_process_stock_webhook(self):
+        receiver = Receiver()
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                dump = os.path.join(tmp, "state.json")
+                stock = [{"item_code": "A", "warehouse": "Stores - ACME", "actual_qty": 5, "reserved_qty": 1}]
+                proc = subprocess.Popen([sys.executable, os.path.join(HERE, "erpnext_sim.py"), "--port", "0",
+                                         "--items", "A,B", "--stock-webhook", receiver.url + "/stock",
+                                         "--stock-webhook-secret", "S", "--stock", json.dumps(stock),
+                                         "--dump", dump], stdout=subprocess.PIPE, text=True)
+                try:
+                    port = json.loads(proc.stdout.readline())["port"]
+                    c = Client(port)
+                    (level,) = c.get("/api/resource/Bin", filters=[["item_code", "=", "A"]],
+                                     fields=["actual_qty", "projected_qty"])[2]["data"]
+                    self.assertEqual(level, {"actual_qty": 5.0, "projected_qty": 4.0})
+                    c.close()
+                finally:
+                    proc.send_signal(signal.SIGTERM)
+                    proc.communicate(timeout=5)
+                self.assertEqual(proc.returncode, 0)
+                (path, headers, raw), = receiver.received
+                self.assertEqual((path, headers["x-frappe-webhook-signature"]), ("/stock", signature("S", raw)))
+                with open(dump) as f:
+                    state = json.load(f)
+                self.assertEqual(list(state["bins"]), ["MAT-BIN-2025-00001"])
+                self.assertEqual((state["webhooks"][0]["status"], state["webhooks"][0]["body"]), (200, raw.decode()))
+        finally:
+            receiver.close()
 
 
 if __name__ == "__main__":

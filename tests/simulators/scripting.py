@@ -9,8 +9,13 @@ each with a `status`), woken through `_rules_state.cond` by every request.
 
 `ThreadedServer`: the lifetime of a simulator that serves from a thread: `close()` and the context
 manager. It expects `_server` (with `shutdown`, `server_close`, `drop_connections`), `_stop` (an
-Event), `_thread` and `_closed`."""
+Event), `_thread` and `_closed`.
+
+`post(url, body, headers, timeout)`: one POST the simulator itself sends (a webhook), through
+http.client so that no proxy variable of the environment reroutes it; (status, answer body)."""
 import collections
+import http.client
+import urllib.parse
 
 
 class Scripted:
@@ -67,3 +72,18 @@ class Recorded:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}; saw {len(self._rules_state.calls)} "
                                  f"requests, status counts {self.status_counts()}")
 
+
+def post(url, body, headers=None, timeout=10.0):
+    """POSTs body (bytes) to an http or https URL; (status, answer body). OSError when nothing answers."""
+    split = urllib.parse.urlsplit(url)
+    if split.scheme not in ("http", "https") or not split.hostname:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    conn_type = http.client.HTTPSConnection if split.scheme == "https" else http.client.HTTPConnection
+    conn = conn_type(split.hostname, split.port, timeout=timeout)
+    try:
+        conn.request("POST", (split.path or "/") + ("?" + split.query if split.query else ""), body=body,
+                     headers=dict(headers or {}))
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()

@@ -4,10 +4,13 @@ stdlib only).
 
 It follows the ERP/3PL fact sheet (erp_3pl.md), section 4 (ShipStation V1: Basic auth, the 40 requests
 per minute limit with X-Rate-Limit-* headers, the orderKey upsert of POST /orders/createorder, the order
-lookup, soft delete, error bodies) and section 7.4 (the behaviours a simulator must reproduce): Basic auth,
-the X-Rate-Limit-* headers on every answer, 429 once the window is used up, the `orderKey` upsert,
-refusal to update shipped or cancelled orders, soft delete. Shipments, webhooks (SHIP_NOTIFY) and the bulk
-`createorders` endpoint are not simulated (they answer 404).
+lookup, soft delete, shipments and SHIP_NOTIFY, error bodies) and section 7.4 (the behaviours a simulator
+must reproduce): Basic auth, the X-Rate-Limit-* headers on every answer, 429 once the window is used up,
+the `orderKey` upsert, refusal to update shipped or cancelled orders, soft delete, SHIP_NOTIFY
+{resource_url, resource_type} whose URL needs Basic auth to fetch, voided shipments. Labels are made and
+voided by the test (`ship`, `void`), as a warehouse would in the ShipStation UI; the webhook subscription
+endpoints (/webhooks/subscribe), POST /shipments/voidlabel and the bulk `createorders` endpoint are not
+simulated (they answer 404).
 
 In a test process:
 
@@ -17,6 +20,10 @@ In a test process:
         ... point the connector at ss.url with Basic base64("k:s") ...
         ss.wait_until(lambda s: "wc:store1:10234" in s.orders, timeout=10)
         ss.mark_shipped("wc:store1:10234")         # further upserts of that order are refused (400)
+
+        shipment = ss.ship("wc:store1:10235", "1Z999", items=[{"lineItemKey": "wc-line-552", "quantity": 1}])
+        ss.notify(receiver_url, shipment.batch_id, token="t0ken")   # the SHIP_NOTIFY POST -> (status, body)
+        ss.void(shipment["shipmentId"])            # voided, in a new batch; notify that one too
 
 Constructor: ShipStationSim(api_key="k", api_secret="s", limit_per_minute=40, window_seconds=60,
 host="127.0.0.1", port=0). It listens in a daemon thread (ThreadingHTTPServer, HTTP/1.1 keep-alive,
@@ -29,7 +36,52 @@ items, createDate, modifyDate}, soft-deleted ones included; `inactive` the set o
 dict of first values, the parsed JSON body or None, and the status answered or "hang" / "reset";
 `status_counts()`. `wait_until(predicate, timeout)` waits until predicate(sim) holds (AssertionError on
 timeout). Helpers: `mark_shipped(order_key)` / `mark_cancelled(order_key)` set orderStatus "shipped" /
-"cancelled" (as if done in the ShipStation UI); `delete(order_key)` soft-deletes.
+"cancelled" (as if done in the ShipStation UI, no shipment made: like an order marked shipped outside
+ShipStation); `delete(order_key)` soft-deletes.
+
+Shipments (labels made in ShipStation; state `shipments` {shipmentId: shipment, shipmentItems included},
+`batches` {batchId: [shipmentId]}):
+    ship(order_key, tracking_number, carrier_code="ups", service_code="ups_ground", items=None,
+         ship_date=None, warehouse_id=None)
+                 a new shipment for the stored order, returned as a `Shipment` (the dict, plus attribute
+                 `batch_id`). items: [{"lineItemKey" or "sku", "quantity"}] (quantity defaults to the order
+                 line's), None: every line of the order with its full quantity. KeyError for an unknown
+                 orderKey; ValueError for a soft-deleted or cancelled order, an empty items list, an item
+                 the order does not have, a quantity that is not a positive integer or a ship_date that is
+                 not a date. Fields: shipmentId
+                 (integers from 200000001), orderId, orderKey, orderNumber, createDate (now), shipDate
+                 ("YYYY-MM-DD", default today), shipmentCost 0.0, insuranceCost 0.0, trackingNumber,
+                 isReturnLabel false, batchNumber null, carrierCode, serviceCode, packageCode "package",
+                 confirmation (the order's, else "none"), warehouseId (the argument, else the order's
+                 advancedOptions.warehouseId), voided false, voidDate null, marketplaceNotified false,
+                 notifyErrorMessage null, shipTo (the order's), weight (the order's, else the sum of the
+                 shipped lines' weights when they share units), dimensions and insuranceOptions (the
+                 order's; insuranceOptions default {"provider": null, "insureShipment": false,
+                 "insuredValue": 0.0}), advancedOptions (the order's), labelData null, formData null,
+                 shipmentItems [{orderItemId, lineItemKey, sku, name, imageUrl, weight, quantity, unitPrice,
+                 taxAmount, shippingAmount, warehouseLocation, options, productId, fulfillmentSku, adjustment,
+                 upc}] copied from the order lines (options default [], adjustment false, the rest null).
+                 Once the non-voided shipments cover every line's quantity (lines matched by lineItemKey,
+                 else sku, else orderItemId) the order's orderStatus becomes "shipped" (shipDate and
+                 modifyDate set); a partial shipment leaves the status as it was.
+    void(shipment_id)
+                 voided true, voidDate now, the shipment put in a new batch; a "shipped" order that its
+                 remaining shipments no longer cover goes back to "awaiting_shipment" (shipDate null).
+                 Returns the Shipment; KeyError if unknown, ValueError if already voided.
+    notify(target_url, batch_id, token=None, timeout=10.0)
+                 POSTs {"resource_url": "<url>/shipments?batchId=<id>&includeShipmentItems=False",
+                 "resource_type": "SHIP_NOTIFY"} (compact JSON, Content-Type application/json, no signature:
+                 V1 signs nothing) to target_url, with "?token=<token>" (or "&token=...") appended when a
+                 token is given; returns (status, answer body bytes), OSError when nothing answers; one
+                 attempt, no retries. ValueError if resource_url would exceed 200 characters. Any batch id
+                 is sent as given (an unknown one lists no shipments).
+Each ship() and void() call makes one batch (integer ids from 10000001) holding that one shipment, so a
+label and its voiding are two notifications; a shipment in GET /shipments always shows its current state.
+Assumptions: the fact sheet does not say how ShipStation groups shipments into SHIP_NOTIFY batches, nor
+what it does to the order when a label is voided; batchNumber (ShipStation's label-batch number) is not
+the SHIP_NOTIFY batchId; a label for an already shipped order (a reshipment) is allowed and quantities are
+not checked against what was shipped before; the money and package defaults are this simulator's; the
+receiver is protected by a secret token in its URL, since V1 does not sign.
 
 Scripting (the shared `Scripted` mixin): `script(*rules)` appends rules consumed in order by the requests
 they match (an int N is short for {"status": N}); `clear_script()`, `pending_rules()`. Rule keys:
@@ -83,6 +135,17 @@ Behaviour (paths are matched case-insensitively, a trailing slash ignored):
                  {"orders": [...], "total": n, "page": p, "pages": k}, sorted by orderId, soft-deleted
                  orders left out; a non-integer page or pageSize below 1 is 400 ModelState.
     GET  /orders/{orderId}       the stored order (soft-deleted ones too), else 404
+    GET  /shipments              filters batchId (assumption: not in the documented filter list, but the
+                 SHIP_NOTIFY resource URLs carry it), orderNumber, orderId, trackingNumber, carrierCode,
+                 serviceCode (exact matches), storeId (advancedOptions.storeId), createDateStart/End,
+                 shipDateStart/End, voidDateStart/End (inclusive; an End given as a bare date runs to the end
+                 of that day; a shipment without that date is left out), includeShipmentItems (true/True:
+                 the lines; anything else, the default included: "shipmentItems": null), page (default 1),
+                 pageSize (default 100, capped at 500) -> {"shipments": [...], "total": n, "page": p,
+                 "pages": k}, sorted by shipmentId, voided shipments included. A non-integer batchId, orderId,
+                 storeId, page or pageSize (or page/pageSize below 1) or an unreadable date is 400
+                 ModelState. Assumptions: query names are bound case-insensitively (as ASP.NET does), the
+                 order is this simulator's.
     DELETE /orders/{orderId}     soft delete: the order turns inactive and leaves the GET /orders lists ->
                  {"success": true, "message": "The requested order has been deleted."} (again on a second
                  delete); unknown id 404 {"message":"Resource not found"}; a non-integer id 400
@@ -99,7 +162,8 @@ As a process, for end-to-end tests:
                        --script '[{"status": 503}]' --dump state.json]
 
 prints {"port": N} once listening and, on SIGTERM or SIGINT, one summary line {"requests", "orders",
-"status_counts"}; --dump writes {"orders", "inactive", "requests"} there. Exits 0.
+"status_counts"}; --dump writes {"orders", "inactive", "shipments", "batches", "requests"} there. Exits 0.
+(A process has no way to make labels: shipments stay empty unless the simulator runs in the test process.)
 """
 import argparse
 import base64
@@ -119,9 +183,9 @@ import urllib.parse
 import uuid
 
 from erpnext_sim import Call, RequestInfo, _HTTPServer, _Outcome, _Rule
-from scripting import Recorded, Scripted, ThreadedServer
+from scripting import Recorded, Scripted, ThreadedServer, post
 
-__all__ = ["ShipStationSim", "Call", "RequestInfo", "ORDER_STATUSES"]
+__all__ = ["ShipStationSim", "Shipment", "Call", "RequestInfo", "ORDER_STATUSES"]
 
 ORDER_STATUSES = ("awaiting_payment", "awaiting_shipment", "pending_fulfillment", "shipped", "on_hold",
                   "cancelled", "rejected_fulfillment")
@@ -132,6 +196,14 @@ JSON_TYPE = "application/json; charset=utf-8"
 NOT_FOUND = {"message": "Resource not found"}
 THROTTLED = {"statusCode": 429, "message": "ThrottlerException: Too Many Requests"}
 RATE_HEADERS = ("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset")
+SHIPMENT_ITEM_FIELDS = ("orderItemId", "lineItemKey", "sku", "name", "imageUrl", "weight", "quantity", "unitPrice",
+                        "taxAmount", "shippingAmount", "warehouseLocation", "options", "productId", "fulfillmentSku",
+                        "adjustment", "upc")
+# GET /shipments query parameters, bound case-insensitively as ASP.NET does.
+SHIPMENT_QUERY = ("batchId", "orderNumber", "orderId", "trackingNumber", "carrierCode", "serviceCode", "storeId",
+                  "createDateStart", "createDateEnd", "shipDateStart", "shipDateEnd", "voidDateStart", "voidDateEnd",
+                  "includeShipmentItems", "page", "pageSize")
+MAX_RESOURCE_URL = 200
 
 
 class _Invalid(Exception):
@@ -151,8 +223,13 @@ def _is_number(value):
 
 
 def _iso_date(value):
+    return _parse_datetime(value) is not None
+
+
+def _parse_datetime(value):
+    """An ISO-8601 date or date-time as a naive datetime (an offset is dropped), else None."""
     if not isinstance(value, str) or not value.strip():
-        return False
+        return None
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
@@ -163,10 +240,18 @@ def _iso_date(value):
         rest = rest[:min(digits, 6)] + rest[digits:]
         text = head + "." + rest if rest[:1].isdigit() else head + rest
     try:
-        datetime.datetime.fromisoformat(text)
-        return True
+        return datetime.datetime.fromisoformat(text).replace(tzinfo=None)
     except ValueError:
-        return False
+        return None
+
+
+class Shipment(dict):
+    """A shipment as GET /shipments?includeShipmentItems=true shows it, plus `batch_id`: the batch that ship()
+    or void() put it in, i.e. the batchId of its SHIP_NOTIFY resource_url."""
+
+    def __init__(self, doc, batch_id):
+        super().__init__(doc)
+        self.batch_id = batch_id
 
 
 class _Site:
@@ -185,6 +270,10 @@ class _Site:
         self.inactive = set()       # soft-deleted orderKeys
         self.next_order_id = 100000001
         self.next_item_id = 200000001
+        self.shipments = {}         # shipmentId -> shipment, shipmentItems included
+        self.batches = {}           # batchId -> [shipmentId]: what one SHIP_NOTIFY announces
+        self.next_shipment_id = 200000001
+        self.next_batch_id = 10000001
         self.last_stamp = None
 
     # --- helpers -------------------------------------------------------------------------------------------
@@ -298,6 +387,8 @@ class _Site:
             return self._upsert(body, raw)
         if p == "/orders" and method == "GET":
             return self._list(query)
+        if p == "/shipments" and method == "GET":
+            return self._list_shipments(query)
         if p.startswith("/orders/") and p.count("/") == 2 and method in ("GET", "DELETE"):
             segment = p[len("/orders/"):]
             if not segment.isdigit():
@@ -401,21 +492,24 @@ class _Site:
         self.inactive.discard(key)
         return copy.deepcopy(doc)
 
-    def _list(self, query):
-        def int_param(name, default):
-            value = query.get(name)
-            if value in (None, ""):
-                return default
-            try:
-                n = int(value)
-            except ValueError:
-                n = 0
-            if n < 1:
-                raise _Invalid({name: [f"The value '{value}' is not valid for {name}."]})
-            return n
+    @staticmethod
+    def _int_param(query, name, default, minimum=1):
+        value = query.get(name)
+        if value in (None, ""):
+            return default
+        try:
+            n = int(value)
+        except ValueError:
+            n = minimum - 1
+        if n < minimum:
+            raise _Invalid({name: [f"The value '{value}' is not valid for {name}."]})
+        return n
 
-        page = int_param("page", 1)
-        size = min(int_param("pageSize", 100), 500)
+    def _paging(self, query):
+        return self._int_param(query, "page", 1), min(self._int_param(query, "pageSize", 100), 500)
+
+    def _list(self, query):
+        page, size = self._paging(query)
         rows = [o for k, o in self.orders.items() if k not in self.inactive]
         if query.get("orderNumber"):
             rows = [o for o in rows if o.get("orderNumber") == query["orderNumber"]]
@@ -425,6 +519,169 @@ class _Site:
         total = len(rows)
         chunk = rows[(page - 1) * size: page * size]
         return {"orders": copy.deepcopy(chunk), "total": total, "page": page, "pages": math.ceil(total / size)}
+
+    def _list_shipments(self, query):
+        names = {n.lower(): n for n in SHIPMENT_QUERY}
+        q = {}
+        for k, v in query.items():
+            q.setdefault(names.get(k.lower(), k), v)
+        page, size = self._paging(q)
+        rows = list(self.shipments.values())
+        batch_id = self._int_param(q, "batchId", None, minimum=0)
+        if batch_id is not None:
+            members = set(self.batches.get(batch_id, ()))
+            rows = [s for s in rows if s["shipmentId"] in members]
+        for name in ("orderId", "storeId"):
+            wanted = self._int_param(q, name, None, minimum=0)
+            if wanted is not None:
+                rows = [s for s in rows if (s["orderId"] if name == "orderId"
+                                            else (s.get("advancedOptions") or {}).get("storeId")) == wanted]
+        for name in ("orderNumber", "trackingNumber", "carrierCode", "serviceCode"):
+            if q.get(name):
+                rows = [s for s in rows if s.get(name) == q[name]]
+        for field in ("createDate", "shipDate", "voidDate"):
+            for edge in ("Start", "End"):
+                name = field + edge
+                if q.get(name) in (None, ""):
+                    continue
+                when = _parse_datetime(q[name])
+                if when is None:
+                    raise _Invalid({name: [f"The value '{q[name]}' is not valid for {name}."]})
+                if edge == "End" and len(q[name].strip()) == 10:     # a bare date: up to the end of that day
+                    when += datetime.timedelta(days=1, microseconds=-1)
+                kept = []
+                for s in rows:
+                    stamp = _parse_datetime(s.get(field))
+                    if stamp is not None and (stamp >= when if edge == "Start" else stamp <= when):
+                        kept.append(s)
+                rows = kept
+        with_items = str(q.get("includeShipmentItems", "")).strip().lower() == "true"
+        rows.sort(key=lambda s: s["shipmentId"])
+        total = len(rows)
+        chunk = copy.deepcopy(rows[(page - 1) * size: page * size])
+        if not with_items:
+            for s in chunk:
+                s["shipmentItems"] = None
+        return {"shipments": chunk, "total": total, "page": page, "pages": math.ceil(total / size)}
+
+    # --- shipments (labels made in ShipStation) ------------------------------------------------------------
+    @staticmethod
+    def _line_key(item):
+        """Which order line a shipment line covers: its lineItemKey, else its sku, else its orderItemId (an
+        upsert renumbers orderItemIds)."""
+        if item.get("lineItemKey"):
+            return "lineItemKey", item["lineItemKey"]
+        if item.get("sku"):
+            return "sku", item["sku"]
+        return "orderItemId", item.get("orderItemId")
+
+    def _fully_shipped(self, order):
+        shipped = collections.Counter()
+        for s in self.shipments.values():
+            if s["orderId"] == order["orderId"] and not s["voided"]:
+                for line in s["shipmentItems"]:
+                    shipped[self._line_key(line)] += line.get("quantity") or 0
+        needed = collections.Counter()
+        for item in order.get("items") or []:
+            if isinstance(item, dict):
+                needed[self._line_key(item)] += item.get("quantity") or 0
+        return all(shipped[k] >= n for k, n in needed.items())
+
+    def _shipment_lines(self, order, items):
+        lines = [i for i in order.get("items") or [] if isinstance(i, dict)]
+        if items is None:
+            return [(line, line.get("quantity") or 0) for line in lines]
+        if not items:
+            raise ValueError("items is empty: give None to ship every item of the order")
+        out = []
+        for want in items:
+            if want.get("lineItemKey") is not None:
+                field = "lineItemKey"
+            elif want.get("sku") is not None:
+                field = "sku"
+            else:
+                raise ValueError(f"a shipment item needs a lineItemKey or a sku: {want!r}")
+            match = [line for line in lines if line.get(field) == want[field]]
+            if not match:
+                raise ValueError(f"order {order['orderKey']!r} has no item with {field} {want[field]!r}")
+            qty = want.get("quantity", match[0].get("quantity") or 0)
+            if not isinstance(qty, int) or isinstance(qty, bool) or qty < 1:
+                raise ValueError(f"quantity must be a positive integer, not {qty!r}")
+            out.append((match[0], qty))
+        return out
+
+    def _new_batch(self, shipment_id):
+        batch_id = self.next_batch_id
+        self.next_batch_id += 1
+        self.batches[batch_id] = [shipment_id]
+        return batch_id
+
+    def ship(self, order_key, tracking_number, carrier_code, service_code, items, ship_date, warehouse_id):
+        order = self.orders.get(order_key)
+        if order is None:
+            raise KeyError(f"no order with orderKey {order_key!r}")
+        if order_key in self.inactive:
+            raise ValueError(f"order {order_key!r} is deleted")
+        if order.get("orderStatus") == "cancelled":
+            raise ValueError(f"order {order_key!r} is cancelled")
+        if ship_date is None:
+            ship_date = datetime.date.today()
+        elif isinstance(ship_date, datetime.datetime):
+            ship_date = ship_date.date()
+        elif not isinstance(ship_date, datetime.date):
+            ship_date = datetime.date.fromisoformat(str(ship_date))
+        lines = self._shipment_lines(order, items)
+        now = self._now()
+        shipment_items = []
+        for line, qty in lines:
+            row = {f: copy.deepcopy(line.get(f)) for f in SHIPMENT_ITEM_FIELDS}
+            row["quantity"] = qty
+            row["options"] = row["options"] if row["options"] is not None else []
+            row["adjustment"] = bool(row["adjustment"])
+            shipment_items.append(row)
+        weight = order.get("weight")
+        weights = [line.get("weight") for line, _ in lines]
+        if weight is None and weights and all(isinstance(w, dict) and _is_number(w.get("value")) for w in weights) \
+                and len({w.get("units") for w in weights}) == 1:
+            weight = {"value": sum(w["value"] * qty for w, (_, qty) in zip(weights, lines)),
+                      "units": weights[0].get("units")}
+        advanced = copy.deepcopy(order.get("advancedOptions") or {})
+        if warehouse_id is None:
+            warehouse_id = advanced.get("warehouseId")
+        shipment_id = self.next_shipment_id
+        self.next_shipment_id += 1
+        doc = {"shipmentId": shipment_id, "orderId": order["orderId"], "orderKey": order["orderKey"],
+               "orderNumber": order["orderNumber"], "createDate": now, "shipDate": ship_date.isoformat(),
+               "shipmentCost": 0.0, "insuranceCost": 0.0, "trackingNumber": tracking_number, "isReturnLabel": False,
+               "batchNumber": None, "carrierCode": carrier_code, "serviceCode": service_code, "packageCode": "package",
+               "confirmation": order.get("confirmation") or "none", "warehouseId": warehouse_id, "voided": False,
+               "voidDate": None, "marketplaceNotified": False, "notifyErrorMessage": None,
+               "shipTo": copy.deepcopy(order.get("shipTo")), "weight": copy.deepcopy(weight),
+               "dimensions": copy.deepcopy(order.get("dimensions")),
+               "insuranceOptions": copy.deepcopy(order.get("insuranceOptions"))
+               or {"provider": None, "insureShipment": False, "insuredValue": 0.0},
+               "advancedOptions": advanced, "shipmentItems": shipment_items, "labelData": None, "formData": None}
+        self.shipments[shipment_id] = doc
+        batch_id = self._new_batch(shipment_id)
+        if order.get("orderStatus") != "shipped" and self._fully_shipped(order):
+            order.update({"orderStatus": "shipped", "shipDate": doc["shipDate"], "modifyDate": now})
+        self.cond.notify_all()
+        return Shipment(copy.deepcopy(doc), batch_id)
+
+    def void(self, shipment_id):
+        doc = self.shipments.get(shipment_id)
+        if doc is None:
+            raise KeyError(f"no shipment {shipment_id!r}")
+        if doc["voided"]:
+            raise ValueError(f"shipment {shipment_id} is already voided")
+        now = self._now()
+        doc.update({"voided": True, "voidDate": now})
+        batch_id = self._new_batch(shipment_id)
+        order = self.orders.get(self.by_id.get(doc["orderId"]))
+        if order is not None and order.get("orderStatus") == "shipped" and not self._fully_shipped(order):
+            order.update({"orderStatus": "awaiting_shipment", "shipDate": None, "modifyDate": now})
+        self.cond.notify_all()
+        return Shipment(copy.deepcopy(doc), batch_id)
 
     def set_status(self, order_key, status):
         doc = self.orders.get(order_key)
@@ -553,6 +810,51 @@ class ShipStationSim(Scripted, Recorded, ThreadedServer):
             self._site.inactive.add(order_key)
             self._site.cond.notify_all()
 
+    # --- shipments -----------------------------------------------------------------------------------------
+    @property
+    def shipments(self):
+        """{shipmentId: shipment}, shipmentItems included, voided ones too."""
+        with self._site.cond:
+            return copy.deepcopy(self._site.shipments)
+
+    @property
+    def batches(self):
+        """{batchId: [shipmentId]}: the shipments each SHIP_NOTIFY batch announces."""
+        with self._site.cond:
+            return {b: list(ids) for b, ids in self._site.batches.items()}
+
+    def ship(self, order_key, tracking_number, carrier_code="ups", service_code="ups_ground", items=None,
+             ship_date=None, warehouse_id=None):
+        """A label made in ShipStation for the stored order: a new shipment in a new batch. items: [{"lineItemKey"
+        or "sku", "quantity"}] (quantity defaults to the order line's), None: every line with its full quantity.
+        ship_date: a date or "YYYY-MM-DD" (default today). Returns the Shipment (a dict with `batch_id`); the
+        order turns "shipped" once its non-voided shipments cover every line. KeyError for an unknown orderKey,
+        ValueError for a deleted or cancelled order, an item the order does not have or a bad quantity or
+        ship_date."""
+        with self._site.cond:
+            return self._site.ship(order_key, tracking_number, carrier_code, service_code, items, ship_date,
+                                   warehouse_id)
+
+    def void(self, shipment_id):
+        """Voids the label: voided true, voidDate now, the shipment in a new batch; a "shipped" order that is no
+        longer covered goes back to "awaiting_shipment". Returns the Shipment (with `batch_id`); KeyError if
+        unknown, ValueError if already voided."""
+        with self._site.cond:
+            return self._site.void(shipment_id)
+
+    def notify(self, target_url, batch_id, token=None, timeout=10.0):
+        """POSTs the SHIP_NOTIFY of a batch to target_url (with ?token=<token> appended when given) and returns
+        (status, answer body bytes); OSError when the target does not answer."""
+        resource_url = f"{self.url}/shipments?batchId={int(batch_id)}&includeShipmentItems=False"
+        if len(resource_url) > MAX_RESOURCE_URL:
+            raise ValueError(f"resource_url longer than {MAX_RESOURCE_URL} characters: {resource_url}")
+        if token is not None:
+            sep = "&" if urllib.parse.urlsplit(target_url).query else "?"
+            target_url = f"{target_url}{sep}{urllib.parse.urlencode({'token': token})}"
+        body = json.dumps({"resource_url": resource_url, "resource_type": "SHIP_NOTIFY"},
+                          separators=(",", ":")).encode()
+        return post(target_url, body, {"Content-Type": "application/json"}, timeout)
+
 
 
 # --- standalone process -------------------------------------------------------------------------------------
@@ -566,7 +868,8 @@ def main(argv=None):
     ap.add_argument("--limit-per-minute", type=int, default=40)
     ap.add_argument("--window-seconds", type=float, default=60)
     ap.add_argument("--script", help="JSON list of rules to start with (no callables)")
-    ap.add_argument("--dump", help="write orders, inactive order keys and requests as JSON to this file at exit")
+    ap.add_argument("--dump", help="write orders, inactive order keys, shipments, batches and requests as JSON to "
+                                   "this file at exit")
     args = ap.parse_args(argv)
     rules = json.loads(args.script) if args.script else []
     sim = ShipStationSim(args.api_key, args.api_secret, args.limit_per_minute, args.window_seconds,
@@ -582,8 +885,8 @@ def main(argv=None):
     orders, calls = sim.orders, sim.requests
     if args.dump:
         with open(args.dump, "w") as f:
-            json.dump({"orders": orders, "inactive": sorted(sim.inactive),
-                       "requests": [c._asdict() for c in calls]}, f, indent=1, default=str)
+            json.dump({"orders": orders, "inactive": sorted(sim.inactive), "shipments": sim.shipments,
+                       "batches": sim.batches, "requests": [c._asdict() for c in calls]}, f, indent=1, default=str)
     print(json.dumps({"requests": len(calls), "orders": len(orders),
                       "status_counts": dict(sorted(sim.status_counts().items()))}), flush=True)
     return 0

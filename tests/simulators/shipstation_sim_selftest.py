@@ -1,11 +1,13 @@
 """Self-test of the ShipStation V1 simulator (Python standard library only): Basic auth, the fixed-window
 rate limit and its headers, the orderKey upsert and its validation, the refusal to update shipped or
-cancelled orders, lookup and paging, soft delete, scripted faults, and the standalone process.
+cancelled orders, lookup and paging, soft delete, shipments (partial, full, voided) with GET /shipments and
+the SHIP_NOTIFY POST, scripted faults, and the standalone process.
 
 Run: cd tests/simulators && python3 -m unittest -v shipstation_sim_selftest
 """
 import base64
 import http.client
+import http.server
 import json
 import os
 import signal
@@ -13,11 +15,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.parse
 
-from shipstation_sim import Call, ShipStationSim
+from shipstation_sim import Call, Shipment, ShipStationSim
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -216,8 +219,8 @@ class OrderTests(SimTest):
         self.assertEqual(self.sim.inactive, set())
 
     def test_unknown_routes_are_404(self):
-        for method, path in (("GET", "/shipments"), ("POST", "/orders/createorders"), ("GET", "/orders/createorder"),
-                             ("PUT", "/orders/1"), ("GET", "/orders/1")):
+        for method, path in (("POST", "/shipments"), ("POST", "/orders/createorders"), ("GET", "/orders/createorder"),
+                             ("PUT", "/orders/1"), ("GET", "/orders/1"), ("POST", "/webhooks/subscribe")):
             status, hdrs, body = self.client.request(method, path, {} if method in ("POST", "PUT") else None)
             self.assertEqual((status, body), (404, {"message": "Resource not found"}), (method, path))
             self.assertRateHeaders(hdrs)
@@ -270,6 +273,209 @@ class OrderTests(SimTest):
             self.sim.wait_until(lambda s: len(s.requests) == 6, timeout=0.1)
 
 
+class Receiver:
+    """A tiny webhook receiver: records (path, lower-case headers, body bytes) and answers 200."""
+
+    def __init__(self, status=200):
+        received = self.received = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+def two_line_order():
+    return order(items=[{"lineItemKey": "wc-line-551", "sku": "SKU-RED-M", "name": "T-shirt red M", "quantity": 2,
+                         "unitPrice": 19.99, "weight": {"value": 200, "units": "grams"}},
+                        {"lineItemKey": "wc-line-552", "sku": "SKU-BLUE-L", "name": "T-shirt blue L", "quantity": 1,
+                         "unitPrice": 21.0, "weight": {"value": 250, "units": "grams"}}])
+
+
+class ShipmentTests(SimTest):
+    def test_ship_then_list_by_batch_with_and_without_items(self):
+        created = self.client.upsert(two_line_order())[2]
+        shipment = self.sim.ship("wc:store1:10234", "1Z999AA10123456784", ship_date="2025-01-11")
+        self.assertIsInstance(shipment, Shipment)
+        self.assertIsInstance(shipment.batch_id, int)
+        self.assertEqual(shipment["shipmentId"], 200000001)
+        self.assertEqual((shipment["orderId"], shipment["orderKey"], shipment["orderNumber"]),
+                         (created["orderId"], "wc:store1:10234", "10234"))
+        self.assertEqual((shipment["shipDate"], shipment["carrierCode"], shipment["serviceCode"]),
+                         ("2025-01-11", "ups", "ups_ground"))
+        self.assertEqual((shipment["voided"], shipment["voidDate"], shipment["isReturnLabel"]), (False, None, False))
+        self.assertEqual(shipment["shipTo"], created["shipTo"])
+        self.assertEqual(shipment["weight"], {"value": 650, "units": "grams"})
+        self.assertEqual(shipment["advancedOptions"]["storeId"], 12345)
+        for field in ("createDate", "shipmentCost", "insuranceCost", "batchNumber", "packageCode", "confirmation",
+                      "warehouseId", "marketplaceNotified", "notifyErrorMessage", "dimensions", "insuranceOptions",
+                      "labelData", "formData"):
+            self.assertIn(field, shipment)
+        lines = shipment["shipmentItems"]
+        self.assertEqual([(i["lineItemKey"], i["sku"], i["quantity"]) for i in lines],
+                         [("wc-line-551", "SKU-RED-M", 2), ("wc-line-552", "SKU-BLUE-L", 1)])
+        self.assertEqual(lines[0]["orderItemId"], created["items"][0]["orderItemId"])
+        self.assertEqual(set(lines[0]), {"orderItemId", "lineItemKey", "sku", "name", "imageUrl", "weight", "quantity",
+                                         "unitPrice", "taxAmount", "shippingAmount", "warehouseLocation", "options",
+                                         "productId", "fulfillmentSku", "adjustment", "upc"})
+        self.assertEqual(self.sim.orders["wc:store1:10234"]["orderStatus"], "shipped")
+
+        # the resource_url form: includeShipmentItems=False leaves the lines out
+        status, hdrs, body = self.client.get("/shipments", batchId=str(shipment.batch_id),
+                                             includeShipmentItems="False")
+        self.assertEqual((status, body["total"], body["page"], body["pages"]), (200, 1, 1, 1))
+        self.assertRateHeaders(hdrs)
+        (listed,) = body["shipments"]
+        self.assertIsNone(listed["shipmentItems"])
+        self.assertEqual({k: v for k, v in listed.items() if k != "shipmentItems"},
+                         {k: v for k, v in shipment.items() if k != "shipmentItems"})
+        self.assertIsNone(self.client.get("/shipments", batchId=str(shipment.batch_id))[2]["shipments"][0]
+                          ["shipmentItems"])                                     # the default: no lines
+        for flag in ("true", "True"):
+            body = self.client.get("/shipments", batchid=str(shipment.batch_id), includeShipmentItems=flag)[2]
+            self.assertEqual(body["shipments"][0]["shipmentItems"], shipment["shipmentItems"])
+        self.assertEqual(self.client.get("/shipments", batchId="99")[2],
+                         {"shipments": [], "total": 0, "page": 1, "pages": 0})
+        self.assertEqual(self.client.get("/shipments", batchId="x")[0], 400)
+        # Basic auth as everywhere
+        self.assertEqual(self.client.request("GET", "/shipments", headers={})[0], 401)
+
+    def test_filters_and_paging(self):
+        self.client.upsert(order())
+        self.client.upsert(order("10235", "wc:store1:10235", advancedOptions={"storeId": 777}))
+        a = self.sim.ship("wc:store1:10234", "T-A", ship_date="2025-01-10")
+        b = self.sim.ship("wc:store1:10235", "T-B", carrier_code="fedex", service_code="fedex_ground",
+                          ship_date="2025-01-12", warehouse_id=55)
+        self.assertNotEqual(a.batch_id, b.batch_id)
+        self.assertEqual(b["warehouseId"], 55)
+
+        def ids(**query):
+            status, _, body = self.client.get("/shipments", **query)
+            self.assertEqual(status, 200, body)
+            return [s["shipmentId"] for s in body["shipments"]]
+        A, B = a["shipmentId"], b["shipmentId"]
+        self.assertEqual(ids(), [A, B])
+        self.assertEqual(ids(orderNumber="10235"), [B])
+        self.assertEqual(ids(orderId=str(a["orderId"])), [A])
+        self.assertEqual(ids(trackingNumber="T-A"), [A])
+        self.assertEqual(ids(carrierCode="fedex"), [B])
+        self.assertEqual(ids(storeId="777"), [B])
+        self.assertEqual(ids(shipDateStart="2025-01-11"), [B])
+        self.assertEqual(ids(shipDateEnd="2025-01-10"), [A])
+        self.assertEqual(ids(shipDateStart="2025-01-10", shipDateEnd="2025-01-12"), [A, B])
+        self.assertEqual(ids(voidDateStart="2000-01-01"), [])
+        body = self.client.get("/shipments", page="2", pageSize="1")[2]
+        self.assertEqual(([s["shipmentId"] for s in body["shipments"]], body["total"], body["pages"]), ([B], 2, 2))
+        self.assertEqual(self.client.get("/shipments", pageSize="1000")[2]["total"], 2)
+        self.assertEqual(self.client.get("/shipments", shipDateStart="someday")[0], 400)
+        voided = self.sim.void(B)
+        self.assertEqual(ids(voidDateStart="2000-01-01"), [B])
+        self.assertEqual(ids(voidDateEnd=voided["voidDate"][:10]), [B])
+
+    def test_partial_shipments_keep_the_order_open_until_all_is_shipped(self):
+        self.client.upsert(two_line_order())
+        first = self.sim.ship("wc:store1:10234", "T-1", items=[{"lineItemKey": "wc-line-551", "quantity": 1}])
+        self.assertEqual([(i["lineItemKey"], i["quantity"]) for i in first["shipmentItems"]], [("wc-line-551", 1)])
+        self.assertEqual(self.sim.orders["wc:store1:10234"]["orderStatus"], "awaiting_shipment")
+        self.assertEqual(self.client.upsert(two_line_order())[0], 200)   # still open, still updatable
+        second = self.sim.ship("wc:store1:10234", "T-2", items=[{"sku": "SKU-BLUE-L"}])   # its full quantity
+        self.assertEqual(second["shipmentItems"][0]["quantity"], 1)
+        self.assertEqual(self.sim.orders["wc:store1:10234"]["orderStatus"], "awaiting_shipment")
+        third = self.sim.ship("wc:store1:10234", "T-3", items=[{"lineItemKey": "wc-line-551", "quantity": 1}])
+        stored = self.sim.orders["wc:store1:10234"]
+        self.assertEqual((stored["orderStatus"], stored["shipDate"]), ("shipped", third["shipDate"]))
+        self.assertEqual(len({first.batch_id, second.batch_id, third.batch_id}), 3)
+        body = self.client.get("/shipments", orderNumber="10234")[2]
+        self.assertEqual(body["total"], 3)
+        self.assertEqual(self.client.upsert(two_line_order())[0], 400)   # shipped: frozen
+        for bad in ([{"sku": "NOPE"}], [{"lineItemKey": "wc-line-551", "quantity": 0}], [{"quantity": 1}], []):
+            with self.assertRaises(ValueError):
+                self.sim.ship("wc:store1:10234", "T-X", items=bad)
+        with self.assertRaises(KeyError):
+            self.sim.ship("nope", "T-X")
+        self.client.upsert(order("10236", "wc:store1:10236", orderStatus="cancelled"))
+        with self.assertRaises(ValueError):
+            self.sim.ship("wc:store1:10236", "T-X")
+
+    def test_void_flips_voided_and_reopens_the_order(self):
+        self.client.upsert(order())
+        shipment = self.sim.ship("wc:store1:10234", "T-1")
+        self.assertEqual(self.sim.orders["wc:store1:10234"]["orderStatus"], "shipped")
+        voided = self.sim.void(shipment["shipmentId"])
+        self.assertNotEqual(voided.batch_id, shipment.batch_id)
+        self.assertTrue(voided["voided"])
+        self.assertIsNotNone(voided["voidDate"])
+        self.assertEqual(self.sim.orders["wc:store1:10234"]["orderStatus"], "awaiting_shipment")
+        self.assertEqual(self.sim.batches, {shipment.batch_id: [shipment["shipmentId"]],
+                                            voided.batch_id: [shipment["shipmentId"]]})
+        # both batches list the shipment as it is now: voided
+        for batch in (shipment.batch_id, voided.batch_id):
+            (listed,) = self.client.get("/shipments", batchId=str(batch))[2]["shipments"]
+            self.assertEqual((listed["voided"], listed["voidDate"]), (True, voided["voidDate"]))
+        with self.assertRaises(ValueError):
+            self.sim.void(shipment["shipmentId"])
+        with self.assertRaises(KeyError):
+            self.sim.void(1)
+        # a new label ships it again
+        self.sim.ship("wc:store1:10234", "T-2")
+        self.assertEqual(self.sim.orders["wc:store1:10234"]["orderStatus"], "shipped")
+        self.assertEqual(len(self.sim.shipments), 2)
+
+    def test_notify_posts_ship_notify_with_token(self):
+        self.client.upsert(order())
+        shipment = self.sim.ship("wc:store1:10234", "T-1")
+        receiver = Receiver()
+        try:
+            status, body = self.sim.notify(receiver.url + "/webhooks/shipstation/main", shipment.batch_id,
+                                           token="s3cr3t t0ken")
+            self.assertEqual((status, body), (200, b"ok"))
+            (path, hdrs, raw) = receiver.received[0]
+            split = urllib.parse.urlsplit(path)
+            self.assertEqual(split.path, "/webhooks/shipstation/main")
+            self.assertEqual(urllib.parse.parse_qs(split.query), {"token": ["s3cr3t t0ken"]})
+            self.assertEqual(hdrs["content-type"], "application/json")
+            payload = json.loads(raw)
+            self.assertEqual(payload, {"resource_url": f"{self.sim.url}/shipments?batchId={shipment.batch_id}"
+                                                       f"&includeShipmentItems=False",
+                                       "resource_type": "SHIP_NOTIFY"})
+            self.assertLessEqual(len(payload["resource_url"]), 200)
+            # without a token the URL is left as it is; a URL with a query gets "&token="
+            self.sim.notify(receiver.url + "/hook", shipment.batch_id)
+            self.sim.notify(receiver.url + "/hook?store=main", shipment.batch_id, token="t")
+            self.assertEqual([p for p, _, _ in receiver.received[1:]], ["/hook", "/hook?store=main&token=t"])
+        finally:
+            receiver.close()
+        # what the receiver does next: GET the resource_url with the same Basic credentials
+        split = urllib.parse.urlsplit(payload["resource_url"])
+        status, _, body = self.client.request("GET", split.path + "?" + split.query)
+        self.assertEqual((status, body["shipments"][0]["shipmentId"]), (200, shipment["shipmentId"]))
+        self.assertEqual(self.client.request("GET", split.path + "?" + split.query, headers={})[0], 401)
+        with self.assertRaises(OSError):
+            self.sim.notify(receiver.url + "/gone", shipment.batch_id, timeout=2)
+
+    def test_scripted_faults_apply_to_shipments(self):
+        self.sim.script({"status": 500, "match": {"method": "GET", "path_prefix": "/shipments"}})
+        self.assertEqual(self.client.get("/shipments")[0], 500)
+        self.assertEqual(self.client.get("/shipments")[0], 200)
+
+
 class RateLimitTests(SimTest):
     limit, window = 5, 2
 
@@ -318,7 +524,9 @@ class ProcessTests(unittest.TestCase):
             summary = json.loads(out.strip().splitlines()[-1])
             self.assertEqual(summary, {"requests": 2, "orders": 1, "status_counts": {"200": 1, "503": 1}})
             with open(dump) as f:
-                self.assertIn("wc:store1:10234", json.load(f)["orders"])
+                state = json.load(f)
+            self.assertIn("wc:store1:10234", state["orders"])
+            self.assertEqual((state["shipments"], state["batches"]), ({}, {}))
 
 
 if __name__ == "__main__":

@@ -108,7 +108,16 @@ connectors:
     EXPECT_TRUE(s.stores[0].poller.enabled);
     EXPECT_EQ(s.stores[0].poller.interval, std::chrono::minutes(5));
     EXPECT_EQ(s.stores[0].webhooks.topics.size(), 3u);
-    ASSERT_EQ(s.connectors.size(), 1u);
+    // The configured connector, then the store's implicit write-back lane.
+    ASSERT_EQ(s.connectors.size(), 2u);
+    const auto& woo = s.connectors[1];
+    EXPECT_EQ(woo.name, "woo:" + s.stores[0].id);
+    EXPECT_EQ(woo.kind, ConnectorKind::kWoocommerce);
+    EXPECT_EQ(woo.base_url, s.stores[0].url);
+    EXPECT_EQ(woo.auth.api_key, "ck_1");
+    EXPECT_EQ(woo.when.store, std::vector<std::string>{s.stores[0].id});
+    EXPECT_EQ(woo.subscribe, (std::vector<std::string>{"shipment.created", "shipment.updated", "inventory.updated"}));
+    EXPECT_DOUBLE_EQ(woo.rate_limit.per_second, s.stores[0].api->rate_per_second);
     const auto& c = s.connectors[0];
     EXPECT_EQ(c.kind, ConnectorKind::kHttp);
     EXPECT_EQ(c.auth.api_secret, "s");

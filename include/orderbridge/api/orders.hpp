@@ -24,6 +24,18 @@ nlohmann::json DeliveryJson(const store::DeliveryRow& row);
 /// Per-connector delivery state of one entity (its newest delivery on each connector).
 nlohmann::json DeliveryStates(const std::vector<store::DeliveryRow>& rows);
 
+/// A handler whose exceptions become the one error mapping's answer.
+template <class Fn>
+http::Handler Guarded(Fn fn) {
+    return [fn](http::Request& req, http::Responder respond) {
+        try {
+            fn(req, respond);
+        } catch (...) {
+            respond.Fail(std::current_exception());
+        }
+    };
+}
+
 void RunOnPool(store::SessionPool& pool, http::Responder respond, std::function<http::Response(store::Session&)> work);
 
 }  // namespace orderbridge::api

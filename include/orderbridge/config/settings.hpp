@@ -92,13 +92,6 @@ struct BusSettings {
     KafkaSettings kafka;
 };
 
-struct StoreApiSettings {
-    std::string consumer_key;     ///< secret
-    std::string consumer_secret;  ///< secret
-    double rate_per_second = 5;
-    int max_in_flight = 4;
-};
-
 struct PollerSettings {
     bool enabled = false;
     Duration interval = 5min;
@@ -109,6 +102,25 @@ struct WebhookWatchSettings {
     std::string delivery_url;
     Duration check_interval = 5min;
     bool repair = false;
+};
+
+struct RetrySettings {
+    int max_attempts = 12;
+    Duration initial_backoff = 1s;
+    Duration max_backoff = 10min;
+    Duration max_age = 48h;
+};
+
+/// REST API credentials of a store: the implicit `woo:<store id>` lane writes stock, order status and
+/// tracking notes with them (and the poller and the watchdog read with them).
+struct StoreApiSettings {
+    std::string consumer_key;     ///< secret
+    std::string consumer_secret;  ///< secret
+    double rate_per_second = 5;
+    int max_in_flight = 4;
+    RetrySettings retry;
+    Duration timeout = 10s;
+    std::string oauth_signature_method = "HMAC-SHA256";  ///< over plain http only
 };
 
 enum class RuleAction { kOff, kWarn, kHold };
@@ -159,13 +171,6 @@ struct RateLimitSettings {
     int max_in_flight = 4;
 };
 
-struct RetrySettings {
-    int max_attempts = 12;
-    Duration initial_backoff = 1s;
-    Duration max_backoff = 10min;
-    Duration max_age = 48h;
-};
-
 struct BreakerSettings {
     double failure_ratio = 0.5;
     int min_requests = 20;
@@ -197,6 +202,15 @@ struct ConnectorSettings {
     std::string tax_account;       ///< WooCommerce's tax total as an "Actual" row; empty: not sent
     // kind: shipstation
     std::int64_t store_id = 0;  ///< advancedOptions.storeId of the orders it creates; 0: ShipStation's default
+    /// Inbound webhooks at POST /webhooks/<name>: shipstation compares it with `?token=`, erpnext uses
+    /// it as the Webhook Secret of X-Frappe-Webhook-Signature. Empty: inbound calls are refused (401).
+    std::string inbound_secret;                          ///< secret
+    std::string store;                                   ///< kind woocommerce (implicit lanes): the store it writes to
+    std::string oauth_signature_method = "HMAC-SHA256";  ///< kind woocommerce over plain http
+};
+
+struct InventorySettings {
+    Duration coalesce_window = 200ms;  ///< levels of one SKU arriving within it become one write
 };
 
 struct ModelSettings {
@@ -211,7 +225,14 @@ struct Settings {
     std::vector<StoreSettings> stores;
     std::vector<ConnectorSettings> connectors;
     ModelSettings model;
+    InventorySettings inventory;
 };
+
+/// The name of a store's implicit WooCommerce lane.
+std::string WooLaneName(const std::string& store_id);
+/// Every store with `api` credentials gets a `woocommerce` lane named `woo:<store id>` that takes
+/// shipment and inventory events for that store (added after validation, by the loader).
+void AddImplicitLanes(Settings& settings);
 
 std::string_view ToString(ConnectorKind kind);
 std::string_view ToString(Role role);

@@ -51,6 +51,8 @@ struct DeliveryResult {
     std::string external_id;
     std::optional<std::chrono::milliseconds> retry_after;
     bool ambiguous = false;  ///< the target may or may not have acted on it
+    /// When the source produced what was delivered (an inventory level's as_of), Unix ms: the sync delay.
+    std::optional<std::int64_t> source_ms;
 
     bool Succeeded() const { return !error_class || *error_class == core::ErrorClass::kDuplicate; }
 };
@@ -77,6 +79,14 @@ class Connector {
     /// are sized by it.
     virtual int MaxCallsPerDelivery() const { return 1; }
     virtual DeliveryResult Deliver(const store::DeliveryTask& task, HttpClient& client);
+    /// How many deliveries one call may carry (a batch endpoint); 1: one at a time.
+    virtual int MaxBatch() const { return 1; }
+    /// Whether `task` may join a batch that starts with `first`.
+    virtual bool Batchable(const store::DeliveryTask& /*first*/, const store::DeliveryTask& /*task*/) const {
+        return false;
+    }
+    /// One result per task, in order; the default delivers them one by one.
+    virtual std::vector<DeliveryResult> DeliverBatch(const std::vector<store::DeliveryTask>& tasks, HttpClient& client);
     /// nullopt: the connector cannot tell (no lookup); otherwise whether the entity already exists.
     virtual std::optional<DeliveryResult> Lookup(const store::DeliveryTask& task, HttpClient& client);
 
@@ -100,6 +110,9 @@ std::unique_ptr<Connector> MakeHttpConnector(const config::ConnectorSettings& se
 std::unique_ptr<Connector> MakeErpNextConnector(const config::ConnectorSettings& settings);
 /// The `shipstation` connector: orders upserted by orderKey through ShipStation V1.
 std::unique_ptr<Connector> MakeShipStationConnector(const config::ConnectorSettings& settings);
+/// The `woocommerce` connector (the implicit `woo:<store>` lanes): stock through the batch endpoints,
+/// order status and a tracking note for shipments.
+std::unique_ptr<Connector> MakeWooCommerceConnector(const config::ConnectorSettings& settings);
 std::unique_ptr<Connector> MakeConnector(const config::ConnectorSettings& settings);
 
 /// Text from a remote system made safe to store and show: valid UTF-8 (invalid bytes become

@@ -5,7 +5,8 @@
 //
 // A `when` condition only applies to events that carry its field: `shipping_country` and
 // `sku_prefix` to orders and their refunds, `warehouse` to inventory and shipment events,
-// `canonical_status` to orders and products; `store` to every event. An event that does not carry
+// `canonical_status` to orders and products; `store` to every event of a store (inventory levels
+// belong to none and reach every store's lane). An event that does not carry
 // the field is not held back by that condition. Thread-safety: immutable after construction.
 #include <optional>
 #include <string>
@@ -17,7 +18,7 @@
 namespace orderbridge::dispatch {
 
 struct RouteFacts {
-    std::string store;
+    std::string store;  ///< empty: the event belongs to no one store (inventory levels)
     std::optional<std::string> canonical_status;
     std::optional<std::string> shipping_country;  ///< shipping address, else billing address
     std::optional<std::vector<std::string>> skus;

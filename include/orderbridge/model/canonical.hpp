@@ -247,6 +247,8 @@ struct Shipment {
     std::string event_time;
     std::string source_event_id;
     ExternalRefs external_refs;
+    /// With this shipment every line of the order has shipped (voided labels left out); null: unknown.
+    std::optional<bool> completes_order;
 };
 
 struct DeletedEntity {

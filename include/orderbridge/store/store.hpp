@@ -43,7 +43,8 @@ struct OutboxEvent {
 /// One canonical entity touched by a delivery (an order, and each refund listed on it).
 struct EntityWrite {
     std::string entity_id;
-    std::string kind;  ///< order, refund, product, customer
+    std::string kind;       ///< order, refund, product, customer, shipment, inventory
+    std::string parent_id;  ///< the first entity of a record only (a shipment's order); later ones belong to the first
     std::string source_id;
     std::string version;
     std::string canonical_status;
@@ -234,6 +235,19 @@ struct MaterializeResult {
     std::string state;  ///< of the delivery, new or existing
 };
 
+/// One row of the inventory cache: the newest level of a SKU at a location.
+struct StockLevel {
+    std::string sku;
+    std::string location;
+    std::int64_t on_hand = 0;
+    std::int64_t available = 0;
+    std::optional<std::int64_t> reserved;
+    std::string as_of;  ///< RFC 3339, from the source
+    std::int64_t as_of_ms = 0;
+    std::string source;
+    std::string updated_at;
+};
+
 /// Who asked for a replay and why; goes into the audit record.
 struct Actor {
     std::string name;
@@ -274,6 +288,15 @@ class Session {
     /// `limit` events. Returns the events deleted.
     virtual std::int64_t PruneOutbox(const std::string& before, int limit) = 0;
     virtual void Ping() = 0;
+    /// Entities whose parent is `parent_id` (a shipment's order), of `kind`, oldest change first.
+    virtual std::vector<EntityRow> ChildEntities(const std::string& parent_id, const std::string& kind) = 0;
+
+    // Inventory cache
+    /// Keeps each level unless the cache has a newer one (by as_of) for its SKU and location; one
+    /// transaction. Returns every cached level of the SKUs given, by SKU.
+    virtual std::map<std::string, std::vector<StockLevel>> UpsertStock(const std::vector<StockLevel>& levels) = 0;
+    /// The cached levels of these SKUs, by SKU (SKUs without any level are absent).
+    virtual std::map<std::string, std::vector<StockLevel>> GetStock(const std::vector<std::string>& skus) = 0;
 
     // Delivery
     /// Leases up to `limit` due deliveries of `connector` until `now_ms + lease_ms`: the oldest

@@ -14,6 +14,13 @@ std::string Sign(std::string_view body, std::string_view secret, std::string_vie
 bool VerifySignature(std::string_view body, std::string_view signature, const std::vector<std::string>& secrets,
                      std::string_view algorithm);
 
+/// Standard base64 (with padding).
+std::string Base64(std::string_view raw);
+/// base64 HMAC with the key as given (no entity decoding); empty for an unknown algorithm.
+std::string HmacBase64(std::string_view data, std::string_view key, std::string_view algorithm);
+/// Compares in time independent of where the texts differ.
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
 /// What WooCommerce uses as the HMAC key for a stored secret.
 std::string WooSecretKey(std::string_view secret);
 

@@ -1,0 +1,643 @@
+#include "orderbridge/api/inbound.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "orderbridge/api/orders.hpp"
+#include "orderbridge/core/clock.hpp"
+#include "orderbridge/core/log.hpp"
+#include "orderbridge/dispatch/connector.hpp"
+#include "orderbridge/dispatch/router.hpp"
+#include "orderbridge/http/error_mapping.hpp"
+#include "orderbridge/model/identity.hpp"
+#include "orderbridge/woo/signature.hpp"
+
+namespace orderbridge::api {
+
+using nlohmann::json;
+
+namespace inbound {
+namespace {
+
+std::string Str(const json& j, const char* key) {
+    return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string{};
+}
+
+std::string NumberText(const json& j, const char* key) {
+    if (!j.is_object() || !j.contains(key) || j[key].is_null()) return {};
+    return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
+}
+
+/// A timestamp without zone read as UTC, in the canonical form; nullopt when unreadable.
+std::optional<std::string> Utc(const std::string& text) {
+    const auto ms = model::ParseWooGmt(text);
+    if (!ms) return std::nullopt;
+    return model::FormatUtc(*ms);
+}
+
+bool IsOrderRef(const std::string& ref) {
+    if (ref.rfind("wc:", 0) != 0) return false;
+    const auto colon = ref.find(':', 3);
+    if (colon == std::string::npos || colon == 3 || colon + 1 == ref.size()) return false;
+    return ref.find_first_not_of("0123456789", colon + 1) == std::string::npos;
+}
+
+std::optional<std::int64_t> Quantity(const json& j, const char* key) {
+    if (!j.is_object() || !j.contains(key) || !j[key].is_number()) return std::nullopt;
+    return static_cast<std::int64_t>(std::llround(j[key].get<double>()));
+}
+
+}  // namespace
+
+std::optional<model::Shipment> FromShipStation(const json& s, const std::string& connector) {
+    const std::string order_key = Str(s, "orderKey");
+    if (!IsOrderRef(order_key) || !s.contains("shipmentId")) return std::nullopt;
+    model::Shipment out;
+    const std::string shipment_id = NumberText(s, "shipmentId");
+    out.id = connector + ":shipment:" + shipment_id;
+    out.order_ref = order_key;
+    const bool voided = s.value("voided", false) == true;
+    out.status = voided ? "voided" : "shipped";
+    out.carrier_code = Str(s, "carrierCode");
+    out.service_code = Str(s, "serviceCode");
+    out.tracking_number = Str(s, "trackingNumber");
+    if (auto d = Utc(Str(s, "shipDate").size() == 10 ? Str(s, "shipDate") + "T00:00:00" : Str(s, "shipDate")))
+        out.ship_date = *d;
+    const std::string when = voided ? Str(s, "voidDate") : Str(s, "createDate");
+    out.event_time = Utc(when).value_or(model::FormatUtc(core::ToUnixMillis(std::chrono::system_clock::now())));
+    if (s.contains("shipmentItems") && s["shipmentItems"].is_array()) {
+        for (const auto& item : s["shipmentItems"]) {
+            model::ShipmentLine line;
+            line.line_id = Str(item, "lineItemKey");
+            line.sku = Str(item, "sku");
+            line.quantity = Quantity(item, "quantity").value_or(0);
+            out.lines.push_back(std::move(line));
+        }
+    }
+    out.warehouse_id = NumberText(s, "warehouseId");
+    out.is_return_label = s.value("isReturnLabel", false) == true;
+    out.source_event_id = shipment_id + (voided ? ":voided" : "");
+    out.external_refs["shipstation"] = model::ExternalRef{shipment_id, Str(s, "orderNumber"), ""};
+    return out;
+}
+
+bool CompletesOrder(const json& order, const std::vector<model::Shipment>& earlier, const model::Shipment& shipment) {
+    std::map<std::string, std::int64_t> by_line, by_sku;
+    auto add = [&](const model::Shipment& s) {
+        if (s.status == "voided" || s.status == "cancelled" || s.is_return_label) return;
+        for (const auto& l : s.lines) {
+            if (!l.line_id.empty()) by_line[l.line_id] += l.quantity;
+            if (!l.sku.empty()) by_sku[l.sku] += l.quantity;
+        }
+    };
+    for (const auto& s : earlier) {
+        if (s.id != shipment.id) add(s);
+    }
+    add(shipment);
+    if (!order.is_object() || !order.contains("lines") || !order["lines"].is_array() || order["lines"].empty())
+        return false;
+    for (const auto& line : order["lines"]) {
+        const std::int64_t wanted = line.value("quantity", std::int64_t{0});
+        if (wanted <= 0) continue;
+        const std::string id = Str(line, "line_id");
+        const std::string sku = Str(line, "sku");
+        const std::int64_t shipped =
+            std::max(by_line.contains(id) ? by_line[id] : 0, !sku.empty() && by_sku.contains(sku) ? by_sku[sku] : 0);
+        if (shipped < wanted) return false;
+    }
+    return true;
+}
+
+std::optional<store::StockLevel> FromErpNextBin(const json& bin, const std::string& source, std::string& error) {
+    const std::string item = Str(bin, "item_code");
+    const std::string warehouse = Str(bin, "warehouse");
+    const auto actual = Quantity(bin, "actual_qty");
+    const auto modified = Utc(Str(bin, "modified"));
+    if (item.empty() || warehouse.empty() || !actual || !modified) {
+        error = "not a Bin document (item_code, warehouse, actual_qty and modified are needed)";
+        return std::nullopt;
+    }
+    store::StockLevel l;
+    l.sku = item;
+    l.location = warehouse;
+    l.on_hand = *actual;
+    l.reserved = Quantity(bin, "reserved_qty");
+    l.available = *actual - l.reserved.value_or(0);
+    l.as_of = *modified;
+    l.as_of_ms = *model::ParseWooGmt(*modified);
+    l.source = source;
+    return l;
+}
+
+std::vector<store::StockLevel> ParseLevels(const json& body, std::vector<std::string>& problems) {
+    std::vector<store::StockLevel> out;
+    if (!body.is_object() || !body.contains("levels") || !body["levels"].is_array()) {
+        problems.push_back("the body must be {\"levels\": [...]}");
+        return out;
+    }
+    if (body["levels"].empty()) problems.push_back("levels: at least one level is needed");
+    if (body["levels"].size() > 10000) problems.push_back("levels: at most 10000 levels a request");
+    for (std::size_t i = 0; i < body["levels"].size(); ++i) {
+        const json& j = body["levels"][i];
+        const std::string at = "levels[" + std::to_string(i) + "]";
+        if (!j.is_object()) {
+            problems.push_back(at + ": must be an object");
+            continue;
+        }
+        store::StockLevel l;
+        const std::size_t before = problems.size();
+        l.sku = Str(j, "sku");
+        if (l.sku.empty() || l.sku.size() > 200) problems.push_back(at + ".sku: a string of 1 to 200 characters");
+        if (j.contains("location") && !j["location"].is_string())
+            problems.push_back(at + ".location: must be a string");
+        l.location = Str(j, "location");
+        for (const char* key : {"on_hand", "available"}) {
+            if (!j.contains(key) || !j[key].is_number_integer())
+                problems.push_back(at + "." + key + ": an integer is needed");
+        }
+        if (j.contains("reserved") && !j["reserved"].is_null() && !j["reserved"].is_number_integer())
+            problems.push_back(at + ".reserved: an integer or null");
+        const auto as_of = model::ParseWooGmt(Str(j, "as_of"));
+        if (!as_of || Str(j, "as_of").back() != 'Z')
+            problems.push_back(at + ".as_of: an RFC 3339 UTC time such as 2025-10-14T13:41:07Z");
+        l.source = Str(j, "source");
+        if (l.source.empty()) problems.push_back(at + ".source: who reported the level is needed");
+        if (problems.size() != before) continue;
+        l.on_hand = j["on_hand"].get<std::int64_t>();
+        l.available = j["available"].get<std::int64_t>();
+        if (j.contains("reserved") && j["reserved"].is_number_integer()) l.reserved = j["reserved"].get<std::int64_t>();
+        l.as_of_ms = *as_of;
+        l.as_of = model::FormatUtc(*as_of);
+        out.push_back(std::move(l));
+    }
+    return out;
+}
+
+model::InventoryLevel Aggregate(const std::string& sku, const std::vector<store::StockLevel>& levels) {
+    model::InventoryLevel out;
+    out.sku = sku;
+    out.location = "";
+    out.source = "orderbridge";
+    std::int64_t newest = 0;
+    for (const auto& l : levels) {
+        out.on_hand += l.on_hand;
+        out.available += l.available;
+        if (l.reserved) out.reserved = out.reserved.value_or(0) + *l.reserved;
+        newest = std::max(newest, l.as_of_ms);
+    }
+    out.as_of = model::FormatUtc(newest);
+    return out;
+}
+
+}  // namespace inbound
+
+namespace {
+
+/// Submits the records and calls `done` once, when all are committed (ok) or one failed.
+void SubmitAll(store::IngestQueue& queue, std::vector<store::IngestRecord> records,
+               std::function<void(bool ok, const std::string& error)> done) {
+    if (records.empty()) {
+        done(true, "");
+        return;
+    }
+    struct State {
+        std::atomic<std::size_t> left;
+        std::atomic<bool> failed{false};
+        std::mutex mu;
+        std::string error;
+        std::function<void(bool, const std::string&)> done;
+    };
+    auto state = std::make_shared<State>();
+    state->left = records.size();
+    state->done = std::move(done);
+    for (auto& r : records) {
+        queue.Submit(std::move(r), [state](std::optional<store::Outcome> outcome, const std::string& error) {
+            if (!outcome) {
+                std::lock_guard lk(state->mu);
+                state->failed = true;
+                state->error = error;
+            }
+            if (--state->left == 0) {
+                std::lock_guard lk(state->mu);
+                state->done(!state->failed, state->error);
+            }
+        });
+    }
+}
+
+/// One event envelope around `data`.
+store::OutboxEvent MakeEvent(const std::string& type, const std::string& system,
+                             const std::optional<std::string>& store, const std::string& occurred_at,
+                             const std::string& received_at, const std::string& trace_id,
+                             const std::string& idempotency_key, const std::string& entity_id,
+                             const std::string& version, const json& data, std::vector<std::string> connectors,
+                             bool relay) {
+    model::Event e;
+    e.id = model::EventId(entity_id, type, version);
+    e.type = type;
+    e.source = model::EventSource{system, store};
+    e.occurred_at = occurred_at;
+    e.received_at = received_at;
+    e.trace_id = trace_id;
+    e.idempotency_key = idempotency_key;
+    e.entity_id = entity_id;
+    e.version = version;
+    e.data = data;
+    return store::OutboxEvent{e.id, type, entity_id, version, json(e).dump(), std::move(connectors), relay};
+}
+
+}  // namespace
+
+// Levels wait here for the coalescing window; one thread commits them to the cache and turns each
+// SKU into one event.
+class Inbound {
+  public:
+    Inbound(const config::Settings& settings, const Authenticator& auth, store::Store& store, store::SessionPool& pool,
+            store::IngestQueue& queue, const dispatch::Router& lanes, prometheus::Registry& registry)
+        : auth_(auth),
+          store_(store),
+          pool_(pool),
+          queue_(queue),
+          lanes_(lanes),
+          relay_(settings.bus.driver == config::BusDriver::kKafka),
+          window_(std::chrono::duration_cast<std::chrono::milliseconds>(settings.inventory.coalesce_window)),
+          received_(prometheus::BuildCounter()
+                        .Name("orderbridge_inbound_received_total")
+                        .Help("Inbound events by connector (api for POST /v1/inventory), kind (shipment, "
+                              "inventory) and outcome (accepted, ignored, rejected, unavailable)")
+                        .Register(registry)) {
+        for (const auto& c : settings.connectors)
+            connectors_.emplace(c.name, c);
+        thread_ = std::thread([this] { Loop(); });
+    }
+    ~Inbound() { Stop(); }
+
+    void Stop() {
+        {
+            std::lock_guard lk(mu_);
+            if (stopping_) return;
+            stopping_ = true;
+        }
+        cv_.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+
+    void Webhook(http::Request& req, http::Responder respond) {
+        const std::string name(req.Param("connector"));
+        auto it = connectors_.find(name);
+        if (it == connectors_.end()) throw core::Error(core::Errc::kNotFound, "unknown connector '" + name + "'");
+        const config::ConnectorSettings& c = it->second;
+        if (c.kind == config::ConnectorKind::kShipstation) return ShipNotify(c, req, std::move(respond));
+        if (c.kind == config::ConnectorKind::kErpnext) return ErpNextBin(c, req, std::move(respond));
+        throw core::Error(core::Errc::kNotFound, "connector '" + name + "' takes no inbound webhooks");
+    }
+
+    void Inventory(http::Request& req, http::Responder respond) {
+        const std::string actor = auth_.Authorize(req, true);
+        const json body = json::parse(req.body, nullptr, false);
+        std::vector<std::string> problems;
+        std::vector<store::StockLevel> levels = inbound::ParseLevels(body, problems);
+        if (!problems.empty()) {
+            Count("api", "inventory", "rejected");
+            std::string text;
+            for (const auto& p : problems)
+                text += (text.empty() ? "" : "; ") + p;
+            throw core::Error(core::Errc::kBadRequest, text);
+        }
+        const std::size_t n = levels.size();
+        Submit(std::move(levels), [this, respond, n](bool ok, const std::string& error) {
+            Count("api", "inventory", ok ? "accepted" : "unavailable");
+            if (!ok) {
+                respond(http::ErrorResponse(core::Errc::kUnavailable, error, std::chrono::seconds(5)));
+                return;
+            }
+            respond(http::Response::Json(202, json{{"status", "accepted"}, {"levels", n}}.dump()));
+        });
+    }
+
+  private:
+    struct Waiting {
+        std::vector<store::StockLevel> levels;
+        std::function<void(bool, const std::string&)> done;
+    };
+
+    void Count(const std::string& connector, const std::string& kind, const std::string& outcome) {
+        received_.Add({{"connector", connector}, {"kind", kind}, {"outcome", outcome}}).Increment();
+    }
+
+    void Submit(std::vector<store::StockLevel> levels, std::function<void(bool, const std::string&)> done) {
+        {
+            std::lock_guard lk(mu_);
+            if (stopping_) {
+                done(false, "shutting down");
+                return;
+            }
+            waiting_.push_back(Waiting{std::move(levels), std::move(done)});
+        }
+        cv_.notify_all();
+    }
+
+    void Loop() {
+        std::unique_lock lk(mu_);
+        while (true) {
+            cv_.wait(lk, [&] { return stopping_ || !waiting_.empty(); });
+            if (waiting_.empty()) return;  // stopping, nothing left
+            // Whatever arrives within the window is committed together, latest level per SKU.
+            if (!stopping_) cv_.wait_for(lk, window_, [&] { return stopping_; });
+            std::vector<Waiting> batch;
+            batch.swap(waiting_);
+            lk.unlock();
+            Commit(batch);
+            lk.lock();
+        }
+    }
+
+    void Commit(std::vector<Waiting>& batch) {
+        std::vector<store::StockLevel> levels;
+        for (auto& w : batch)
+            levels.insert(levels.end(), w.levels.begin(), w.levels.end());
+        std::vector<store::IngestRecord> records;
+        try {
+            if (!session_) session_ = store_.Open();
+            const auto cached = session_->UpsertStock(levels);
+            const auto now = std::chrono::system_clock::now();
+            for (const auto& [sku, rows] : cached) {
+                const model::InventoryLevel level = inbound::Aggregate(sku, rows);
+                const json data = level;
+                const std::string entity_id = "inventory:" + sku;
+                // The same sums as last time: nothing to write.
+                if (auto stored = session_->GetEntity(entity_id);
+                    stored && json::parse(stored->data, nullptr, false) == data)
+                    continue;
+                store::IngestRecord rec;
+                rec.topic = "inventory.updated";
+                rec.received_at = core::FormatRfc3339(now);
+                rec.received_ms = core::ToUnixMillis(now);
+                rec.trace_id = model::NewTraceId();
+                rec.headers = "{}";
+                rec.body = json(rows.size() == 1 ? json(rows.front().source) : json("cache")).dump();
+                store::EntityWrite w;
+                w.entity_id = entity_id;
+                w.kind = "inventory";
+                w.source_id = sku;
+                w.version = model::MakeVersion(rec.received_ms, data.dump());
+                w.canonical_status = level.available > 0 ? "in_stock" : "out_of_stock";
+                w.data = data.dump();
+                w.findings = "[]";
+                dispatch::RouteFacts facts;
+                w.events.push_back(
+                    MakeEvent("inventory.updated", "orderbridge", std::nullopt, level.as_of, rec.received_at,
+                              rec.trace_id, "inv:" + model::Sha256Hex(sku).substr(0, 24), entity_id, w.version, data,
+                              relay_ ? std::vector<std::string>{} : lanes_.Route("inventory.updated", facts), relay_));
+                rec.entities.push_back(std::move(w));
+                records.push_back(std::move(rec));
+            }
+        } catch (const std::exception& e) {
+            session_.reset();
+            log::Warn("inventory levels not stored", {{"error", e.what()}});
+            for (auto& w : batch)
+                w.done(false, "the store is unavailable");
+            return;
+        }
+        auto waiters = std::make_shared<std::vector<Waiting>>(std::move(batch));
+        SubmitAll(queue_, std::move(records), [waiters](bool ok, const std::string& error) {
+            for (auto& w : *waiters)
+                w.done(ok, error);
+        });
+    }
+
+    // ShipStation V1: {"resource_url", "resource_type"}; the shipments are fetched from resource_url
+    // with the connector's credentials, only from its own host.
+    void ShipNotify(const config::ConnectorSettings& c, http::Request& req, http::Responder respond) {
+        if (!c.inbound_secret.empty()) {
+            const std::string token = req.QueryParam("token").value_or("");
+            if (!woo::ConstantTimeEquals(token, c.inbound_secret)) {
+                Count(c.name, "shipment", "rejected");
+                throw core::Error(core::Errc::kUnauthorized, "token is missing or wrong");
+            }
+        }
+        const json body = json::parse(req.body, nullptr, false);
+        const std::string url = inbound::Str(body, "resource_url");
+        const std::string type = inbound::Str(body, "resource_type");
+        if (url.empty() || type.empty())
+            throw core::Error(core::Errc::kBadRequest, "expected {\"resource_url\", \"resource_type\"}");
+        if (type != "SHIP_NOTIFY") {
+            Count(c.name, "shipment", "ignored");
+            respond(
+                http::Response::Json(200, json{{"status", "ignored"}, {"reason", type + " is not handled"}}.dump()));
+            return;
+        }
+        if (Origin(url) != Origin(c.base_url)) {
+            Count(c.name, "shipment", "rejected");
+            log::Warn("SHIP_NOTIFY resource_url is not on the connector's host; not fetched",
+                      {{"connector", c.name}, {"resource_url", url.substr(0, 200)}});
+            throw core::Error(core::Errc::kBadRequest, "resource_url must point at the connector's base_url host");
+        }
+        pool_.Post(
+            [this, c, url, respond](store::Session& session) {
+                try {
+                    FetchShipments(c, url, session, respond);
+                } catch (const store::UnavailableError&) {
+                    Count(c.name, "shipment", "unavailable");
+                    respond(http::ErrorResponse(core::Errc::kUnavailable, "the store is unavailable",
+                                                std::chrono::seconds(5)));
+                    throw;
+                } catch (...) {
+                    respond.Fail(std::current_exception());
+                }
+            },
+            [respond](std::exception_ptr) {
+                respond(
+                    http::ErrorResponse(core::Errc::kUnavailable, "the store is unavailable", std::chrono::seconds(5)));
+            });
+    }
+
+    // scheme://host[:port] in lower case.
+    static std::string Origin(const std::string& url) {
+        const auto scheme = url.find("://");
+        if (scheme == std::string::npos) return {};
+        const auto end = url.find_first_of("/?#", scheme + 3);
+        std::string out = url.substr(0, end);
+        std::transform(out.begin(), out.end(), out.begin(), [](unsigned char ch) { return std::tolower(ch); });
+        return out;
+    }
+
+    void FetchShipments(const config::ConnectorSettings& c, std::string url, store::Session& session,
+                        const http::Responder& respond) {
+        // The notification's URL leaves the items out; ask for them.
+        for (const std::string off : {"includeShipmentItems=False", "includeShipmentItems=false"}) {
+            if (auto p = url.find(off); p != std::string::npos) url.replace(p, off.size(), "includeShipmentItems=true");
+        }
+        if (url.find("includeShipmentItems=") == std::string::npos)
+            url += (url.find('?') == std::string::npos ? "?" : "&") + std::string("includeShipmentItems=true");
+        dispatch::HttpClient client(std::chrono::duration_cast<std::chrono::milliseconds>(c.timeout));
+        json shipments = json::array();
+        for (int page = 1; page <= 20; ++page) {
+            dispatch::HttpCall call;
+            call.method = "GET";
+            call.url = page == 1 ? url : url + "&page=" + std::to_string(page);
+            call.headers = {{"Authorization", "Basic " + woo::Base64(c.auth.api_key + ":" + c.auth.api_secret)},
+                            {"Accept", "application/json"}};
+            const dispatch::HttpAnswer a = client.Send(call);
+            if (a.transport != dispatch::HttpAnswer::Transport::kAnswered || a.status != 200) {
+                Count(c.name, "shipment", "unavailable");
+                const std::string why = a.transport == dispatch::HttpAnswer::Transport::kAnswered
+                                            ? "HTTP " + std::to_string(a.status)
+                                            : a.error;
+                log::Warn("SHIP_NOTIFY resource not fetched", {{"connector", c.name}, {"error", why}});
+                respond(http::ErrorResponse(core::Errc::kUnavailable, "the shipments could not be fetched: " + why,
+                                            std::chrono::seconds(30)));
+                return;
+            }
+            const json j = json::parse(a.body, nullptr, false);
+            if (!j.is_object() || !j.contains("shipments") || !j["shipments"].is_array()) {
+                Count(c.name, "shipment", "rejected");
+                respond(http::ErrorResponse(core::Errc::kUnavailable, "the resource is not a shipment list",
+                                            std::chrono::seconds(30)));
+                return;
+            }
+            for (auto& s : j["shipments"])
+                shipments.push_back(s);
+            if (j.value("pages", 1) <= page) break;
+        }
+
+        const auto now = std::chrono::system_clock::now();
+        std::vector<store::IngestRecord> records;
+        std::map<std::string, std::vector<model::Shipment>> seen;  // by order: earlier and this notification's
+        int ignored = 0;
+        for (const auto& raw : shipments) {
+            auto shipment = inbound::FromShipStation(raw, c.name);
+            if (!shipment) {
+                ++ignored;  // an order that did not come from orderbridge
+                continue;
+            }
+            const std::string& order_ref = shipment->order_ref;
+            const auto order = session.GetEntity(order_ref);
+            auto [it, fresh] = seen.try_emplace(order_ref);
+            if (fresh) {
+                for (const auto& row : session.ChildEntities(order_ref, "shipment")) {
+                    const json d = json::parse(row.data, nullptr, false);
+                    try {
+                        it->second.push_back(d.get<model::Shipment>());
+                    } catch (const std::exception&) {
+                    }
+                }
+            }
+            if (order)
+                shipment->completes_order =
+                    inbound::CompletesOrder(json::parse(order->data, nullptr, false), it->second, *shipment);
+            std::erase_if(it->second, [&](const model::Shipment& s) { return s.id == shipment->id; });
+            it->second.push_back(*shipment);
+
+            const std::string store_id = order_ref.substr(3, order_ref.find(':', 3) - 3);
+            const json data = *shipment;
+            store::IngestRecord rec;
+            rec.store_id = store_id;
+            rec.topic = "shipstation:SHIP_NOTIFY";
+            rec.received_at = core::FormatRfc3339(now);
+            rec.received_ms = core::ToUnixMillis(now);
+            rec.trace_id = order ? order->trace_id : model::NewTraceId();
+            rec.headers = json{{"connector", c.name}, {"resource_url", url}}.dump();
+            rec.body = raw.dump();
+            store::EntityWrite w;
+            w.entity_id = shipment->id;
+            w.kind = "shipment";
+            w.parent_id = order_ref;
+            w.source_id = shipment->source_event_id;
+            w.version = model::MakeVersion(*model::ParseWooGmt(shipment->event_time), data.dump());
+            w.canonical_status = shipment->status;
+            w.data = data.dump();
+            w.findings = "[]";
+            const bool known = session.GetEntity(shipment->id).has_value();
+            const std::string type = known ? "shipment.updated" : "shipment.created";
+            dispatch::RouteFacts facts;
+            facts.store = store_id;
+            if (!shipment->warehouse_id.empty()) facts.warehouses = std::vector<std::string>{shipment->warehouse_id};
+            const std::string shipment_number = shipment->external_refs["shipstation"].id;
+            w.events.push_back(MakeEvent(type, "shipstation", store_id, shipment->event_time, rec.received_at,
+                                         rec.trace_id, ("ss:" + shipment_number).substr(0, 35), w.entity_id, w.version,
+                                         data, relay_ ? std::vector<std::string>{} : lanes_.Route(type, facts),
+                                         relay_));
+            rec.entities.push_back(std::move(w));
+            records.push_back(std::move(rec));
+        }
+        const std::size_t n = records.size();
+        SubmitAll(queue_, std::move(records), [this, c, respond, n, ignored](bool ok, const std::string& error) {
+            Count(c.name, "shipment", ok ? "accepted" : "unavailable");
+            if (!ok) {
+                respond(http::ErrorResponse(core::Errc::kUnavailable, error, std::chrono::seconds(5)));
+                return;
+            }
+            respond(
+                http::Response::Json(200, json{{"status", "accepted"}, {"shipments", n}, {"ignored", ignored}}.dump()));
+        });
+    }
+
+    // ERPNext Webhook on Bin (on_update): the stock level of one item in one warehouse.
+    void ErpNextBin(const config::ConnectorSettings& c, http::Request& req, http::Responder respond) {
+        if (!c.inbound_secret.empty()) {
+            const std::string given(req.Header("X-Frappe-Webhook-Signature"));
+            if (!woo::ConstantTimeEquals(given, woo::HmacBase64(req.body, c.inbound_secret, "sha256"))) {
+                Count(c.name, "inventory", "rejected");
+                throw core::Error(core::Errc::kUnauthorized, "X-Frappe-Webhook-Signature is missing or wrong");
+            }
+        }
+        std::string error;
+        auto level = inbound::FromErpNextBin(json::parse(req.body, nullptr, false), c.name, error);
+        if (!level) {
+            Count(c.name, "inventory", "rejected");
+            throw core::Error(core::Errc::kBadRequest, error);
+        }
+        Submit({*level}, [this, name = c.name, respond](bool ok, const std::string& err) {
+            Count(name, "inventory", ok ? "accepted" : "unavailable");
+            if (!ok) {
+                respond(http::ErrorResponse(core::Errc::kUnavailable, err, std::chrono::seconds(5)));
+                return;
+            }
+            respond(http::Response::Json(200, json{{"status", "accepted"}}.dump()));
+        });
+    }
+
+    const Authenticator& auth_;
+    store::Store& store_;
+    store::SessionPool& pool_;
+    store::IngestQueue& queue_;
+    const dispatch::Router& lanes_;
+    bool relay_;
+    std::chrono::milliseconds window_;
+    prometheus::Family<prometheus::Counter>& received_;
+    std::map<std::string, config::ConnectorSettings> connectors_;
+
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::vector<Waiting> waiting_;
+    bool stopping_ = false;
+    std::unique_ptr<store::Session> session_;  // the intake thread's
+    std::thread thread_;
+};
+
+std::shared_ptr<Inbound> AddInboundRoutes(http::Router& router, const config::Settings& settings,
+                                          const Authenticator& auth, store::Store& store, store::SessionPool& pool,
+                                          store::IngestQueue& queue, const dispatch::Router& lanes,
+                                          prometheus::Registry& registry) {
+    auto in = std::make_shared<Inbound>(settings, auth, store, pool, queue, lanes, registry);
+    router.Add("POST", "/webhooks/{connector}",
+               Guarded([in](http::Request& req, http::Responder& respond) { in->Webhook(req, respond); }));
+    router.Add("POST", "/v1/inventory",
+               Guarded([in](http::Request& req, http::Responder& respond) { in->Inventory(req, respond); }));
+    return in;
+}
+
+void StopInbound(Inbound& inbound) {
+    inbound.Stop();
+}
+
+}  // namespace orderbridge::api

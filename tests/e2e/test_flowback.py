@@ -1,0 +1,218 @@
+"""What flows back into WooCommerce, end to end on the built binary with the simulators
+(research/erp_3pl.md 1.7, 1.10, 4.5; research/woocommerce.md 3.1-3.3):
+
+- a WooCommerce order reaches ShipStation; a label made there comes back as SHIP_NOTIFY, the shipments
+  are fetched from ShipStation, and the store's implicit `woo:main` lane (OAuth 1.0a over plain http)
+  adds the tracking note and completes the order; a partial shipment only adds a note; a voided label
+  reopens the order;
+- SHIP_NOTIFY without the connector's token is refused, and a resource_url on another host is never fetched;
+- stock levels pushed to POST /v1/inventory (two locations) and an ERPNext Bin webhook (signed) end as
+  the summed stock_quantity in the store, through the batch endpoints, variations included."""
+import json
+import os
+import sys
+import unittest
+import urllib.parse
+
+from harness import Daemon, Storage, fixture, wait_for, with_order_id, woo_headers
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "simulators"))
+from erpnext_sim import ErpNextSim  # noqa: E402
+from shipstation_sim import ShipStationSim  # noqa: E402
+from woocommerce_sim import WooCommerceSim  # noqa: E402
+
+SECRET = "wh-secret"
+OPERATOR = {"Authorization": "Bearer operator-token-0123456789", "Content-Type": "application/json"}
+VIEWER = {"Authorization": "Bearer viewer-token-0123456789"}
+TOKEN = "inbound-token-42"
+BIN_SECRET = "bin-secret"
+
+
+def config(storage, woo_url, ss_url, erp_url):
+    return f"""
+server:
+  listen: "127.0.0.1:0"
+  io_threads: 2
+  admin_tokens:
+    - {{name: support, token: "viewer-token-0123456789", role: viewer}}
+    - {{name: ops, token: "operator-token-0123456789", role: operator}}
+log: {{level: info, format: json, access_log: false}}
+{storage.config()}
+inventory: {{coalesce_window: 50ms}}
+stores:
+  - id: main
+    url: "{woo_url}"
+    webhook_secrets: ["{SECRET}"]
+    api:
+      consumer_key: ck_test
+      consumer_secret: cs_test
+      rate_per_second: 50
+      retry: {{max_attempts: 6, initial_backoff: 50ms, max_backoff: 300ms, max_age: 1h}}
+      timeout: 2s
+connectors:
+  - name: 3pl
+    kind: shipstation
+    base_url: "{ss_url}"
+    auth: {{api_key: "k", api_secret: "s"}}
+    inbound_token: "{TOKEN}"
+    subscribe: ["order.*"]
+    timeout: 2s
+    rate_limit: {{per_second: 50, burst: 5, max_in_flight: 1}}
+    retry: {{max_attempts: 6, initial_backoff: 50ms, max_backoff: 300ms, max_age: 1h}}
+  - name: erp
+    kind: erpnext
+    base_url: "{erp_url}"
+    auth: {{api_key: "k", api_secret: "s"}}
+    webhook_secret: "{BIN_SECRET}"
+    subscribe: []
+    company: "Acme Ltd"
+    warehouse: "Stores - ACME"
+"""
+
+
+def order_body(order_id):
+    return with_order_id(fixture("order_simple.json"), order_id)
+
+
+class FlowBackTest(unittest.TestCase):
+    def setUp(self):
+        self.woo = WooCommerceSim()
+        self.ss = ShipStationSim()
+        self.erp = ErpNextSim(items=("POD-CER-WHT", "FLT-2-100", "MUG-RED"), warehouses=("Stores - ACME", "Backroom - ACME"))
+        self.storage = Storage("sqlite")
+        self.d = Daemon(config(self.storage, self.woo.url, self.ss.url, self.erp.url)).start()
+        self.hook = f"http://127.0.0.1:{self.d.port}/webhooks/3pl"
+
+    def tearDown(self):
+        self.d.stop()
+        for sim in (self.woo, self.ss, self.erp):
+            sim.close()
+
+    def place_order(self, order_id):
+        body = order_body(order_id)
+        status, _, _ = self.d.request("POST", "/webhooks/woocommerce/main", body=body,
+                                      headers=woo_headers(body, SECRET, "order.created"))
+        self.assertEqual(status, 202)
+        key = f"wc:main:{order_id}"
+        self.ss.wait_until(lambda s: key in s.orders, timeout=20, what="the order in ShipStation")
+        self.woo.add_order(order_id, status="processing")
+        return key
+
+    def notes(self, order_id):
+        """The order's notes without the ones WooCommerce adds itself on a status change."""
+        return [n for n in self.woo.order_notes(order_id) if not n["note"].startswith("Order status changed")]
+
+    def test_a_shipment_completes_the_order_with_its_tracking_note(self):
+        key = self.place_order(52001)
+        shipment = self.ss.ship(key, "1Z999AA10123456784", carrier_code="ups", service_code="ups_ground")
+        status, body = self.ss.notify(self.hook, shipment.batch_id, token=TOKEN)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body)["shipments"], 1)
+        wait_for(lambda: self.woo.order_status(52001) == "completed", timeout=20, what="order completed")
+        notes = self.notes(52001)
+        self.assertEqual(len(notes), 1, notes)
+        self.assertIn("1Z999AA10123456784", notes[0]["note"])
+        self.assertIn("ups", notes[0]["note"])
+        self.assertTrue(notes[0]["customer_note"])
+        # Over plain http the lane signs with OAuth 1.0a (Basic would be ignored by WordPress).
+        woo_calls = [c for c in self.woo.requests if c.path.startswith("/wp-json/wc/v3/orders/52001")]
+        self.assertTrue(woo_calls)
+        self.assertTrue(all(c.status in (200, 201) for c in woo_calls), [c.status for c in woo_calls])
+
+        # The same notification again changes nothing: no second note.
+        status, _ = self.ss.notify(self.hook, shipment.batch_id, token=TOKEN)
+        self.assertEqual(status, 200)
+        self.assertEqual(len(self.notes(52001)), 1)
+
+        # A voided label reopens the order with a private note.
+        voided = self.ss.void(shipment["shipmentId"])
+        status, _ = self.ss.notify(self.hook, voided.batch_id, token=TOKEN)
+        self.assertEqual(status, 200)
+        wait_for(lambda: self.woo.order_status(52001) == "processing", timeout=20, what="order reopened")
+        notes = self.notes(52001)
+        self.assertEqual(len(notes), 2)
+        self.assertIn("voided", notes[1]["note"])
+        self.assertFalse(notes[1]["customer_note"])
+
+    def test_a_partial_shipment_adds_a_note_and_the_rest_completes(self):
+        key = self.place_order(52002)
+        first_item = self.ss.orders[key]["items"][0]
+        part = self.ss.ship(key, "TRACK-PART-1", items=[{"lineItemKey": first_item["lineItemKey"],
+                                                        "quantity": first_item["quantity"]}])
+        self.assertEqual(self.ss.notify(self.hook, part.batch_id, token=TOKEN)[0], 200)
+        wait_for(lambda: len(self.notes(52002)) == 1, timeout=20, what="the partial note")
+        self.assertIn("Part of your order", self.notes(52002)[0]["note"])
+        self.assertEqual(self.woo.order_status(52002), "processing")
+
+        rest = [{"lineItemKey": i["lineItemKey"], "quantity": i["quantity"]} for i in self.ss.orders[key]["items"][1:]]
+        second = self.ss.ship(key, "TRACK-PART-2", items=rest)
+        self.assertEqual(self.ss.notify(self.hook, second.batch_id, token=TOKEN)[0], 200)
+        wait_for(lambda: self.woo.order_status(52002) == "completed", timeout=20, what="order completed")
+        self.assertIn("TRACK-PART-2", self.notes(52002)[1]["note"])
+
+    def test_notifications_without_the_token_or_from_another_host_are_refused(self):
+        key = self.place_order(52003)
+        shipment = self.ss.ship(key, "TRACK-X")
+        self.assertEqual(self.ss.notify(self.hook, shipment.batch_id, token="wrong")[0], 401)
+        self.assertEqual(self.ss.notify(self.hook, shipment.batch_id)[0], 401)
+        foreign = json.dumps({"resource_url": f"{self.woo.url}/shipments?batchId=1",
+                              "resource_type": "SHIP_NOTIFY"}).encode()
+        status, _, _ = self.d.request("POST", f"/webhooks/3pl?token={TOKEN}", body=foreign,
+                                      headers={"Content-Type": "application/json"})
+        self.assertEqual(status, 400)
+        self.assertFalse([c for c in self.woo.requests if c.path.startswith("/shipments")])
+        status, _, _ = self.d.request("POST", "/webhooks/nope", body=b"{}")
+        self.assertEqual(status, 404)
+
+    def test_stock_levels_reach_the_store_summed_over_locations(self):
+        self.woo.add_product(701, "MUG-RED", stock_quantity=0)
+        self.woo.add_product(702, "TEE", stock_quantity=0, manage_stock=False, type="variable")
+        self.woo.add_variation(702, 7021, "TEE-M", stock_quantity=1)
+        levels = {"levels": [
+            {"sku": "MUG-RED", "location": "east", "on_hand": 7, "available": 5, "reserved": 2,
+             "as_of": "2026-11-20T10:00:00Z", "source": "wms"},
+            {"sku": "MUG-RED", "location": "west", "on_hand": 3, "available": 3, "as_of": "2026-11-20T10:00:01Z",
+             "source": "wms"},
+            {"sku": "TEE-M", "location": "east", "on_hand": 9, "available": 9, "as_of": "2026-11-20T10:00:00Z",
+             "source": "wms"},
+            {"sku": "NOT-IN-SHOP", "location": "east", "on_hand": 1, "available": 1,
+             "as_of": "2026-11-20T10:00:00Z", "source": "wms"}]}
+        status, _, _ = self.d.request("POST", "/v1/inventory", body=json.dumps(levels).encode(), headers=OPERATOR)
+        self.assertEqual(status, 202)
+        wait_for(lambda: self.woo.stock_of("MUG-RED") == 8 and self.woo.stock_of("TEE-M") == 9, timeout=20,
+                 what="stock written")
+        batches = [c for c in self.woo.requests if c.method == "POST" and c.path.endswith("/batch")]
+        self.assertTrue(any(c.path == "/wp-json/wc/v3/products/batch" for c in batches))
+        self.assertTrue(any(c.path == "/wp-json/wc/v3/products/702/variations/batch" for c in batches))
+
+        # An older level for a location changes nothing; bad levels are refused with every problem named.
+        stale = {"levels": [{"sku": "MUG-RED", "location": "west", "on_hand": 0, "available": 0,
+                             "as_of": "2026-11-19T00:00:00Z", "source": "wms"}]}
+        self.assertEqual(self.d.request("POST", "/v1/inventory", body=json.dumps(stale).encode(),
+                                        headers=OPERATOR)[0], 202)
+        bad = {"levels": [{"sku": "", "on_hand": "x", "available": 1, "as_of": "yesterday", "source": "wms"}]}
+        status, _, data = self.d.request("POST", "/v1/inventory", body=json.dumps(bad).encode(), headers=OPERATOR)
+        self.assertEqual(status, 400)
+        message = json.loads(data)["error"]["message"]
+        for part in ("levels[0].sku", "levels[0].on_hand", "levels[0].as_of"):
+            self.assertIn(part, message)
+        self.assertEqual(self.d.request("POST", "/v1/inventory", body=json.dumps(stale).encode(),
+                                        headers=dict(VIEWER, **{"Content-Type": "application/json"}))[0], 403)
+
+        # A stock change in the ERP (Bin webhook, signed) reaches the store too.
+        self.erp.configure_stock_webhook(f"http://127.0.0.1:{self.d.port}/webhooks/erp", BIN_SECRET)
+        self.erp.set_stock("MUG-RED", "Stores - ACME", 20, reserved_qty=4)
+        self.assertEqual(self.erp.webhook_log[-1].status, 200)
+        wait_for(lambda: self.woo.stock_of("MUG-RED") == 24, timeout=20, what="ERP stock written")
+        self.assertEqual(self.woo.stock_of("MUG-RED"), 5 + 3 + 16)
+        _, _, metrics = self.d.request("GET", "/metrics")
+        self.assertIn(b'orderbridge_inventory_sync_delay_seconds_count{connector="woo:main"}', metrics)
+
+        # A Bin webhook with a wrong signature is refused.
+        self.erp.configure_stock_webhook(f"http://127.0.0.1:{self.d.port}/webhooks/erp", "other-secret")
+        self.erp.set_stock("MUG-RED", "Stores - ACME", 1)
+        self.assertEqual(self.erp.webhook_log[-1].status, 401)
+
+
+if __name__ == "__main__":
+    unittest.main()
