@@ -187,6 +187,36 @@ json Timeline(store::Session& s, const store::EntityRow& order) {
             }
         }
     }
+    // Shipments reported by a 3PL, and what was written back to the store (or sent on) for them.
+    for (const auto& shipment : s.ChildEntities(order.entity_id, "shipment")) {
+        const json data = json::parse(shipment.data, nullptr, false);
+        const std::string tracking = data.is_object() ? data.value("tracking_number", "") : "";
+        const std::string carrier = data.is_object() ? data.value("carrier_code", "") : "";
+        for (const auto& r : s.EntityReceipts(shipment.entity_id)) {
+            if (r.outcome == "stale") continue;
+            steps.push_back(Step(r.received_at, "shipment",
+                                 shipment.entity_id + " " + shipment.canonical_status + " via " + carrier +
+                                     (tracking.empty() ? "" : ", tracking " + tracking) + " (" + r.topic + ")"));
+        }
+        const auto shipment_attempts = s.EntityAttempts(shipment.entity_id);
+        for (const auto& d : s.EntityDeliveries(shipment.entity_id)) {
+            const auto it = shipment_attempts.find(d.id);
+            if (it == shipment_attempts.end()) continue;
+            const bool writeback = d.connector.rfind("woo:", 0) == 0;
+            for (const auto& a : it->second) {
+                steps.push_back(Step(a.at, "attempt",
+                                     d.type + " " + (a.error_class.empty() ? "ok" : a.error_class + ": " + a.reason),
+                                     d.connector, a.http_status, a.latency_ms));
+                if (a.outcome == "delivered") {
+                    steps.push_back(Step(a.at, writeback ? "writeback" : "delivered",
+                                         d.type + (a.reason.empty() ? "" : ": " + a.reason), d.connector,
+                                         a.http_status));
+                } else if (a.outcome == "dead") {
+                    steps.push_back(Step(a.at, "dead", a.error_class + ": " + a.reason, d.connector, a.http_status));
+                }
+            }
+        }
+    }
     std::stable_sort(steps.begin(), steps.end(), [](const json& a, const json& b) {
         return a["at"].get<std::string>() < b["at"].get<std::string>();
     });

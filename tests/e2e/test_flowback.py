@@ -111,6 +111,18 @@ class FlowBackTest(unittest.TestCase):
         wait_for(lambda: self.woo.order_status(52001) == "completed", timeout=20, what="order completed")
         notes = self.notes(52001)
         self.assertEqual(len(notes), 1, notes)
+        # The order's timeline shows the shipment and what was written back, after the delivery to ShipStation.
+        _, _, data = self.d.request("GET", f"/v1/orders/{key}/timeline", headers=VIEWER)
+        steps = json.loads(data)["steps"]
+        names = [s["step"] for s in steps]
+        self.assertIn("shipment", names)
+        self.assertIn("writeback", names)
+        self.assertLess(names.index("delivered"), names.index("shipment"))
+        self.assertLess(names.index("shipment"), names.index("writeback"))
+        writeback = steps[names.index("writeback")]
+        self.assertEqual(writeback["connector"], "woo:main")
+        self.assertIn("completed", writeback["detail"])
+        self.assertIn("1Z999AA10123456784", steps[names.index("shipment")]["detail"])
         self.assertIn("1Z999AA10123456784", notes[0]["note"])
         self.assertIn("ups", notes[0]["note"])
         self.assertTrue(notes[0]["customer_note"])
