@@ -23,6 +23,141 @@ namespace {
 
 using nlohmann::json;
 
+// The event envelope as JSON text with `data_text` as its data member.
+std::string EnvelopeText(const model::Event& e, const std::string& data_text) {
+    model::Event shell;  // every member but the data (copying that tree is what this avoids)
+    shell.id = e.id;
+    shell.type = e.type;
+    shell.schema_version = e.schema_version;
+    shell.source = e.source;
+    shell.occurred_at = e.occurred_at;
+    shell.received_at = e.received_at;
+    shell.trace_id = e.trace_id;
+    shell.idempotency_key = e.idempotency_key;
+    shell.entity_id = e.entity_id;
+    shell.version = e.version;
+    shell.data = nullptr;
+    std::string text = json(shell).dump();
+    static constexpr std::string_view kNullData = "\"data\":null";
+    const auto pos = text.find(kNullData);
+    text.replace(pos, kNullData.size(), "\"data\":" + data_text);
+    return text;
+}
+
+// What routing filters look at; refunds are routed by the facts of their order.
+dispatch::RouteFacts Facts(const woo::Normalized& n, const std::string& store) {
+    dispatch::RouteFacts f;
+    f.store = store;
+    if (n.order) {
+        const model::Order& o = *n.order;
+        f.canonical_status = o.canonical_status;
+        if (o.shipping_address && o.shipping_address->country_code) {
+            f.shipping_country = o.shipping_address->country_code;
+        } else if (o.billing_address.country_code) {
+            f.shipping_country = o.billing_address.country_code;
+        }
+        f.skus.emplace();
+        for (const auto& line : o.lines) {
+            if (line.sku) f.skus->push_back(*line.sku);
+        }
+    } else if (n.product) {
+        f.canonical_status = n.product->status;
+        f.skus = std::vector<std::string>{n.product->sku};
+    }
+    return f;
+}
+
+void BuildEntities(const woo::Normalized& n, store::IngestRecord& rec, const dispatch::Router& router, bool relay,
+                   const model::SchemaValidator* validator) {
+    json findings = json::array();
+    for (const auto& f : n.findings)
+        findings.push_back({{"rule", f.rule}, {"action", f.action}, {"message", f.message}});
+    bool held = n.Held();
+    if (validator) {
+        for (const auto& e : n.events) {
+            for (const auto& err : validator->Validate(json(e))) {
+                findings.push_back({{"rule", "schema_violation"}, {"action", "hold"}, {"message", e.type + " " + err}});
+                held = true;
+            }
+        }
+    }
+    store::EntityWrite primary;
+    primary.entity_id = n.entity_id;
+    primary.kind = n.entity_kind;
+    primary.source_id = n.source_id;
+    primary.version = n.version;
+    primary.canonical_status = n.order ? n.order->canonical_status : (n.product ? n.product->status : "");
+    primary.data = n.entity_text;
+    primary.findings = findings.dump();
+    primary.held = held;
+    std::map<std::string, store::EntityWrite> refunds;
+    for (const auto& r : n.refunds) {
+        store::EntityWrite w;
+        w.entity_id = r.id;
+        w.kind = "refund";
+        w.source_id = r.source_refund_id;
+        w.canonical_status = "refunded";
+        w.data = json(r).dump();
+        w.findings = "[]";
+        w.held = held;  // a held order's refunds wait with it
+        refunds.emplace(r.id, std::move(w));
+    }
+    const dispatch::RouteFacts facts = Facts(n, rec.store_id);
+    for (const auto& e : n.events) {
+        // The primary entity is serialised once; its events embed that text instead of a second dump.
+        store::OutboxEvent ev{e.id,
+                              e.type,
+                              e.entity_id,
+                              e.version,
+                              e.entity_id == n.entity_id ? EnvelopeText(e, n.entity_text) : json(e).dump(),
+                              relay ? std::vector<std::string>{} : router.Route(e.type, facts),
+                              relay};
+        auto r = refunds.find(e.entity_id);
+        if (r != refunds.end()) {
+            r->second.version = e.version;
+            r->second.events.push_back(std::move(ev));
+        } else {
+            primary.events.push_back(std::move(ev));
+        }
+    }
+    rec.entities.push_back(std::move(primary));
+    for (auto& [id, w] : refunds)
+        rec.entities.push_back(std::move(w));
+}
+
+}  // namespace
+
+store::IngestRecord PrepareWooRecord(const config::StoreSettings& store, const std::string& topic,
+                                     const std::string& body, const std::string& trace_id,
+                                     const dispatch::Router& router, bool relay,
+                                     const model::SchemaValidator* validator, woo::Normalized& n) {
+    store::IngestRecord rec;
+    rec.store_id = store.id;
+    rec.topic = topic;
+    const auto now = std::chrono::system_clock::now();
+    rec.received_at = core::FormatRfc3339(now);
+    rec.received_ms = core::ToUnixMillis(now);
+    rec.trace_id = trace_id;
+    rec.headers = "{}";
+    woo::NormalizeInput in;
+    in.store = store.id;
+    in.topic = topic;
+    in.body = body;
+    in.received_at = rec.received_at;
+    in.trace_id = rec.trace_id;
+    in.rules = store.rules;
+    in.currencies = store.currencies;
+    n = woo::Normalize(in);
+    if (!n.usable) {
+        rec.reject_reason = n.error;
+    } else {
+        BuildEntities(n, rec, router, relay, validator);
+    }
+    return rec;
+}
+
+namespace {
+
 class WooWebhooks {
   public:
     WooWebhooks(const config::Settings& settings, store::IngestQueue& queue, prometheus::Registry& registry,
@@ -80,41 +215,22 @@ class WooWebhooks {
             return;
         }
 
-        store::IngestRecord rec;
-        rec.store_id = store_id;
-        rec.topic = topic;
+        woo::Normalized n;
+        store::IngestRecord rec =
+            PrepareWooRecord(store, topic, req.body, TraceId(req), router_, relay_, validator_, n);
         rec.delivery_id = std::string(req.Header("X-WC-Webhook-Delivery-ID"));
-        const auto now = std::chrono::system_clock::now();
-        rec.received_at = core::FormatRfc3339(now);
-        rec.received_ms = core::ToUnixMillis(now);
-        rec.trace_id = TraceId(req);
         json headers = json::object();
         for (const auto& [k, v] : req.headers) {
             if (k.size() > 5 && (k.rfind("X-WC-", 0) == 0 || k.rfind("x-wc-", 0) == 0)) headers[k] = v;
         }
         rec.headers = headers.dump();
-
-        woo::NormalizeInput in;
-        in.store = store_id;
-        in.topic = topic;
-        in.body = req.body;
-        in.received_at = rec.received_at;
-        in.trace_id = rec.trace_id;
-        in.rules = store.rules;
-        in.currencies = store.currencies;
-        woo::Normalized n = woo::Normalize(in);
         if (!n.usable) rejected_.Add({{"store", store_id}, {"reason", n.error_code}}).Increment();
         if (!n.usable && n.error_code == "unsupported_topic") {
             Count(store_id, topic, "ignored");
             respond(http::Response::Json(200, json{{"status", "ignored"}, {"reason", n.error}}.dump()));
             return;
         }
-        if (!n.usable) {
-            rec.reject_reason = n.error;
-            log::Warn("webhook body rejected", {{"store", store_id}, {"topic", topic}, {"reason", n.error}});
-        } else {
-            BuildEntities(n, rec);
-        }
+        if (!n.usable) log::Warn("webhook body rejected", {{"store", store_id}, {"topic", topic}, {"reason", n.error}});
         rec.body = std::move(req.body);
         const auto started = req.received_at;
         const std::string entity_id = n.entity_id;
@@ -150,108 +266,6 @@ class WooWebhooks {
             if (id.find_first_not_of("0123456789abcdef") == std::string::npos && id != std::string(32, '0')) return id;
         }
         return model::NewTraceId();
-    }
-
-    // The event envelope as JSON text with `data_text` as its data member.
-    static std::string EnvelopeText(const model::Event& e, const std::string& data_text) {
-        model::Event shell;  // every member but the data (copying that tree is what this avoids)
-        shell.id = e.id;
-        shell.type = e.type;
-        shell.schema_version = e.schema_version;
-        shell.source = e.source;
-        shell.occurred_at = e.occurred_at;
-        shell.received_at = e.received_at;
-        shell.trace_id = e.trace_id;
-        shell.idempotency_key = e.idempotency_key;
-        shell.entity_id = e.entity_id;
-        shell.version = e.version;
-        shell.data = nullptr;
-        std::string text = json(shell).dump();
-        static constexpr std::string_view kNullData = "\"data\":null";
-        const auto pos = text.find(kNullData);
-        text.replace(pos, kNullData.size(), "\"data\":" + data_text);
-        return text;
-    }
-
-    void BuildEntities(const woo::Normalized& n, store::IngestRecord& rec) {
-        json findings = json::array();
-        for (const auto& f : n.findings)
-            findings.push_back({{"rule", f.rule}, {"action", f.action}, {"message", f.message}});
-        bool held = n.Held();
-        if (validator_) {
-            for (const auto& e : n.events) {
-                for (const auto& err : validator_->Validate(json(e))) {
-                    findings.push_back(
-                        {{"rule", "schema_violation"}, {"action", "hold"}, {"message", e.type + " " + err}});
-                    held = true;
-                }
-            }
-        }
-        store::EntityWrite primary;
-        primary.entity_id = n.entity_id;
-        primary.kind = n.entity_kind;
-        primary.source_id = n.source_id;
-        primary.version = n.version;
-        primary.canonical_status = n.order ? n.order->canonical_status : (n.product ? n.product->status : "");
-        primary.data = n.entity_text;
-        primary.findings = findings.dump();
-        primary.held = held;
-        std::map<std::string, store::EntityWrite> refunds;
-        for (const auto& r : n.refunds) {
-            store::EntityWrite w;
-            w.entity_id = r.id;
-            w.kind = "refund";
-            w.source_id = r.source_refund_id;
-            w.canonical_status = "refunded";
-            w.data = json(r).dump();
-            w.findings = "[]";
-            w.held = held;  // a held order's refunds wait with it
-            refunds.emplace(r.id, std::move(w));
-        }
-        const dispatch::RouteFacts facts = Facts(n, rec.store_id);
-        for (const auto& e : n.events) {
-            // The primary entity is serialised once; its events embed that text instead of a second dump.
-            store::OutboxEvent ev{e.id,
-                                  e.type,
-                                  e.entity_id,
-                                  e.version,
-                                  e.entity_id == n.entity_id ? EnvelopeText(e, n.entity_text) : json(e).dump(),
-                                  relay_ ? std::vector<std::string>{} : router_.Route(e.type, facts),
-                                  relay_};
-            auto r = refunds.find(e.entity_id);
-            if (r != refunds.end()) {
-                r->second.version = e.version;
-                r->second.events.push_back(std::move(ev));
-            } else {
-                primary.events.push_back(std::move(ev));
-            }
-        }
-        rec.entities.push_back(std::move(primary));
-        for (auto& [id, w] : refunds)
-            rec.entities.push_back(std::move(w));
-    }
-
-    // What routing filters look at; refunds are routed by the facts of their order.
-    static dispatch::RouteFacts Facts(const woo::Normalized& n, const std::string& store) {
-        dispatch::RouteFacts f;
-        f.store = store;
-        if (n.order) {
-            const model::Order& o = *n.order;
-            f.canonical_status = o.canonical_status;
-            if (o.shipping_address && o.shipping_address->country_code) {
-                f.shipping_country = o.shipping_address->country_code;
-            } else if (o.billing_address.country_code) {
-                f.shipping_country = o.billing_address.country_code;
-            }
-            f.skus.emplace();
-            for (const auto& line : o.lines) {
-                if (line.sku) f.skus->push_back(*line.sku);
-            }
-        } else if (n.product) {
-            f.canonical_status = n.product->status;
-            f.skus = std::vector<std::string>{n.product->sku};
-        }
-        return f;
     }
 
     void Count(const std::string& store, const std::string& topic, const std::string& outcome) {

@@ -17,6 +17,7 @@
 #include "orderbridge/api/inbound.hpp"
 #include "orderbridge/api/orders.hpp"
 #include "orderbridge/api/webhooks.hpp"
+#include "orderbridge/app/reconcile.hpp"
 #include "orderbridge/core/build_info.hpp"
 #include "orderbridge/core/clock.hpp"
 #include "orderbridge/core/health.hpp"
@@ -155,15 +156,6 @@ int Application::Run() {
     const auto& info = core::GetBuildInfo();
     log::Info("starting", {{"version", info.version}, {"git_sha", info.git_sha}, {"listen", settings_.server.listen}});
 
-    // Configured features that this version does not run yet are named, not silently ignored.
-    for (const auto& s : settings_.stores) {
-        if (s.poller.enabled)
-            log::Warn("the reconciliation poller is not available in this version", {{"store", s.id}});
-        if (!s.webhooks.topics.empty()) {
-            log::Warn("the webhook watchdog is not available in this version", {{"store", s.id}});
-        }
-    }
-
     auto registry = std::make_shared<prometheus::Registry>();
     auto process = std::make_shared<metrics::ProcessCollector>();
     metrics::RegisterBuildInfo(*registry);
@@ -224,6 +216,12 @@ int Application::Run() {
     api::AddOrderRoutes(router, auth, sessions);
     api::AddDeliveryRoutes(router, auth, sessions, dispatcher);
     api::AddConsoleRoutes(router);
+    // The reconciliation poller and the webhook watchdog, a thread per store that has them.
+    app::Reconciler reconciler(settings_, *store, ingest, lanes, validator.get(), *registry);
+    router.Add("GET", "/v1/stores", api::Guarded([&auth, &reconciler](http::Request& req, http::Responder& respond) {
+                   auth.Authorize(req, false);
+                   respond(http::Response::Json(200, nlohmann::json{{"items", reconciler.Status()}}.dump()));
+               }));
     // Shipments and stock coming back: fetched and read on their own workers.
     store::SessionPool inbound_pool(*store, 2);
     auto inbound = api::AddInboundRoutes(router, settings_, auth, *store, inbound_pool, ingest, lanes, *registry);
@@ -234,6 +232,8 @@ int Application::Run() {
     StopStack stops;  // declared after what its actions touch, so it unwinds first
     stops.Push("store", [&sessions] { sessions.Stop(); });
     stops.Push("ingest", [&ingest] { ingest.Stop(); });
+    reconciler.Start();
+    stops.Push("reconcile", [&reconciler] { reconciler.Stop(); });
     stops.Push("inbound", [&inbound_pool, &inbound] {
         inbound_pool.Stop();
         api::StopInbound(*inbound);

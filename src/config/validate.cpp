@@ -142,6 +142,9 @@ void Validate(const Settings& s, std::vector<Problem>& problems) {
                     "unknown WooCommerce topic '" + st.webhooks.topics[k] + "'");
             }
         }
+        if (st.webhooks.repair && st.webhooks.delivery_url.empty()) {
+            Add(problems, path + ".webhooks.delivery_url", "is required when webhooks.repair is true");
+        }
         if (!st.webhooks.delivery_url.empty() && !IsHttpUrl(st.webhooks.delivery_url)) {
             Add(problems, path + ".webhooks.delivery_url", "must start with http:// or https://");
         }

@@ -8,11 +8,7 @@
 //   shipment.*          a customer note with carrier and tracking number (posted once: the notes are
 //                       read first), then the order `completed` when the shipment completes it; a
 //                       voided label gets a private note and puts a completed order back to processing
-// Authentication: HTTP Basic over https; OAuth 1.0a one-legged (query parameters) over plain http,
-// where WordPress ignores Basic. The base string is WooCommerce's (RFC 5849): parameters sorted by
-// key, each key and value percent-encoded, each `key=value` pair encoded again, joined with %26.
-#include <openssl/rand.h>
-
+// Authentication is WooRest's (Basic over https, OAuth 1.0a over plain http).
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -22,6 +18,7 @@
 #include "json_api.hpp"
 #include "orderbridge/core/clock.hpp"
 #include "orderbridge/dispatch/connector.hpp"
+#include "orderbridge/dispatch/woo_rest.hpp"
 #include "orderbridge/model/identity.hpp"
 #include "orderbridge/woo/signature.hpp"
 
@@ -34,27 +31,6 @@ std::string Str(const json& j, const char* key) {
     return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string{};
 }
 
-std::string Nonce() {
-    unsigned char raw[16];
-    RAND_bytes(raw, sizeof raw);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : raw) {
-        out.push_back(kHex[c >> 4]);
-        out.push_back(kHex[c & 15]);
-    }
-    return out;
-}
-
-/// WooCommerce's error body: `{"code","message","data":{"status"}}`.
-std::string WooError(const json& j) {
-    if (!j.is_object()) return {};
-    const std::string code = Str(j, "code");
-    const std::string message = Str(j, "message");
-    if (code.empty() && message.empty()) return {};
-    return code + (message.empty() ? "" : ": " + message);
-}
-
 struct Found {
     std::int64_t id = 0;
     std::int64_t parent_id = 0;  ///< variations only
@@ -62,14 +38,8 @@ struct Found {
 
 class WooCommerceConnector final : public Connector {
   public:
-    explicit WooCommerceConnector(config::ConnectorSettings s) : s_(std::move(s)) {
-        base_ = s_.base_url;
-        while (!base_.empty() && base_.back() == '/')
-            base_.pop_back();
-        base_ += "/wp-json/wc/v3";
-        https_ = s_.base_url.rfind("https://", 0) == 0;
-        algorithm_ = s_.oauth_signature_method == "HMAC-SHA1" ? "sha1" : "sha256";
-    }
+    explicit WooCommerceConnector(config::ConnectorSettings s)
+        : s_(std::move(s)), rest_(s_.base_url, s_.auth.api_key, s_.auth.api_secret, s_.oauth_signature_method) {}
     const std::string& Name() const override { return s_.name; }
     int MaxCallsPerDelivery() const override { return 4; }
     int MaxBatch() const override { return 100; }
@@ -173,7 +143,7 @@ class WooCommerceConnector final : public Connector {
                             e.contains("data") && e["data"].is_object() ? e["data"].value("status", 400) : 400;
                         r.error_class = status >= 500 ? core::ErrorClass::kTransient : core::ErrorClass::kPermanent;
                         r.http_status = status;
-                        r.reason = "stock of " + s->second + " refused: " + WooError(e);
+                        r.reason = "stock of " + s->second + " refused: " + WooRestError(e.dump());
                     } else {
                         r.http_status = a.status;
                         r.external_id = item["id"].dump();
@@ -287,42 +257,14 @@ class WooCommerceConnector final : public Connector {
 
     HttpAnswer Call(HttpClient& client, const std::string& method, const std::string& path,
                     std::vector<std::pair<std::string, std::string>> query, const json* body) {
-        HttpCall call;
-        call.method = method;
-        call.headers = {{"Accept", "application/json"}, {"User-Agent", "orderbridge"}};
-        const std::string url = base_ + path;
-        if (https_) {
-            call.headers.emplace_back("Authorization",
-                                      "Basic " + woo::Base64(s_.auth.api_key + ":" + s_.auth.api_secret));
-        } else {
-            query.emplace_back("oauth_consumer_key", s_.auth.api_key);
-            query.emplace_back("oauth_nonce", Nonce());
-            query.emplace_back("oauth_signature_method", s_.oauth_signature_method);
-            query.emplace_back("oauth_timestamp",
-                               std::to_string(core::ToUnixMillis(std::chrono::system_clock::now()) / 1000));
-            std::sort(query.begin(), query.end());
-            std::string params;
-            for (const auto& [k, v] : query)
-                params += (params.empty() ? "" : "%26") + UrlEncode(UrlEncode(k) + "=" + UrlEncode(v));
-            const std::string base_string = method + "&" + UrlEncode(url) + "&" + params;
-            query.emplace_back("oauth_signature", woo::HmacBase64(base_string, s_.auth.api_secret + "&", algorithm_));
-        }
-        std::string q;
-        for (const auto& [k, v] : query)
-            q += (q.empty() ? "?" : "&") + UrlEncode(k) + "=" + UrlEncode(v);
-        call.url = url + q;
-        if (body) {
-            call.headers.emplace_back("Content-Type", "application/json");
-            call.body = body->dump();
-        }
-        return client.Send(call);
+        return rest_.Call(client, method, path, std::move(query), body ? body->dump() : std::string{});
     }
 
     static DeliveryResult Classify(const HttpAnswer& a, const std::string& step) {
         DeliveryResult r = ClassifyAnswer(a);
         if (r.Succeeded()) return r;
         if (a.transport == HttpAnswer::Transport::kAnswered) {
-            const std::string said = WooError(json::parse(a.body, nullptr, false));
+            const std::string said = WooRestError(a.body);
             r.reason = step + ": HTTP " + std::to_string(a.status) + (said.empty() ? "" : " " + said);
         } else {
             r.reason = step + ": " + r.reason;
@@ -331,9 +273,7 @@ class WooCommerceConnector final : public Connector {
     }
 
     config::ConnectorSettings s_;
-    std::string base_;
-    bool https_ = false;
-    std::string algorithm_;
+    WooRest rest_;
 };
 
 }  // namespace

@@ -70,6 +70,10 @@ CREATE TABLE inventory_levels (
   reserved {bigint}, as_of TEXT NOT NULL, as_of_ms {bigint} NOT NULL, source TEXT NOT NULL, updated_at TEXT NOT NULL,
   PRIMARY KEY (sku, location));
 )SQL",
+        // 6: watermarks of the reconciliation poller (and anything else that resumes where it stopped)
+        R"SQL(
+CREATE TABLE watermarks (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL);
+)SQL",
     };
     return kTemplates;
 }

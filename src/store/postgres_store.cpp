@@ -330,16 +330,47 @@ class PgSession final : public Session {
         });
     }
 
-    static std::map<std::string, std::vector<StockLevel>> ReadStock(pqxx::transaction_base& w,
-                                                                    const std::vector<std::string>& skus) {
+    std::map<std::string, std::vector<StockLevel>> AllStock() override {
+        return Guard(conn_, [&] {
+            pqxx::read_transaction w(Conn());
+            return ReadStock(w, std::nullopt);
+        });
+    }
+
+    std::string GetWatermark(const std::string& name) override {
+        return Guard(conn_, [&] {
+            pqxx::read_transaction w(Conn());
+            auto r = w.exec_params("SELECT value FROM watermarks WHERE name = $1", name);
+            return r.empty() ? std::string{} : r[0][0].as<std::string>();
+        });
+    }
+
+    void SetWatermark(const std::string& name, const std::string& value) override {
+        Guard(conn_, [&] {
+            pqxx::work w(Conn());
+            w.exec_params(
+                "INSERT INTO watermarks (name, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE "
+                "SET value = excluded.value, updated_at = excluded.updated_at",
+                name, value, core::FormatRfc3339(std::chrono::system_clock::now()));
+            w.commit();
+            return 0;
+        });
+    }
+
+    static std::map<std::string, std::vector<StockLevel>> ReadStock(
+        pqxx::transaction_base& w, const std::optional<std::vector<std::string>>& skus) {
         std::map<std::string, std::vector<StockLevel>> out;
-        std::string list;
-        for (const auto& sku : skus)
-            list += (list.empty() ? "" : ",") + w.quote(sku);
-        if (list.empty()) return out;
+        std::string where;
+        if (skus) {
+            std::string list;
+            for (const auto& sku : *skus)
+                list += (list.empty() ? "" : ",") + w.quote(sku);
+            if (list.empty()) return out;
+            where = " WHERE sku IN (" + list + ")";
+        }
         for (const auto& r : w.exec("SELECT sku, location, on_hand, available, reserved, as_of, as_of_ms, source, "
-                                    "updated_at FROM inventory_levels WHERE sku IN (" +
-                                    list + ") ORDER BY sku, location")) {
+                                    "updated_at FROM inventory_levels" +
+                                    where + " ORDER BY sku, location")) {
             StockLevel l{r[0].as<std::string>(),  r[1].as<std::string>(), r[2].as<std::int64_t>(),
                          r[3].as<std::int64_t>(), std::nullopt,           r[5].as<std::string>(),
                          r[6].as<std::int64_t>(), r[7].as<std::string>(), r[8].as<std::string>()};

@@ -419,11 +419,31 @@ class SqliteSession final : public Session {
         return ReadStock(skus);
     }
 
-    std::map<std::string, std::vector<StockLevel>> ReadStock(const std::vector<std::string>& skus) {
+    std::map<std::string, std::vector<StockLevel>> AllStock() override { return ReadStock(std::nullopt); }
+
+    std::string GetWatermark(const std::string& name) override {
+        Stmt s(db_.get(), "SELECT value FROM watermarks WHERE name = ?1");
+        s.Bind(1, name);
+        return s.Step() ? s.Text(0) : std::string{};
+    }
+
+    void SetWatermark(const std::string& name, const std::string& value) override {
+        Transaction tx(db_);
         Stmt s(db_.get(),
-               "SELECT sku, location, on_hand, available, reserved, as_of, as_of_ms, source, updated_at FROM "
-               "inventory_levels WHERE sku IN (SELECT value FROM json_each(?1)) ORDER BY sku, location");
-        s.Bind(1, nlohmann::json(skus).dump());
+               "INSERT INTO watermarks (name, value, updated_at) VALUES (?1, ?2, ?3) ON CONFLICT (name) DO UPDATE "
+               "SET value = excluded.value, updated_at = excluded.updated_at");
+        s.Bind(1, name).Bind(2, value).Bind(3, core::FormatRfc3339(std::chrono::system_clock::now()));
+        s.Run();
+        tx.Commit();
+    }
+
+    std::map<std::string, std::vector<StockLevel>> ReadStock(const std::optional<std::vector<std::string>>& skus) {
+        Stmt s(db_.get(), skus ? "SELECT sku, location, on_hand, available, reserved, as_of, as_of_ms, source, "
+                                 "updated_at FROM inventory_levels WHERE sku IN (SELECT value FROM json_each(?1)) "
+                                 "ORDER BY sku, location"
+                               : "SELECT sku, location, on_hand, available, reserved, as_of, as_of_ms, source, "
+                                 "updated_at FROM inventory_levels ORDER BY sku, location");
+        if (skus) s.Bind(1, nlohmann::json(*skus).dump());
         std::map<std::string, std::vector<StockLevel>> out;
         while (s.Step()) {
             StockLevel l{s.Text(0), s.Text(1), s.Int(2),  s.Int(3), std::nullopt,

@@ -238,6 +238,19 @@ TEST_P(StoreTest, TheInventoryCacheKeepsTheNewestLevelPerLocation) {
     auto read = session_->GetStock({"B", "missing"});
     EXPECT_EQ(read.size(), 1u);
     EXPECT_EQ(read["B"][0].as_of, model::FormatUtc(10));
+    const auto all = session_->AllStock();
+    EXPECT_EQ(all.size(), 2u);
+    EXPECT_EQ(all.at("A").size(), 2u);
+}
+
+TEST_P(StoreTest, WatermarksAreKeptAndMoved) {
+    EXPECT_EQ(session_->GetWatermark("poller:main"), "");
+    session_->SetWatermark("poller:main", "2026-11-20T10:00:00");
+    session_->SetWatermark("poller:outlet", "2026-11-01T00:00:00");
+    session_->SetWatermark("poller:main", "2026-11-21T08:30:00");
+    auto other = store_->Open();  // another connection sees the committed value
+    EXPECT_EQ(other->GetWatermark("poller:main"), "2026-11-21T08:30:00");
+    EXPECT_EQ(other->GetWatermark("poller:outlet"), "2026-11-01T00:00:00");
 }
 
 TEST_P(StoreTest, AShipmentBelongsToItsOrder) {

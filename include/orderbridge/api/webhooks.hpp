@@ -8,6 +8,7 @@
 #include "orderbridge/config/settings.hpp"
 #include "orderbridge/http/router.hpp"
 #include "orderbridge/store/ingest_queue.hpp"
+#include "orderbridge/woo/normalize.hpp"
 
 namespace prometheus {
 class Registry;
@@ -21,6 +22,15 @@ class Router;
 }
 
 namespace orderbridge::api {
+
+/// Normalizes a WooCommerce body (a webhook's, or an order the poller read) and builds the record
+/// the ingest queue commits: entities, their events and the lanes each goes to. `n` says whether the
+/// body was usable; an unusable one gives a record with `reject_reason` and no entities. The body is
+/// not copied into the record.
+store::IngestRecord PrepareWooRecord(const config::StoreSettings& store, const std::string& topic,
+                                     const std::string& body, const std::string& trace_id,
+                                     const dispatch::Router& router, bool relay,
+                                     const model::SchemaValidator* validator, woo::Normalized& n);
 
 /// Registers the webhook route. `validator` may be null (model.validate_events off); `lanes`
 /// decides which connectors each event is delivered to.

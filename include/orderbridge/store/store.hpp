@@ -291,12 +291,18 @@ class Session {
     /// Entities whose parent is `parent_id` (a shipment's order), of `kind`, oldest change first.
     virtual std::vector<EntityRow> ChildEntities(const std::string& parent_id, const std::string& kind) = 0;
 
+    /// A named watermark (the poller's `modified_after`); empty when never set.
+    virtual std::string GetWatermark(const std::string& name) = 0;
+    virtual void SetWatermark(const std::string& name, const std::string& value) = 0;
+
     // Inventory cache
     /// Keeps each level unless the cache has a newer one (by as_of) for its SKU and location; one
     /// transaction. Returns every cached level of the SKUs given, by SKU.
     virtual std::map<std::string, std::vector<StockLevel>> UpsertStock(const std::vector<StockLevel>& levels) = 0;
     /// The cached levels of these SKUs, by SKU (SKUs without any level are absent).
     virtual std::map<std::string, std::vector<StockLevel>> GetStock(const std::vector<std::string>& skus) = 0;
+    /// Every cached level, by SKU (loads the checkout view at start).
+    virtual std::map<std::string, std::vector<StockLevel>> AllStock() = 0;
 
     // Delivery
     /// Leases up to `limit` due deliveries of `connector` until `now_ms + lease_ms`: the oldest
