@@ -185,7 +185,6 @@ import json
 import math
 import re
 import secrets
-import signal
 import socket
 import socketserver
 import struct
@@ -195,12 +194,11 @@ import time
 import traceback
 import urllib.parse
 
-from scripting import Recorded, Scripted, ThreadedServer, post
+from scripting import (Call, Recorded, RequestInfo, Scripted, ThreadedServer, parse_request, post, record,
+                       serve_until_signalled, take_rule)
 
 __all__ = ["ErpNextSim", "Call", "RequestInfo", "WebhookCall", "WEBHOOK_SECRET_HEADER"]
 
-Call = collections.namedtuple("Call", "method path query body status")
-RequestInfo = collections.namedtuple("RequestInfo", "method path query body")
 # One webhook POST the simulator sent: status is the answer's code, or "error" (then error says why).
 WebhookCall = collections.namedtuple("WebhookCall", "url headers body status error")
 
@@ -459,6 +457,51 @@ class _Outcome:
         self.content_type, self.hang = content_type, hang
 
 
+def _ruled_outcome(rule, serve, canned):
+    """The outcome of a request a scripted rule (or None) was picked for. serve() runs the endpoint (the site's
+    own outcome); it is called unless the rule answers instead (a status, body, hang or reset) without commit.
+    Then the rule's hang or reset wins, else its canned(rule) answer, else the served outcome with the rule's
+    headers added."""
+    answers = rule is not None and (rule.status is not None or rule.body is not None or rule.hang is not None
+                                    or rule.reset)
+    served = serve() if not answers or rule.commit else None
+    if rule is None:
+        return served
+    if rule.hang is not None:
+        return _Outcome("hang", hang=rule.hang)
+    if rule.reset:
+        return _Outcome("reset")
+    if rule.status is not None or rule.body is not None:
+        return canned(rule)
+    served.headers.extend(rule.headers)
+    return served
+
+
+def _canned(rule, json_answer, status_answer, content_type="application/json"):
+    """The answer of a rule with a status or a body (status 200 when it gives none; its headers): the body as
+    given (bytes or str as they are, with content_type; anything else as JSON through json_answer(status, body,
+    headers)), else status_answer(status, headers), the site's own answer for that status."""
+    status = rule.status if rule.status is not None else 200
+    headers = list(rule.headers)
+    body = rule.body
+    if body is None:
+        return status_answer(status, headers)
+    if isinstance(body, str):
+        body = body.encode()
+    if isinstance(body, bytes):
+        return _Outcome(status=status, headers=headers, body=body, content_type=content_type)
+    return json_answer(status, body, headers)
+
+
+def _nginx_page(status, title, headers, signature=True):
+    """nginx's own error page (as a proxy in front of the application answers it), with or without its
+    "nginx" signature line."""
+    sign = "<hr><center>nginx</center>\r\n" if signature else ""
+    return _Outcome(status=status, headers=headers, content_type="text/html",
+                    body=(f"<html>\r\n<head><title>{status} {title}</title></head>\r\n<body>\r\n<center><h1>"
+                          f"{status} {title}</h1></center>\r\n{sign}</body>\r\n</html>\r\n").encode())
+
+
 def _html_page(status, title, text):
     return (f"<!DOCTYPE html>\n<html>\n<head><title>{status} {title}</title></head>\n<body>\n<h1>{title}</h1>\n"
             f"<p>{text}</p>\n</body>\n</html>\n").encode()
@@ -585,16 +628,6 @@ class _Site:
             return False
         return secrets.compare_digest(key, self.api_key) and secrets.compare_digest(secret, self.api_secret)
 
-    def pick_rule(self, info):
-        for i, rule in enumerate(self.rules):
-            if rule.applies(info):
-                if rule.remaining is not None:
-                    rule.remaining -= 1
-                    if rule.remaining == 0:
-                        del self.rules[i]
-                return rule
-        return None
-
     def rate_check(self):
         """Frappe's RateLimiter at the start of a request: (headers, rejected, window number)."""
         rl = self.rate_limit
@@ -633,25 +666,15 @@ class _Site:
 
     def canned(self, rule):
         """The answer of a rule with a status (or a body)."""
-        status = rule.status if rule.status is not None else 200
-        headers = list(rule.headers)
-        if rule.body is not None:
-            body = rule.body
-            if isinstance(body, bytes):
-                return _Outcome(status=status, headers=headers, body=body)
-            if isinstance(body, str):
-                return _Outcome(status=status, headers=headers, body=body.encode())
-            return self.json_answer(status, body, headers)
+        return _canned(rule, self.json_answer, self._status_answer)
+
+    def _status_answer(self, status, headers):
         if status == 508:
             return _Outcome(status=508, headers=headers, content_type="text/html; charset=utf-8",
                             body=_html_page(508, "Server Error", "Deadlock found when trying to get lock; "
                                                                  "try restarting transaction"))
         if status in (502, 504):
-            title = "Bad Gateway" if status == 502 else "Gateway Time-out"
-            return _Outcome(status=status, headers=headers, content_type="text/html",
-                            body=(f"<html>\r\n<head><title>{status} {title}</title></head>\r\n<body>\r\n<center><h1>"
-                                  f"{status} {title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n"
-                                  f"</html>\r\n").encode())
+            return _nginx_page(status, "Bad Gateway" if status == 502 else "Gateway Time-out", headers)
         if 200 <= status < 300:
             return self.json_answer(status, {}, headers)
         by_status = {401: ("AuthenticationError", None), 403: ("PermissionError", "Not permitted"),
@@ -1460,61 +1483,34 @@ class _Core:
 
     def handle(self, method, target, headers, raw):
         site = self.site
-        split = urllib.parse.urlsplit(target)
-        path = urllib.parse.unquote(split.path)
-        query = {}
-        for k, v in urllib.parse.parse_qsl(split.query, keep_blank_values=True):
-            query.setdefault(k, v)
-        content_type = headers.get("Content-Type") or ""
-        body = None
-        if raw:
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                body = None
-        info = RequestInfo(method, path, query, body)
+        info = parse_request(method, target, raw)
         with site.cond:
             if not site.authorized(headers):
-                outcome = site.error_answer(_throw("Invalid API key or secret", "AuthenticationError",
-                                                   title="Not Permitted"))
-                self._record(info, outcome.status)
-                return outcome
+                return record(site, info, site.error_answer(_throw("Invalid API key or secret", "AuthenticationError",
+                                                                   title="Not Permitted")))
             rate_headers, window = [], None
             if site.rate_limit:
                 rate_headers, rejected, window = site.rate_check()
                 if rejected:
-                    outcome = site.error_answer(_FrappeError("TooManyRequestsError"), None, rate_headers)
-                    self._record(info, outcome.status)
-                    return outcome
-            rule = site.pick_rule(info)
+                    return record(site, info,
+                                  site.error_answer(_FrappeError("TooManyRequestsError"), None, rate_headers))
+            rule = take_rule(site.rules, info)
         if rule is not None and rule.delay > 0:
             self.stop.wait(rule.delay)
+
+        def serve():
+            outcome, ctx = site.serve(method, info.path, info.query, info.body, raw,
+                                      headers.get("Content-Type") or "")
+            if window is not None:
+                site.rate_spent[window] = site.rate_spent.get(window, 0) + site.rate_limit["cost"]
+            return _Outcome("reset") if ctx.reset_after else outcome   # ack_then_reset: created, then reset
+
         with site.cond:
-            serve = rule is None or rule.commit or (rule.status is None and rule.body is None and rule.hang is None
-                                                    and not rule.reset)
-            outcome, ctx = None, None
-            if serve:
-                outcome, ctx = site.serve(method, path, query, body, raw, content_type)
-                if window is not None:
-                    site.rate_spent[window] = site.rate_spent.get(window, 0) + site.rate_limit["cost"]
-            if rule is not None and (rule.hang is not None or rule.reset):
-                outcome = _Outcome("hang", hang=rule.hang) if rule.hang is not None else _Outcome("reset")
-            elif rule is not None and (rule.status is not None or rule.body is not None):
-                outcome = site.canned(rule)
-            elif ctx is not None and ctx.reset_after:
-                outcome = _Outcome("reset")
-            elif rule is not None:
-                outcome.headers.extend(rule.headers)
+            outcome = _ruled_outcome(rule, serve, site.canned)
             if outcome.kind == "answer":
                 outcome.headers[:0] = rate_headers
                 outcome.headers.insert(0, ("Cache-Control", "no-store,no-cache,must-revalidate,max-age=0"))
-            self._record(info, outcome.status if outcome.kind == "answer" else outcome.kind)
-            return outcome
-
-    def _record(self, info, status):
-        site = self.site
-        site.calls.append(Call(info.method, info.path, info.query, info.body, status))
-        site.cond.notify_all()
+            return record(site, info, outcome)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -1635,14 +1631,9 @@ class ErpNextSim(Scripted, Recorded, ThreadedServer):
         self._webhook_threads = []
         self.configure_stock_webhook(stock_webhook, stock_webhook_secret)
         self._stop = threading.Event()
-        self._server = _HTTPServer((host, port), _Core(self._site, self._stop))
-        self.port = self._server.server_address[1]
-        self.url = f"http://{host}:{self.port}"
+        self._listen(_HTTPServer((host, port), _Core(self._site, self._stop)), host, "erpnext-sim")
         self._site.url = self.url
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="erpnext-sim", daemon=True)
         self._thread.start()
-        self._closed = False
 
 
     # --- scripting -----------------------------------------------------------------------------------------
@@ -1783,12 +1774,7 @@ def main(argv=None):
     sim.script(*rules)
     for level in json.loads(args.stock) if args.stock else []:
         sim.set_stock(**level)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    print(json.dumps({"port": sim.port}), flush=True)
-    while not stop.wait(0.2):
-        pass
+    serve_until_signalled(sim.port)
     sim.wait_webhooks()
     sim.close()
     customers, orders, calls = sim.customers, sim.sales_orders, sim.requests

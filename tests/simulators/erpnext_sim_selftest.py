@@ -9,12 +9,8 @@ import base64
 import hashlib
 import hmac
 import http.client
-import http.server
 import json
 import os
-import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -22,8 +18,8 @@ import unittest
 import urllib.parse
 
 from erpnext_sim import Call, ErpNextSim, WebhookCall
+from selftest_support import Receiver, Standalone
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 TOKEN = {"Authorization": "token k:s"}
 SO_PATH = "/api/resource/Sales Order"
 
@@ -78,36 +74,6 @@ def server_messages(body):
     inner = json.loads(outer)
     assert all(isinstance(m, str) for m in inner), inner
     return [json.loads(m) for m in inner]
-
-
-class Receiver:
-    """A tiny webhook receiver: records (path, lower-case headers, body bytes) and answers `status`."""
-
-    def __init__(self, status=200):
-        received = self.received = []
-        self.status = status
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                received.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(outer.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
 
 
 def signature(secret, raw):
@@ -632,21 +598,15 @@ class ErpNextSimTest(unittest.TestCase):
     def test_standalone_process(self):
         with tempfile.TemporaryDirectory() as tmp:
             dump = os.path.join(tmp, "state.json")
-            proc = subprocess.Popen([sys.executable, os.path.join(HERE, "erpnext_sim.py"), "--port", "0",
-                                     "--items", "A,B", "--script", '[{"status": 503}]', "--dump", dump],
-                                    stdout=subprocess.PIPE, text=True)
-            try:
-                port = json.loads(proc.stdout.readline())["port"]
-                c = Client(port)
+            with Standalone("erpnext_sim.py", "--items", "A,B", "--script", '[{"status": 503}]',
+                            "--dump", dump) as proc:
+                c = Client(proc.port)
                 self.assertEqual(c.get("/api/resource/Customer")[0], 503)
                 self.assertEqual(c.post("/api/resource/Customer", {"customer_name": "Jane Doe"})[0], 200)
                 self.assertEqual(c.post(SO_PATH, order(items=[{"item_code": "A", "qty": 1, "rate": 2}]))[0], 200)
                 c.close()
-            finally:
-                proc.send_signal(signal.SIGTERM)
-                out, _ = proc.communicate(timeout=5)
             self.assertEqual(proc.returncode, 0)
-            summary = json.loads(out.strip().splitlines()[-1])
+            summary = proc.summary
             self.assertEqual(summary, {"requests": 3, "customers": 1, "sales_orders": 1,
                                        "status_counts": {"200": 2, "503": 1}})
             with open(dump) as f:
@@ -661,20 +621,13 @@ class ErpNextSimTest(unittest.TestCase):
             with tempfile.TemporaryDirectory() as tmp:
                 dump = os.path.join(tmp, "state.json")
                 stock = [{"item_code": "A", "warehouse": "Stores - ACME", "actual_qty": 5, "reserved_qty": 1}]
-                proc = subprocess.Popen([sys.executable, os.path.join(HERE, "erpnext_sim.py"), "--port", "0",
-                                         "--items", "A,B", "--stock-webhook", receiver.url + "/stock",
-                                         "--stock-webhook-secret", "S", "--stock", json.dumps(stock),
-                                         "--dump", dump], stdout=subprocess.PIPE, text=True)
-                try:
-                    port = json.loads(proc.stdout.readline())["port"]
-                    c = Client(port)
+                with Standalone("erpnext_sim.py", "--items", "A,B", "--stock-webhook", receiver.url + "/stock",
+                                "--stock-webhook-secret", "S", "--stock", json.dumps(stock), "--dump", dump) as proc:
+                    c = Client(proc.port)
                     (level,) = c.get("/api/resource/Bin", filters=[["item_code", "=", "A"]],
                                      fields=["actual_qty", "projected_qty"])[2]["data"]
                     self.assertEqual(level, {"actual_qty": 5.0, "projected_qty": 4.0})
                     c.close()
-                finally:
-                    proc.send_signal(signal.SIGTERM)
-                    proc.communicate(timeout=5)
                 self.assertEqual(proc.returncode, 0)
                 (path, headers, raw), = receiver.received
                 self.assertEqual((path, headers["x-frappe-webhook-signature"]), ("/stock", signature("S", raw)))

@@ -66,7 +66,7 @@ import sys
 import threading
 import time
 
-from scripting import Scripted
+from scripting import Scripted, take_rule
 
 __all__ = ["Sink", "Request"]
 
@@ -234,14 +234,8 @@ class _Core:
             rule = self.fail_entities.get(entity)
             if rule is not None:
                 return rule
-        for i, rule in enumerate(self.rules):
-            if rule.applies(req):
-                if rule.remaining is not None:
-                    rule.remaining -= 1
-                    if rule.remaining == 0:
-                        del self.rules[i]
-                return rule
-        return self.default
+        rule = take_rule(self.rules, req)
+        return self.default if rule is None else rule
 
     def handle(self, req):
         """Decides and records the answer to one complete request (called on the event-loop thread)."""

@@ -9,13 +9,65 @@ each with a `status`), woken through `_rules_state.cond` by every request.
 
 `ThreadedServer`: the lifetime of a simulator that serves from a thread: `close()` and the context
 manager. It expects `_server` (with `shutdown`, `server_close`, `drop_connections`), `_stop` (an
-Event), `_thread` and `_closed`.
+Event), `_thread` and `_closed`; `_listen(server, host, name)` sets all but `_stop`.
 
 `post(url, body, headers, timeout)`: one POST the simulator itself sends (a webhook), through
-http.client so that no proxy variable of the environment reroutes it; (status, answer body)."""
+http.client so that no proxy variable of the environment reroutes it; (status, answer body).
+
+`parse_request(method, target, raw)`: the RequestInfo a rule's match sees and a Call records.
+`take_rule(rules, request)`: the first rule that applies, counted down. `record(state, info, outcome)`: the
+Call of an answered request appended to `state.calls`.
+
+`serve_until_signalled(port)`: the standalone process prints {"port": N} and serves until SIGTERM or SIGINT."""
 import collections
 import http.client
+import json
+import signal
+import threading
 import urllib.parse
+
+# What a rule's match callable sees: the URL-decoded path, the query as a dict of first values, the parsed
+# JSON body or None.
+RequestInfo = collections.namedtuple("RequestInfo", "method path query body")
+# One request as recorded: RequestInfo and the status answered, or "hang" / "reset".
+Call = collections.namedtuple("Call", "method path query body status")
+
+
+def parse_request(method, target, raw):
+    """RequestInfo(method, path, query, body) of a request line's target and its raw body (bytes)."""
+    split = urllib.parse.urlsplit(target)
+    query = {}
+    for k, v in urllib.parse.parse_qsl(split.query, keep_blank_values=True):
+        query.setdefault(k, v)
+    body = None
+    if raw:
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+    return RequestInfo(method, urllib.parse.unquote(split.path), query, body)
+
+
+def take_rule(rules, request):
+    """The first of rules that applies to request (rule.applies), counted down and removed from the list once
+    used up; None when none applies. The caller holds the lock that guards rules."""
+    for i, rule in enumerate(rules):
+        if rule.applies(request):
+            if rule.remaining is not None:
+                rule.remaining -= 1
+                if rule.remaining == 0:
+                    del rules[i]
+            return rule
+    return None
+
+
+def record(state, info, outcome):
+    """Appends the Call of a request (status: the answer's, or the outcome's kind) to state.calls and wakes
+    state.cond's waiters (the caller holds it); returns outcome."""
+    status = outcome.status if outcome.kind == "answer" else outcome.kind
+    state.calls.append(Call(info.method, info.path, info.query, info.body, status))
+    state.cond.notify_all()
+    return outcome
 
 
 class Scripted:
@@ -40,6 +92,16 @@ class Scripted:
 
 
 class ThreadedServer:
+    def _listen(self, server, host, name):
+        """Takes server (bound and listening) as `_server` with `port` and `url`, and a daemon `_thread` to serve
+        it, not started yet: the caller starts it once its state knows the url."""
+        self._server = server
+        self.port = server.server_address[1]
+        self.url = f"http://{host}:{self.port}"
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=name,
+                                        daemon=True)
+        self._closed = False
+
     def close(self):
         """Stops listening, drops every connection (hanging ones included) and ends the thread."""
         if self._closed:
@@ -87,3 +149,13 @@ def post(url, body, headers=None, timeout=10.0):
         return resp.status, resp.read()
     finally:
         conn.close()
+
+
+def serve_until_signalled(port):
+    """The standalone process: prints {"port": port} on stdout and returns once SIGTERM or SIGINT arrives."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(json.dumps({"port": port}), flush=True)
+    while not stop.wait(0.2):
+        pass

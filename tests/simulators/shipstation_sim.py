@@ -174,7 +174,6 @@ import datetime
 import json
 import math
 import secrets
-import signal
 import sys
 import threading
 import time
@@ -182,8 +181,9 @@ import traceback
 import urllib.parse
 import uuid
 
-from erpnext_sim import Call, RequestInfo, _HTTPServer, _Outcome, _Rule
-from scripting import Recorded, Scripted, ThreadedServer, post
+from erpnext_sim import _HTTPServer, _Outcome, _Rule, _canned, _nginx_page, _ruled_outcome
+from scripting import (Call, Recorded, RequestInfo, Scripted, ThreadedServer, parse_request, post, record,
+                       serve_until_signalled, take_rule)
 
 __all__ = ["ShipStationSim", "Shipment", "Call", "RequestInfo", "ORDER_STATUSES"]
 
@@ -316,16 +316,6 @@ class _Site:
                    ("X-Rate-Limit-Reset", str(reset))]
         return headers, throttled
 
-    def pick_rule(self, info):
-        for i, rule in enumerate(self.rules):
-            if rule.applies(info):
-                if rule.remaining is not None:
-                    rule.remaining -= 1
-                    if rule.remaining == 0:
-                        del self.rules[i]
-                return rule
-        return None
-
     @staticmethod
     def json_answer(status, payload, headers=()):
         return _Outcome(status=status, headers=headers, content_type=JSON_TYPE,
@@ -337,15 +327,10 @@ class _Site:
                                           "ExceptionType": exc_type, "StackTrace": None})
 
     def canned(self, rule):
-        status = rule.status if rule.status is not None else 200
-        headers = list(rule.headers)
-        if rule.body is not None:
-            body = rule.body
-            if isinstance(body, str):
-                body = body.encode()
-            if isinstance(body, bytes):
-                return _Outcome(status=status, headers=headers, body=body, content_type=JSON_TYPE)
-            return self.json_answer(status, body, headers)
+        """The answer of a rule with a status (or a body)."""
+        return _canned(rule, self.json_answer, self._status_answer, JSON_TYPE)
+
+    def _status_answer(self, status, headers):
         if 200 <= status < 300:
             out = self.json_answer(status, {}, headers)
         elif status == 400:
@@ -359,9 +344,7 @@ class _Site:
             out = self.json_answer(429, THROTTLED, headers)
         elif status in (502, 503, 504):
             title = {502: "Bad Gateway", 503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}[status]
-            out = _Outcome(status=status, headers=headers, content_type="text/html",
-                           body=(f"<html>\r\n<head><title>{status} {title}</title></head>\r\n<body>\r\n<center><h1>"
-                                 f"{status} {title}</h1></center>\r\n</body>\r\n</html>\r\n").encode())
+            out = _nginx_page(status, title, headers, signature=False)
         elif status >= 500:
             out = self.server_error("Simulated server error")
             out.status, out.headers = status, headers
@@ -706,51 +689,26 @@ class _Core:
 
     def handle(self, method, target, headers, raw):
         site = self.site
-        split = urllib.parse.urlsplit(target)
-        path = urllib.parse.unquote(split.path)
-        query = {}
-        for k, v in urllib.parse.parse_qsl(split.query, keep_blank_values=True):
-            query.setdefault(k, v)
-        body = None
-        if raw:
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                body = None
-        info = RequestInfo(method, path, query, body)
+        info = parse_request(method, target, raw)
         with site.cond:
             pair = site.credentials(headers)
             if pair is None:
                 rate_headers, _ = site.rate((site.api_key, site.api_secret), count=False)
                 outcome = site.json_answer(401, {"message": "Invalid API credentials"}, rate_headers)
-                return self._record(info, outcome)
+                return record(site, info, outcome)
             rate_headers, throttled = site.rate(pair, count=True)
             if throttled:
-                return self._record(info, site.json_answer(429, THROTTLED, rate_headers))
-            rule = site.pick_rule(info)
+                return record(site, info, site.json_answer(429, THROTTLED, rate_headers))
+            rule = take_rule(site.rules, info)
         if rule is not None and rule.delay > 0:
             self.stop.wait(rule.delay)
         with site.cond:
-            serve = rule is None or rule.commit or (rule.status is None and rule.body is None and rule.hang is None
-                                                    and not rule.reset)
-            outcome = site.serve(method, path, query, body, raw) if serve else None
-            if rule is not None and (rule.hang is not None or rule.reset):
-                outcome = _Outcome("hang", hang=rule.hang) if rule.hang is not None else _Outcome("reset")
-            elif rule is not None and (rule.status is not None or rule.body is not None):
-                outcome = site.canned(rule)
-            elif rule is not None:
-                outcome.headers.extend(rule.headers)
+            outcome = _ruled_outcome(rule, lambda: site.serve(method, info.path, info.query, info.body, raw),
+                                     site.canned)
             if outcome.kind == "answer":
                 given = {k.lower() for k, _ in outcome.headers}
                 outcome.headers[:0] = [h for h in rate_headers if h[0].lower() not in given]
-            return self._record(info, outcome)
-
-    def _record(self, info, outcome):
-        site = self.site
-        status = outcome.status if outcome.kind == "answer" else outcome.kind
-        site.calls.append(Call(info.method, info.path, info.query, info.body, status))
-        site.cond.notify_all()
-        return outcome
+            return record(site, info, outcome)
 
 
 class ShipStationSim(Scripted, Recorded, ThreadedServer):
@@ -765,13 +723,8 @@ class ShipStationSim(Scripted, Recorded, ThreadedServer):
         self._rule_type = _Rule
         self._site = _Site(api_key, api_secret, limit_per_minute, window_seconds)
         self._stop = threading.Event()
-        self._server = _HTTPServer((host, port), _Core(self._site, self._stop))
-        self.port = self._server.server_address[1]
-        self.url = f"http://{host}:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="shipstation-sim", daemon=True)
+        self._listen(_HTTPServer((host, port), _Core(self._site, self._stop)), host, "shipstation-sim")
         self._thread.start()
-        self._closed = False
 
     # --- state ---------------------------------------------------------------------------------------------
     @property
@@ -875,12 +828,7 @@ def main(argv=None):
     sim = ShipStationSim(args.api_key, args.api_secret, args.limit_per_minute, args.window_seconds,
                          host=args.host, port=args.port)
     sim.script(*rules)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    print(json.dumps({"port": sim.port}), flush=True)
-    while not stop.wait(0.2):
-        pass
+    serve_until_signalled(sim.port)
     sim.close()
     orders, calls = sim.orders, sim.requests
     if args.dump:

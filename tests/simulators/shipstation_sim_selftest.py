@@ -7,22 +7,16 @@ Run: cd tests/simulators && python3 -m unittest -v shipstation_sim_selftest
 """
 import base64
 import http.client
-import http.server
 import json
 import os
-import signal
 import socket
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 import unittest
 import urllib.parse
 
+from selftest_support import Receiver, Standalone
 from shipstation_sim import Call, Shipment, ShipStationSim
-
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def basic(key="k", secret="s"):
@@ -273,35 +267,6 @@ class OrderTests(SimTest):
             self.sim.wait_until(lambda s: len(s.requests) == 6, timeout=0.1)
 
 
-class Receiver:
-    """A tiny webhook receiver: records (path, lower-case headers, body bytes) and answers 200."""
-
-    def __init__(self, status=200):
-        received = self.received = []
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                received.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
-
-
 def two_line_order():
     return order(items=[{"lineItemKey": "wc-line-551", "sku": "SKU-RED-M", "name": "T-shirt red M", "quantity": 2,
                          "unitPrice": 19.99, "weight": {"value": 200, "units": "grams"}},
@@ -441,7 +406,7 @@ class ShipmentTests(SimTest):
     def test_notify_posts_ship_notify_with_token(self):
         self.client.upsert(order())
         shipment = self.sim.ship("wc:store1:10234", "T-1")
-        receiver = Receiver()
+        receiver = Receiver(body=b"ok")
         try:
             status, body = self.sim.notify(receiver.url + "/webhooks/shipstation/main", shipment.batch_id,
                                            token="s3cr3t t0ken")
@@ -508,20 +473,13 @@ class ProcessTests(unittest.TestCase):
     def test_standalone_process(self):
         with tempfile.TemporaryDirectory() as tmp:
             dump = os.path.join(tmp, "state.json")
-            proc = subprocess.Popen([sys.executable, os.path.join(HERE, "shipstation_sim.py"), "--port", "0",
-                                     "--script", '[{"status": 503}]', "--dump", dump],
-                                    stdout=subprocess.PIPE, text=True, cwd=HERE)
-            try:
-                port = json.loads(proc.stdout.readline())["port"]
-                c = Client(port)
+            with Standalone("shipstation_sim.py", "--script", '[{"status": 503}]', "--dump", dump) as proc:
+                c = Client(proc.port)
                 self.assertEqual(c.upsert(order())[0], 503)
                 self.assertEqual(c.upsert(order())[0], 200)
                 c.close()
-            finally:
-                proc.send_signal(signal.SIGTERM)
-                out, _ = proc.communicate(timeout=5)
             self.assertEqual(proc.returncode, 0)
-            summary = json.loads(out.strip().splitlines()[-1])
+            summary = proc.summary
             self.assertEqual(summary, {"requests": 2, "orders": 1, "status_counts": {"200": 1, "503": 1}})
             with open(dump) as f:
                 state = json.load(f)

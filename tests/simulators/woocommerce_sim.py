@@ -235,7 +235,6 @@ import json
 import math
 import re
 import secrets
-import signal
 import string
 import sys
 import threading
@@ -243,8 +242,9 @@ import time
 import traceback
 import urllib.parse
 
-from erpnext_sim import Call, RequestInfo, _HTTPServer, _Outcome, _Rule
-from scripting import Recorded, Scripted, ThreadedServer
+from erpnext_sim import _HTTPServer, _Outcome, _Rule, _canned, _nginx_page, _ruled_outcome
+from scripting import (Call, Recorded, RequestInfo, Scripted, ThreadedServer, parse_request, record,
+                       serve_until_signalled, take_rule)
 
 __all__ = ["WooCommerceSim", "Call", "RequestInfo", "ORDER_STATUSES", "WEBHOOK_STATUSES", "API_PREFIX"]
 
@@ -760,16 +760,6 @@ class _Shop:
         return None
 
     # --- scripting -----------------------------------------------------------------------------------------
-    def pick_rule(self, info):
-        for i, rule in enumerate(self.rules):
-            if rule.applies(info):
-                if rule.remaining is not None:
-                    rule.remaining -= 1
-                    if rule.remaining == 0:
-                        del self.rules[i]
-                return rule
-        return None
-
     @staticmethod
     def json_answer(status, payload, headers=()):
         return _Outcome(status=status, headers=list(REST_HEADERS) + list(headers), content_type=JSON_TYPE,
@@ -785,15 +775,10 @@ class _Shop:
                                        "additional_errors": []})
 
     def canned(self, rule):
-        status = rule.status if rule.status is not None else 200
-        headers = list(rule.headers)
-        if rule.body is not None:
-            body = rule.body
-            if isinstance(body, str):
-                body = body.encode()
-            if isinstance(body, bytes):
-                return _Outcome(status=status, headers=headers, body=body, content_type=JSON_TYPE)
-            return self.json_answer(status, body, headers)
+        """The answer of a rule with a status (or a body)."""
+        return _canned(rule, self.json_answer, self._status_answer, JSON_TYPE)
+
+    def _status_answer(self, status, headers):
         if 200 <= status < 300:
             return self.json_answer(status, {}, headers)
         canned = {400: ("rest_invalid_param", "Invalid parameter(s): simulated"),
@@ -809,10 +794,7 @@ class _Shop:
         if status in (429, 502, 503, 504):
             title = {429: "Too Many Requests", 502: "Bad Gateway", 503: "Service Temporarily Unavailable",
                      504: "Gateway Time-out"}[status]
-            return _Outcome(status=status, headers=headers, content_type="text/html",
-                            body=(f"<html>\r\n<head><title>{status} {title}</title></head>\r\n<body>\r\n<center><h1>"
-                                  f"{status} {title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n"
-                                  f"</html>\r\n").encode())
+            return _nginx_page(status, title, headers)
         if status == 500:
             out = self.fatal_answer()
             out.headers.extend(headers)
@@ -1078,6 +1060,23 @@ class _Shop:
         p["date_modified"] = _now()
         self._resync(p["id"])
 
+    @staticmethod
+    def _apply_or_restore(store, item_id, apply, params):
+        """apply(store[item_id], params), the item put back as it was when that raises a WP_Error."""
+        before = copy.deepcopy(store[item_id])
+        try:
+            apply(store[item_id], params)
+        except _WPError:
+            store[item_id] = before
+            raise
+
+    @staticmethod
+    def _trash(item, post_type):
+        """delete_item without force for a product or a variation: 410 when it is in the trash already."""
+        if item["status"] == "trash":
+            raise _WPError("woocommerce_rest_already_trashed", f"The {post_type} has already been deleted.", 410)
+        item["status"] = "trash"
+
     def _product_update(self, params):
         """update_item for /products: (view) or raises the WP_Error WooCommerce answers."""
         pid = _intval(params.get("id"))
@@ -1086,12 +1085,7 @@ class _Shop:
         p = self.products.get(pid)
         if p is None:
             raise _WPError("woocommerce_rest_product_invalid_id", "Invalid ID.", 400)
-        before = copy.deepcopy(p)
-        try:
-            self._apply_product(p, params)
-        except _WPError:
-            self.products[pid] = before
-            raise
+        self._apply_or_restore(self.products, pid, self._apply_product, params)
         return self.product_view(p)
 
     def _product_create(self, params):
@@ -1119,9 +1113,7 @@ class _Shop:
                 self.variations.pop(vid, None)
             del self.products[pid]
         else:
-            if p["status"] == "trash":
-                raise _WPError("woocommerce_rest_already_trashed", "The product has already been deleted.", 410)
-            p["status"] = "trash"
+            self._trash(p, "product")
             view = self.product_view(p)
         return view
 
@@ -1156,12 +1148,7 @@ class _Shop:
             raise _WPError("woocommerce_rest_product_variation_invalid_id", "Invalid ID.", 400)
         if _intval(params.get("product_id")) != v["parent_id"]:
             raise _WPError("woocommerce_rest_cannot_edit", PARENT_MISMATCH, self._required_code(ctx))
-        before = copy.deepcopy(v)
-        try:
-            self._apply_variation(v, params)
-        except _WPError:
-            self.variations[vid] = before
-            raise
+        self._apply_or_restore(self.variations, vid, self._apply_variation, params)
         return self.variation_view(v)
 
     def _variation_create(self, params):
@@ -1199,10 +1186,7 @@ class _Shop:
             if parent is not None and vid in parent["variations"]:
                 parent["variations"].remove(vid)
         else:
-            if v["status"] == "trash":
-                raise _WPError("woocommerce_rest_already_trashed", "The product_variation has already been deleted.",
-                               410)
-            v["status"] = "trash"
+            self._trash(v, "product_variation")
             view = self.variation_view(v)
         self._resync(v["parent_id"])
         return view
@@ -1671,23 +1655,13 @@ class _Core:
 
     def handle(self, method, target, headers, raw):
         shop = self.shop
-        split = urllib.parse.urlsplit(target)
-        path = urllib.parse.unquote(split.path)
-        query = {}
-        for k, v in urllib.parse.parse_qsl(split.query, keep_blank_values=True):
-            query.setdefault(k, v)
-        body = None
-        if raw:
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                body = None
-        info = RequestInfo(method, path, query, body)
+        info = parse_request(method, target, raw)
+        split = urllib.parse.urlsplit(target)   # the path and query as sent: OAuth and the routes read them raw
         with shop.cond:
-            if not (path == "/wp-json" or path.startswith("/wp-json/")):
+            if not (info.path == "/wp-json" or info.path.startswith("/wp-json/")):
                 page = (b"<!DOCTYPE html>\n<html><head><title>Page not found</title></head>\n<body><h1>Oops! That "
                         b"page can&rsquo;t be found.</h1></body></html>\n")
-                return self._record(info, _Outcome(status=404, content_type="text/html; charset=UTF-8", body=page))
+                return record(shop, info, _Outcome(status=404, content_type="text/html; charset=UTF-8", body=page))
             ctx = self._context(method, split, headers, raw)
             if ctx.route.strip("/").lower().startswith(("wc/", "wc-")):
                 post = {}
@@ -1697,22 +1671,13 @@ class _Core:
                                                 headers)
                 error = error or (shop.key_permission(method) if user else None)
                 if error is not None:
-                    return self._record(info, shop.error_answer(error))
+                    return record(shop, info, shop.error_answer(error))
                 ctx.user = user
-            rule = shop.pick_rule(info) if ctx.user else None
+            rule = take_rule(shop.rules, info) if ctx.user else None
         if rule is not None and rule.delay > 0:
             self.stop.wait(rule.delay)
         with shop.cond:
-            serve = rule is None or rule.commit or (rule.status is None and rule.body is None and rule.hang is None
-                                                    and not rule.reset)
-            outcome = shop.serve(ctx) if serve else None
-            if rule is not None and (rule.hang is not None or rule.reset):
-                outcome = _Outcome("hang", hang=rule.hang) if rule.hang is not None else _Outcome("reset")
-            elif rule is not None and (rule.status is not None or rule.body is not None):
-                outcome = shop.canned(rule)
-            elif rule is not None:
-                outcome.headers.extend(rule.headers)
-            return self._record(info, outcome)
+            return record(shop, info, _ruled_outcome(rule, lambda: shop.serve(ctx), shop.canned))
 
     @staticmethod
     def _media_type(headers):
@@ -1735,13 +1700,6 @@ class _Core:
             ctx.form = _php_parse_str(raw.decode("utf-8", "replace"))
         return ctx
 
-    def _record(self, info, outcome):
-        shop = self.shop
-        status = outcome.status if outcome.kind == "answer" else outcome.kind
-        shop.calls.append(Call(info.method, info.path, info.query, info.body, status))
-        shop.cond.notify_all()
-        return outcome
-
 
 class WooCommerceSim(Scripted, Recorded, ThreadedServer):
     """The simulator in a background thread of this process; a context manager. Listening once constructed."""
@@ -1755,14 +1713,9 @@ class WooCommerceSim(Scripted, Recorded, ThreadedServer):
         self._rule_type = _Rule
         self._shop = _Shop(consumer_key, consumer_secret, tls, permissions)
         self._stop = threading.Event()
-        self._server = _HTTPServer((host, port), _Core(self._shop, self._stop))
-        self.port = self._server.server_address[1]
-        self.url = f"http://{host}:{self.port}"
+        self._listen(_HTTPServer((host, port), _Core(self._shop, self._stop)), host, "woocommerce-sim")
         self._shop.home = self.url
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="woocommerce-sim", daemon=True)
         self._thread.start()
-        self._closed = False
 
     # --- seeding -------------------------------------------------------------------------------------------
     def add_product(self, id, sku, stock_quantity=None, manage_stock=True, type="simple", name=None):
@@ -1959,12 +1912,7 @@ def main(argv=None):
         for w in seed.get("webhooks", []):
             sim.add_webhook(**w)
     sim.script(*rules)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    print(json.dumps({"port": sim.port}), flush=True)
-    while not stop.wait(0.2):
-        pass
+    serve_until_signalled(sim.port)
     sim.close()
     calls = sim.requests
     products, variations, orders = sim.products, sim.variations, sim.orders

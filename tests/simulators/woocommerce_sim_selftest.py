@@ -13,17 +13,13 @@ import http.client
 import json
 import os
 import secrets
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 import unittest
 import urllib.parse
 
+from selftest_support import Standalone
 from woocommerce_sim import API_PREFIX, Call, WooCommerceSim
-
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def pct(text):
@@ -487,22 +483,16 @@ class ProcessTests(unittest.TestCase):
                            "variations": [{"product_id": 6, "variation_id": 7, "sku": "B-1", "stock_quantity": 2}],
                            "orders": [{"id": 9, "status": "processing",
                                        "line_items": [{"sku": "A", "quantity": 1, "product_id": 5}]}]}, f)
-            proc = subprocess.Popen([sys.executable, os.path.join(HERE, "woocommerce_sim.py"), "--port", "0",
-                                     "--seed", seed, "--script", '[{"status": 503}]', "--dump", dump],
-                                    stdout=subprocess.PIPE, text=True, cwd=HERE)
-            try:
-                port = json.loads(proc.stdout.readline())["port"]
-                sim = type("S", (), {"url": f"http://127.0.0.1:{port}", "port": port})()
+            with Standalone("woocommerce_sim.py", "--seed", seed, "--script", '[{"status": 503}]',
+                            "--dump", dump) as proc:
+                sim = type("S", (), {"url": f"http://127.0.0.1:{proc.port}", "port": proc.port})()
                 c = Client(sim)
                 self.assertEqual(c.get("/products", sku="B-1")[0], 503)
                 status, _, body = c.get("/products", sku="B-1")
                 self.assertEqual((status, body[0]["id"], body[0]["stock_quantity"]), (200, 7, 2))
                 c.close()
-            finally:
-                proc.send_signal(signal.SIGTERM)
-                out, _ = proc.communicate(timeout=5)
             self.assertEqual(proc.returncode, 0)
-            summary = json.loads(out.strip().splitlines()[-1])
+            summary = proc.summary
             self.assertEqual(summary, {"requests": 2, "products": 2, "variations": 1, "orders": 1,
                                        "status_counts": {"200": 1, "503": 1}})
             with open(dump) as f:
