@@ -5,3 +5,4 @@ cd "$(dirname "$0")"
 ./http_healthz.sh
 ./ingest.sh
 ./delivery.sh
+./checkout.sh

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "orderbridge/api/checkout.hpp"
 #include "orderbridge/api/orders.hpp"
 #include "orderbridge/core/clock.hpp"
 #include "orderbridge/core/log.hpp"
@@ -261,8 +262,9 @@ store::OutboxEvent MakeEvent(const std::string& type, const std::string& system,
 class Inbound {
   public:
     Inbound(const config::Settings& settings, const Authenticator& auth, store::Store& store, store::SessionPool& pool,
-            store::IngestQueue& queue, const dispatch::Router& lanes, prometheus::Registry& registry)
-        : auth_(auth),
+            store::IngestQueue& queue, const dispatch::Router& lanes, prometheus::Registry& registry, StockView* view)
+        : view_(view),
+          auth_(auth),
           store_(store),
           pool_(pool),
           queue_(queue),
@@ -365,12 +367,14 @@ class Inbound {
         for (auto& w : batch)
             levels.insert(levels.end(), w.levels.begin(), w.levels.end());
         std::vector<store::IngestRecord> records;
+        auto sums = std::make_shared<std::vector<std::pair<std::string, std::int64_t>>>();
         try {
             if (!session_) session_ = store_.Open();
             const auto cached = session_->UpsertStock(levels);
             const auto now = std::chrono::system_clock::now();
             for (const auto& [sku, rows] : cached) {
                 const model::InventoryLevel level = inbound::Aggregate(sku, rows);
+                sums->emplace_back(sku, level.available);
                 const json data = level;
                 const std::string entity_id = "inventory:" + sku;
                 // The same sums as last time: nothing to write.
@@ -408,7 +412,11 @@ class Inbound {
             return;
         }
         auto waiters = std::make_shared<std::vector<Waiting>>(std::move(batch));
-        SubmitAll(queue_, std::move(records), [waiters](bool ok, const std::string& error) {
+        SubmitAll(queue_, std::move(records), [this, waiters, sums](bool ok, const std::string& error) {
+            if (ok && view_) {
+                for (const auto& [sku, available] : *sums)
+                    view_->SetLevel(sku, available);
+            }
             for (auto& w : *waiters)
                 w.done(ok, error);
         });
@@ -606,6 +614,7 @@ class Inbound {
         });
     }
 
+    StockView* view_;
     const Authenticator& auth_;
     store::Store& store_;
     store::SessionPool& pool_;
@@ -627,8 +636,8 @@ class Inbound {
 std::shared_ptr<Inbound> AddInboundRoutes(http::Router& router, const config::Settings& settings,
                                           const Authenticator& auth, store::Store& store, store::SessionPool& pool,
                                           store::IngestQueue& queue, const dispatch::Router& lanes,
-                                          prometheus::Registry& registry) {
-    auto in = std::make_shared<Inbound>(settings, auth, store, pool, queue, lanes, registry);
+                                          prometheus::Registry& registry, StockView* view) {
+    auto in = std::make_shared<Inbound>(settings, auth, store, pool, queue, lanes, registry, view);
     router.Add("POST", "/webhooks/{connector}",
                Guarded([in](http::Request& req, http::Responder& respond) { in->Webhook(req, respond); }));
     router.Add("POST", "/v1/inventory",

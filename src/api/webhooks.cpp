@@ -9,6 +9,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "orderbridge/api/checkout.hpp"
 #include "orderbridge/core/clock.hpp"
 #include "orderbridge/core/log.hpp"
 #include "orderbridge/dispatch/router.hpp"
@@ -161,8 +162,9 @@ namespace {
 class WooWebhooks {
   public:
     WooWebhooks(const config::Settings& settings, store::IngestQueue& queue, prometheus::Registry& registry,
-                const model::SchemaValidator* validator, const dispatch::Router& router)
-        : queue_(queue),
+                const model::SchemaValidator* validator, const dispatch::Router& router, StockView* view)
+        : view_(view),
+          queue_(queue),
           router_(router),
           relay_(settings.bus.driver == config::BusDriver::kKafka),
           validator_(validator),
@@ -235,7 +237,8 @@ class WooWebhooks {
         const auto started = req.received_at;
         const std::string entity_id = n.entity_id;
         const std::string reason = n.error;
-        queue_.Submit(std::move(rec), [this, respond, store_id, topic, started, entity_id, reason](
+        std::optional<model::Product> product = n.product;
+        queue_.Submit(std::move(rec), [this, respond, store_id, topic, started, entity_id, reason, product](
                                           std::optional<store::Outcome> outcome, const std::string& error) {
             const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
             ack_latency_.Add({{"store", store_id}}, kBuckets).Observe(secs);
@@ -250,6 +253,12 @@ class WooWebhooks {
             if (!entity_id.empty()) body["entity_id"] = entity_id;
             if (*outcome == store::Outcome::kRejected) body["reason"] = reason;
             const bool created = *outcome == store::Outcome::kAccepted || *outcome == store::Outcome::kHeld;
+            if (created && product && view_) {
+                // The store's own stock, for checkout validation of SKUs no ERP or 3PL reports.
+                const bool managed = product->manage_stock != model::Json(false) && product->stock_quantity.has_value();
+                view_->SetProduct(store_id, product->sku, managed, product->stock_quantity,
+                                  product->status == "deleted" ? "outofstock" : product->stock_status);
+            }
             respond(http::Response::Json(created ? 202 : 200, body.dump()));
         });
     }
@@ -279,6 +288,7 @@ class WooWebhooks {
     }
 
     std::map<std::string, config::StoreSettings> stores_;
+    StockView* view_;
     store::IngestQueue& queue_;
     const dispatch::Router& router_;
     bool relay_;  ///< Kafka bus: the relay publishes, the lanes route on their side
@@ -292,8 +302,8 @@ class WooWebhooks {
 
 void AddWebhookRoutes(http::Router& router, const config::Settings& settings, store::IngestQueue& queue,
                       prometheus::Registry& registry, const model::SchemaValidator* validator,
-                      const dispatch::Router& lanes) {
-    auto hooks = std::make_shared<WooWebhooks>(settings, queue, registry, validator, lanes);
+                      const dispatch::Router& lanes, StockView* view) {
+    auto hooks = std::make_shared<WooWebhooks>(settings, queue, registry, validator, lanes, view);
     router.Add("POST", "/webhooks/woocommerce/{store}",
                [hooks](http::Request& req, http::Responder respond) { hooks->Handle(req, std::move(respond)); });
 }

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "orderbridge/api/auth.hpp"
+#include "orderbridge/api/checkout.hpp"
 #include "orderbridge/api/console.hpp"
 #include "orderbridge/api/deliveries.hpp"
 #include "orderbridge/api/health.hpp"
@@ -212,7 +213,17 @@ int Application::Run() {
     http::Router router;
     api::AddHealthRoutes(router, readiness);
     router.Add("GET", "/metrics", metrics::MetricsHandler(registry, process));
-    api::AddWebhookRoutes(router, settings_, ingest, *registry, validator.get(), lanes);
+    // The checkout view of the inventory cache, loaded before the first request, kept current by
+    // the inventory intake and the product webhooks.
+    api::StockView stock;
+    try {
+        auto session = store->Open();
+        stock.Load(*session);
+    } catch (const std::exception& e) {
+        log::Warn("checkout view starts empty: the store could not be read", {{"error", e.what()}});
+    }
+    api::AddWebhookRoutes(router, settings_, ingest, *registry, validator.get(), lanes, &stock);
+    auto checkout = api::AddCheckoutRoutes(router, settings_, auth, stock, *registry);
     api::AddOrderRoutes(router, auth, sessions);
     api::AddDeliveryRoutes(router, auth, sessions, dispatcher);
     api::AddConsoleRoutes(router);
@@ -224,7 +235,8 @@ int Application::Run() {
                }));
     // Shipments and stock coming back: fetched and read on their own workers.
     store::SessionPool inbound_pool(*store, 2);
-    auto inbound = api::AddInboundRoutes(router, settings_, auth, *store, inbound_pool, ingest, lanes, *registry);
+    auto inbound =
+        api::AddInboundRoutes(router, settings_, auth, *store, inbound_pool, ingest, lanes, *registry, &stock);
 
     auto server =
         std::make_unique<http::Server>(settings_.server, settings_.log.access_log, std::move(router), *registry);
@@ -234,6 +246,7 @@ int Application::Run() {
     stops.Push("ingest", [&ingest] { ingest.Stop(); });
     reconciler.Start();
     stops.Push("reconcile", [&reconciler] { reconciler.Stop(); });
+    stops.Push("checkout", [&checkout] { api::StopCheckout(*checkout); });
     stops.Push("inbound", [&inbound_pool, &inbound] {
         inbound_pool.Stop();
         api::StopInbound(*inbound);

@@ -170,6 +170,7 @@ void Describe(V& v, StoreSettings& s) {
     v.Field("signature_algorithm", s.signature_algorithm);
     v.OptionalObject("api", s.api);
     v.Field("currencies", s.currencies);
+    v.Field("shipping_countries", s.shipping_countries);
     v.Object("poller", s.poller);
     v.Object("webhooks", s.webhooks);
     v.Object("rules", s.rules);
@@ -246,6 +247,12 @@ void Describe(V& v, InventorySettings& s) {
 }
 
 template <class V>
+void Describe(V& v, CheckoutSettings& s) {
+    v.Field("live_check", s.live_check);
+    v.Field("budget", s.budget, {false, PositiveDuration()});
+}
+
+template <class V>
 void Describe(V& v, ModelSettings& s) {
     v.Field("validate_events", s.validate_events);
 }
@@ -260,6 +267,7 @@ void Describe(V& v, Settings& s) {
     v.ObjectList("connectors", s.connectors);
     v.Object("model", s.model);
     v.Object("inventory", s.inventory);
+    v.Object("checkout", s.checkout);
 }
 
 }  // namespace orderbridge::config::schema

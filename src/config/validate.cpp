@@ -1,6 +1,7 @@
 #include "validate.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 namespace orderbridge::config {
@@ -135,6 +136,14 @@ void Validate(const Settings& s, std::vector<Problem>& problems) {
                 Add(problems, path + ".currencies[" + std::to_string(k) + "]", "must be an ISO 4217 code such as USD");
             }
         }
+        for (std::size_t k = 0; k < st.shipping_countries.size(); ++k) {
+            const auto& c = st.shipping_countries[k];
+            if (c.size() != 2 || !std::isupper(static_cast<unsigned char>(c[0])) ||
+                !std::isupper(static_cast<unsigned char>(c[1]))) {
+                Add(problems, path + ".shipping_countries[" + std::to_string(k) + "]",
+                    "must be an ISO 3166-1 alpha-2 code such as US");
+            }
+        }
         for (std::size_t k = 0; k < st.webhooks.topics.size(); ++k) {
             const auto& topics = WooTopics();
             if (std::find(topics.begin(), topics.end(), st.webhooks.topics[k]) == topics.end()) {
@@ -214,6 +223,13 @@ void Validate(const Settings& s, std::vector<Problem>& problems) {
         if (c.kind == ConnectorKind::kWoocommerce) {
             Add(problems, path + ".kind",
                 "woocommerce lanes are implicit: give the store api credentials under stores[].api instead");
+        }
+    }
+    if (!s.checkout.live_check.empty()) {
+        const auto it = std::find_if(s.connectors.begin(), s.connectors.end(),
+                                     [&](const ConnectorSettings& c) { return c.name == s.checkout.live_check; });
+        if (it == s.connectors.end() || it->kind != ConnectorKind::kErpnext) {
+            Add(problems, "checkout.live_check", "must name a connector of kind erpnext");
         }
     }
 }

@@ -285,6 +285,17 @@ class PgSession final : public Session {
         });
     }
 
+    std::vector<EntityRow> EntitiesOfKind(const std::string& kind) override {
+        return Guard(conn_, [&] {
+            pqxx::read_transaction w(Conn());
+            std::vector<EntityRow> out;
+            for (const auto& r : w.exec_params(
+                     std::string("SELECT ") + kRowColumns + " FROM entities WHERE kind = $1 ORDER BY seq", kind))
+                out.push_back(ReadRow(r));
+            return out;
+        });
+    }
+
     std::vector<EntityRow> ChildEntities(const std::string& parent_id, const std::string& kind) override {
         return Guard(conn_, [&] {
             pqxx::read_transaction w(Conn());

@@ -379,6 +379,16 @@ class SqliteSession final : public Session {
         InsertAudit(core::FormatRfc3339(std::chrono::system_clock::now()), actor, action, target);
     }
 
+    std::vector<EntityRow> EntitiesOfKind(const std::string& kind) override {
+        Stmt s(db_.get(),
+               (std::string("SELECT ") + kRowColumns + " FROM entities WHERE kind = ?1 ORDER BY seq").c_str());
+        s.Bind(1, kind);
+        std::vector<EntityRow> out;
+        while (s.Step())
+            out.push_back(ReadRow(s));
+        return out;
+    }
+
     std::vector<EntityRow> ChildEntities(const std::string& parent_id, const std::string& kind) override {
         Stmt s(db_.get(),
                (std::string("SELECT ") + kRowColumns + " FROM entities WHERE parent_id = ?1 AND kind = ?2 ORDER BY seq")

@@ -130,7 +130,10 @@ class PollerTest(unittest.TestCase):
         self.assertIsNotNone(self.stores()[0]["poller"]["watermark"])
         self.assertIn(b"orderbridge_poller_lag_seconds{store=\"main\"}", metrics)
 
-        # A later change in the shop (no webhook) is picked up too, as a new version.
+        # A later change in the shop (no webhook) is picked up too, as a new version. WooCommerce's
+        # date_modified has whole seconds, and two changes within one second cannot be ordered: change
+        # the order in a later second than the one it was placed in.
+        wait_for(lambda: utc_now() > modified, timeout=3, what="the next second")
         self.woo.set_order_status(70050, "completed")
         wait_for(lambda: len(self.sink.by_entity().get("wc:main:70050", [])) == 2, timeout=20, what="the update")
 

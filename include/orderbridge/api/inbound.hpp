@@ -30,12 +30,14 @@ class Router;
 
 namespace orderbridge::api {
 
+class StockView;  // checkout.hpp
+
 /// Registers /webhooks/{connector} and /v1/inventory. `pool` runs the blocking work.
 class Inbound;
 std::shared_ptr<Inbound> AddInboundRoutes(http::Router& router, const config::Settings& settings,
                                           const Authenticator& auth, store::Store& store, store::SessionPool& pool,
                                           store::IngestQueue& queue, const dispatch::Router& lanes,
-                                          prometheus::Registry& registry);
+                                          prometheus::Registry& registry, StockView* view = nullptr);
 /// Commits what the inventory intake still holds and stops its thread.
 void StopInbound(Inbound& inbound);
 

@@ -23,6 +23,8 @@ class Router;
 
 namespace orderbridge::api {
 
+class StockView;  // checkout.hpp
+
 /// Normalizes a WooCommerce body (a webhook's, or an order the poller read) and builds the record
 /// the ingest queue commits: entities, their events and the lanes each goes to. `n` says whether the
 /// body was usable; an unusable one gives a record with `reject_reason` and no entities. The body is
@@ -36,6 +38,6 @@ store::IngestRecord PrepareWooRecord(const config::StoreSettings& store, const s
 /// decides which connectors each event is delivered to.
 void AddWebhookRoutes(http::Router& router, const config::Settings& settings, store::IngestQueue& queue,
                       prometheus::Registry& registry, const model::SchemaValidator* validator,
-                      const dispatch::Router& lanes);
+                      const dispatch::Router& lanes, StockView* view = nullptr);
 
 }  // namespace orderbridge::api

@@ -141,7 +141,8 @@ struct StoreSettings {
     std::vector<std::string> webhook_secrets;  ///< secrets; several while one is rotated
     std::string signature_algorithm = "sha256";
     std::optional<StoreApiSettings> api;
-    std::vector<std::string> currencies;  ///< empty: any currency
+    std::vector<std::string> currencies;          ///< empty: any currency
+    std::vector<std::string> shipping_countries;  ///< checkout: where the store ships; empty: anywhere
     PollerSettings poller;
     WebhookWatchSettings webhooks;
     RuleSettings rules;
@@ -213,6 +214,11 @@ struct InventorySettings {
     Duration coalesce_window = 200ms;  ///< levels of one SKU arriving within it become one write
 };
 
+struct CheckoutSettings {
+    std::string live_check;   ///< an erpnext connector asked live for the cart's stock; empty: the cache only
+    Duration budget = 200ms;  ///< how long a live check may take before the cache answers (stale)
+};
+
 struct ModelSettings {
     bool validate_events = false;
 };
@@ -226,6 +232,7 @@ struct Settings {
     std::vector<ConnectorSettings> connectors;
     ModelSettings model;
     InventorySettings inventory;
+    CheckoutSettings checkout;
 };
 
 /// The name of a store's implicit WooCommerce lane.

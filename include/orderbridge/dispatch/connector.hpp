@@ -27,6 +27,7 @@ struct HttpCall {
     std::string url;
     Headers headers;
     std::string body;
+    std::optional<std::chrono::milliseconds> timeout;  ///< this call only; else the client's
 };
 
 struct HttpAnswer {

@@ -288,6 +288,8 @@ class Session {
     /// `limit` events. Returns the events deleted.
     virtual std::int64_t PruneOutbox(const std::string& before, int limit) = 0;
     virtual void Ping() = 0;
+    /// Every entity of `kind` (the checkout view loads the products at start).
+    virtual std::vector<EntityRow> EntitiesOfKind(const std::string& kind) = 0;
     /// Entities whose parent is `parent_id` (a shipment's order), of `kind`, oldest change first.
     virtual std::vector<EntityRow> ChildEntities(const std::string& parent_id, const std::string& kind) = 0;
 
