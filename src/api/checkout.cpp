@@ -57,6 +57,11 @@ void StockView::SetProduct(const std::string& store, const std::string& sku, boo
     products_[store + '\n' + sku] = Product{manages_stock, stock_quantity, stock_status};
 }
 
+std::vector<std::pair<std::string, std::int64_t>> StockView::Levels() const {
+    std::shared_lock lk(mu_);
+    return {levels_.begin(), levels_.end()};
+}
+
 StockView::Availability StockView::Get(const std::string& store, const std::string& sku) const {
     std::shared_lock lk(mu_);
     if (auto it = levels_.find(sku); it != levels_.end()) return {true, it->second, "levels"};

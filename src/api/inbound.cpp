@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "orderbridge/api/checkout.hpp"
@@ -329,24 +330,28 @@ class Inbound {
     struct Waiting {
         std::vector<store::StockLevel> levels;
         std::function<void(bool, const std::string&)> done;
+        std::vector<std::string> resync;  ///< SKUs written again even when their sum did not change
     };
 
     void Count(const std::string& connector, const std::string& kind, const std::string& outcome) {
         received_.Add({{"connector", connector}, {"kind", kind}, {"outcome", outcome}}).Increment();
     }
 
-    void Submit(std::vector<store::StockLevel> levels, std::function<void(bool, const std::string&)> done) {
+  public:
+    void Submit(std::vector<store::StockLevel> levels, std::function<void(bool, const std::string&)> done,
+                std::vector<std::string> resync = {}) {
         {
             std::lock_guard lk(mu_);
             if (stopping_) {
                 done(false, "shutting down");
                 return;
             }
-            waiting_.push_back(Waiting{std::move(levels), std::move(done)});
+            waiting_.push_back(Waiting{std::move(levels), std::move(done), std::move(resync)});
         }
         cv_.notify_all();
     }
 
+  private:
     void Loop() {
         std::unique_lock lk(mu_);
         while (true) {
@@ -364,13 +369,18 @@ class Inbound {
 
     void Commit(std::vector<Waiting>& batch) {
         std::vector<store::StockLevel> levels;
-        for (auto& w : batch)
+        std::set<std::string> resync;
+        for (auto& w : batch) {
             levels.insert(levels.end(), w.levels.begin(), w.levels.end());
+            resync.insert(w.resync.begin(), w.resync.end());
+        }
         std::vector<store::IngestRecord> records;
         auto sums = std::make_shared<std::vector<std::pair<std::string, std::int64_t>>>();
         try {
             if (!session_) session_ = store_.Open();
-            const auto cached = session_->UpsertStock(levels);
+            auto cached = levels.empty() ? std::map<std::string, std::vector<store::StockLevel>>{}
+                                         : session_->UpsertStock(levels);
+            if (!resync.empty()) cached.merge(session_->GetStock({resync.begin(), resync.end()}));
             const auto now = std::chrono::system_clock::now();
             for (const auto& [sku, rows] : cached) {
                 const model::InventoryLevel level = inbound::Aggregate(sku, rows);
@@ -379,7 +389,7 @@ class Inbound {
                 const std::string entity_id = "inventory:" + sku;
                 // The same sums as last time: nothing to write.
                 if (auto stored = session_->GetEntity(entity_id);
-                    stored && json::parse(stored->data, nullptr, false) == data)
+                    stored && json::parse(stored->data, nullptr, false) == data && !resync.contains(sku))
                     continue;
                 store::IngestRecord rec;
                 rec.topic = "inventory.updated";
@@ -647,6 +657,15 @@ std::shared_ptr<Inbound> AddInboundRoutes(http::Router& router, const config::Se
 
 void StopInbound(Inbound& inbound) {
     inbound.Stop();
+}
+
+void ResyncStock(Inbound& inbound, std::vector<std::string> skus) {
+    inbound.Submit(
+        {},
+        [](bool ok, const std::string& error) {
+            if (!ok) log::Warn("stock resync not committed", {{"error", error}});
+        },
+        std::move(skus));
 }
 
 }  // namespace orderbridge::api

@@ -244,6 +244,8 @@ int Application::Run() {
     StopStack stops;  // declared after what its actions touch, so it unwinds first
     stops.Push("store", [&sessions] { sessions.Stop(); });
     stops.Push("ingest", [&ingest] { ingest.Stop(); });
+    reconciler.ReconcileStock(
+        &stock, [&inbound](std::vector<std::string> skus) { api::ResyncStock(*inbound, std::move(skus)); });
     reconciler.Start();
     stops.Push("reconcile", [&reconciler] { reconciler.Stop(); });
     stops.Push("checkout", [&checkout] { api::StopCheckout(*checkout); });

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "orderbridge/api/checkout.hpp"
 #include "orderbridge/api/webhooks.hpp"
 #include "orderbridge/core/clock.hpp"
 #include "orderbridge/core/log.hpp"
@@ -46,12 +47,18 @@ struct Families {
           repairs(prometheus::BuildCounter()
                       .Name("orderbridge_webhook_repairs_total")
                       .Help("Webhooks the watchdog re-enabled or created, by store, topic and action")
-                      .Register(r)) {}
+                      .Register(r)),
+          drift(prometheus::BuildCounter()
+                    .Name("orderbridge_stock_drift_total")
+                    .Help("SKUs whose stock in the shop differed from the inventory cache's level when the poller "
+                          "compared them (each written again), by store")
+                    .Register(r)) {}
     prometheus::Family<prometheus::Gauge>& lag;
     prometheus::Family<prometheus::Counter>& orders;
     prometheus::Family<prometheus::Counter>& runs;
     prometheus::Family<prometheus::Gauge>& health;
     prometheus::Family<prometheus::Counter>& repairs;
+    prometheus::Family<prometheus::Counter>& drift;
 };
 
 std::string Str(const json& j, const char* key) {
@@ -92,7 +99,8 @@ class StoreSync {
                      {"watermark", nullptr},
                      {"last_run_at", nullptr},
                      {"last_error", nullptr},
-                     {"missed_orders", 0}}},
+                     {"missed_orders", 0},
+                     {"stock_drift", 0}}},
                    {"webhooks", json::array()}};
     }
     ~StoreSync() { Stop(); }
@@ -112,6 +120,11 @@ class StoreSync {
     json Status() const {
         std::lock_guard lk(status_mu_);
         return status_;
+    }
+
+    void ReconcileStock(const api::StockView* view, std::function<void(std::vector<std::string>)> resync) {
+        view_ = view;
+        resync_ = std::move(resync);
     }
 
   private:
@@ -186,6 +199,7 @@ class StoreSync {
                 if (!list.is_array()) throw std::runtime_error("GET /orders did not answer a list");
                 Ingest(list, newest);
             }
+            if (!Stopping()) CompareStock(client);
             if (!Stopping()) {
                 if (newest != from) session_->SetWatermark(name, newest);
                 const auto wm = model::ParseWooGmt(newest);
@@ -244,6 +258,46 @@ class StoreSync {
             std::lock_guard lk(status_mu_);
             status_["poller"]["missed_orders"] = status_["poller"]["missed_orders"].get<int>() + missed;
         }
+    }
+
+    // Products likewise: the shop's stock of every SKU with a level, read by SKU (which covers
+    // variations), 100 at a time; a managed stock that differs from the level is written again.
+    void CompareStock(dispatch::HttpClient& client) {
+        if (!view_ || !resync_) return;
+        const auto levels = view_->Levels();
+        std::vector<std::string> drifted;
+        for (std::size_t i = 0; i < levels.size() && !Stopping(); i += 100) {
+            std::map<std::string, std::int64_t> want;
+            std::string skus;
+            for (std::size_t j = i; j < std::min(levels.size(), i + 100); ++j) {
+                want.emplace(levels[j].first, levels[j].second);
+                skus += (skus.empty() ? "" : ",") + levels[j].first;
+            }
+            const auto a = rest_.Call(client, "GET", "/products", {{"sku", skus}, {"per_page", "100"}});
+            if (a.transport != dispatch::HttpAnswer::Transport::kAnswered || a.status != 200)
+                throw std::runtime_error("GET /products?sku=: " +
+                                         (a.transport == dispatch::HttpAnswer::Transport::kAnswered
+                                              ? "HTTP " + std::to_string(a.status)
+                                              : a.error));
+            const json list = json::parse(a.body, nullptr, false);
+            if (!list.is_array()) continue;
+            for (const auto& p : list) {
+                const auto it = want.find(Str(p, "sku"));
+                if (it == want.end() || p.value("manage_stock", json(false)) != json(true)) continue;
+                const json& q = p.contains("stock_quantity") ? p["stock_quantity"] : json();
+                if (!q.is_number_integer() || q.get<std::int64_t>() != it->second) drifted.push_back(it->first);
+            }
+        }
+        if (drifted.empty()) return;
+        m_.drift.Add({{"store", s_.id}}).Increment(static_cast<double>(drifted.size()));
+        log::Info("stock in the shop differs from the inventory levels; writing it again",
+                  {{"store", s_.id}, {"skus", static_cast<std::int64_t>(drifted.size())}});
+        {
+            std::lock_guard lk(status_mu_);
+            status_["poller"]["stock_drift"] =
+                status_["poller"]["stock_drift"].get<std::int64_t>() + static_cast<std::int64_t>(drifted.size());
+        }
+        resync_(std::move(drifted));
     }
 
     // --- watchdog ------------------------------------------------------------------------------
@@ -338,6 +392,8 @@ class StoreSync {
     Families& m_;
     dispatch::WooRest rest_;
     std::unique_ptr<store::Session> session_;  // the thread's
+    const api::StockView* view_ = nullptr;
+    std::function<void(std::vector<std::string>)> resync_;
 
     std::mutex mu_;
     std::condition_variable cv_;
@@ -372,6 +428,11 @@ Reconciler::Reconciler(const config::Settings& settings, store::Store& store, st
 
 Reconciler::~Reconciler() {
     Stop();
+}
+
+void Reconciler::ReconcileStock(const api::StockView* view, std::function<void(std::vector<std::string>)> resync) {
+    for (auto& s : impl_->stores)
+        s->ReconcileStock(view, resync);
 }
 
 void Reconciler::Start() {

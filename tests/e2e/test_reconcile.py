@@ -27,7 +27,9 @@ def config(storage, woo_url, sink_url, poller=True, repair=False):
 server:
   listen: "127.0.0.1:0"
   io_threads: 2
-  admin_tokens: [{{name: support, token: "viewer-token-0123456789", role: viewer}}]
+  admin_tokens:
+    - {{name: support, token: "viewer-token-0123456789", role: viewer}}
+    - {{name: ops, token: "operator-token-0123456789", role: operator}}
 log: {{level: info, format: json, access_log: false}}
 {storage.config()}
 stores:
@@ -136,6 +138,22 @@ class PollerTest(unittest.TestCase):
         wait_for(lambda: utc_now() > modified, timeout=3, what="the next second")
         self.woo.set_order_status(70050, "completed")
         wait_for(lambda: len(self.sink.by_entity().get("wc:main:70050", [])) == 2, timeout=20, what="the update")
+
+
+    def test_stock_that_drifted_in_the_shop_is_written_again(self):
+        self.woo.add_product(801, "MUG-BLUE", stock_quantity=0)
+        levels = {"levels": [{"sku": "MUG-BLUE", "location": "east", "on_hand": 6, "available": 5,
+                              "as_of": "2026-11-20T10:00:00Z", "source": "wms"}]}
+        status, _, _ = self.d.request("POST", "/v1/inventory", body=json.dumps(levels).encode(),
+                                      headers={"Authorization": "Bearer operator-token-0123456789",
+                                               "Content-Type": "application/json"})
+        self.assertEqual(status, 202)
+        wait_for(lambda: self.woo.stock_of("MUG-BLUE") == 5, timeout=20, what="the first write")
+        self.woo.set_stock(801, 2)  # someone edits the stock in the shop's admin
+        wait_for(lambda: self.woo.stock_of("MUG-BLUE") == 5, timeout=20, what="the drift corrected")
+        wait_for(lambda: self.stores()[0]["poller"]["stock_drift"] >= 1, timeout=10, what="the drift counted")
+        _, _, metrics = self.d.request("GET", "/metrics")
+        self.assertGreaterEqual(metric(metrics, "orderbridge_stock_drift_total", store="main"), 1.0)
 
 
 class WatchdogTest(unittest.TestCase):

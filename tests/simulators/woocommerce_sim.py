@@ -44,7 +44,8 @@ shows it, plus "notes": [note, ...] oldest first}, `webhooks` {id: webhook as th
 answered or "hang" / "reset"; `status_counts()`; `wait_until(predicate, timeout, what)` waits until
 predicate(sim) holds (AssertionError on timeout). Convenience: `stock_of(sku)` the stock_quantity the API
 shows for the product or variation with exactly that SKU (None if it does not manage stock or is unknown),
-`order_status(id)` and `order_notes(id)` (KeyError for an unknown order).
+`order_status(id)` and `order_notes(id)` (KeyError for an unknown order); `set_stock(id, quantity)` edits a
+product's or variation's stock as the shop's admin would (no webhook is sent).
 
 Scripting (the shared `Scripted` mixin): `script(*rules)` appends rules consumed in order by the requests
 they match (an int N is short for {"status": N}); `clear_script()`, `pending_rules()`. Rule keys:
@@ -1736,6 +1737,18 @@ class WooCommerceSim(Scripted, Recorded, ThreadedServer):
             shop._resync(pid)
             shop.cond.notify_all()
             return shop.product_view(p)
+
+    def set_stock(self, id, stock_quantity):
+        """Changes a stock-managing product's or variation's quantity as an edit in the shop's admin would
+        (stock_status follows, date_modified is refreshed); KeyError if unknown."""
+        with self._shop.cond:
+            shop = self._shop
+            is_variation = int(id) in shop.variations
+            item = shop.variations[int(id)] if is_variation else shop.products[int(id)]
+            item["stock_quantity"] = _intval(stock_quantity)
+            item["date_modified"] = _now()
+            shop._validate_stock(item, is_variation)
+            shop.cond.notify_all()
 
     def add_variation(self, product_id, variation_id, sku, stock_quantity=None, manage_stock=True):
         """A variation of product_id (which becomes "variable"); KeyError if the product is unknown."""

@@ -46,6 +46,8 @@ class StockView {
     void SetProduct(const std::string& store, const std::string& sku, bool manages_stock,
                     std::optional<std::int64_t> stock_quantity, const std::string& stock_status);
     Availability Get(const std::string& store, const std::string& sku) const;
+    /// Every SKU with levels and its sum (the poller compares them with the shop's stock).
+    std::vector<std::pair<std::string, std::int64_t>> Levels() const;
 
   private:
     struct Product {

@@ -40,6 +40,8 @@ std::shared_ptr<Inbound> AddInboundRoutes(http::Router& router, const config::Se
                                           prometheus::Registry& registry, StockView* view = nullptr);
 /// Commits what the inventory intake still holds and stops its thread.
 void StopInbound(Inbound& inbound);
+/// Writes these SKUs' cached sums to the stores again (the poller found the shop's stock drifted).
+void ResyncStock(Inbound& inbound, std::vector<std::string> skus);
 
 namespace inbound {
 

@@ -9,6 +9,7 @@
 //     delivery URL) and reports a disabled or missing one; with `repair: true` it re-enables it or
 //     creates it with the store's first webhook secret.
 // Metrics: poller lag, orders the poller found that no webhook brought, webhook health per topic.
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -25,6 +26,9 @@ class SchemaValidator;
 namespace orderbridge::dispatch {
 class Router;
 }
+namespace orderbridge::api {
+class StockView;
+}
 
 namespace orderbridge::app {
 
@@ -33,6 +37,9 @@ class Reconciler {
     Reconciler(const config::Settings& settings, store::Store& store, store::IngestQueue& queue,
                const dispatch::Router& lanes, const model::SchemaValidator* validator, prometheus::Registry& registry);
     ~Reconciler();
+    /// Stock reconciliation: the poller compares the shop's stock of every SKU in `view` with its
+    /// level and hands the SKUs that drifted to `resync` (which writes them again). Before Start.
+    void ReconcileStock(const api::StockView* view, std::function<void(std::vector<std::string>)> resync);
     void Start();
     void Stop();
     /// Per store: the poller's watermark, last run and error; each expected webhook's state.
