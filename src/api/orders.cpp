@@ -264,6 +264,17 @@ void AddOrderRoutes(http::Router& router, const Authenticator& auth, store::Sess
                 body["findings"] = json::parse(row.findings, nullptr, false);
                 body["order"] = json::parse(row.data, nullptr, false);
                 body["deliveries"] = DeliveryStates(s.EntityDeliveries(id));
+                // Its refunds and shipments, each with its own delivery state.
+                for (const char* kind : {"refund", "shipment"}) {
+                    json children = json::array();
+                    for (const auto& child : s.ChildEntities(id, kind)) {
+                        children.push_back({{"entity_id", child.entity_id},
+                                            {"status", child.canonical_status},
+                                            {"version", child.version},
+                                            {"deliveries", DeliveryStates(s.EntityDeliveries(child.entity_id))}});
+                    }
+                    body[std::string(kind) + "s"] = children;
+                }
                 return http::Response::Json(200, body.dump());
             });
         } catch (...) {

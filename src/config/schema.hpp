@@ -233,6 +233,7 @@ void Describe(V& v, ConnectorSettings& c) {
         v.Field("delivery_days", c.delivery_days, {false, Between(0, 365)});
         v.Field("shipping_account", c.shipping_account);
         v.Field("tax_account", c.tax_account);
+        v.Field("refund_item", c.refund_item);
         v.Field("webhook_secret", c.inbound_secret);
     }
     if (v.ForKind(c.kind, ConnectorKind::kShipstation)) {

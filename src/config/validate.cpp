@@ -209,14 +209,19 @@ void Validate(const Settings& s, std::vector<Problem>& problems) {
                 Add(problems, path + ".warehouse", "is required for kind erpnext");
             if (c.auth.api_key.empty() || c.auth.api_secret.empty())
                 Add(problems, path + ".auth", "api_key and api_secret are required for kind " + kind);
-            static const std::vector<std::string> kErpTypes = {"order.*", "order.created", "order.updated",
-                                                               "order.cancelled", "order.deleted"};
+            std::vector<std::string> types = {"order.*", "order.created", "order.updated", "order.cancelled",
+                                              "order.deleted"};
+            if (c.kind == ConnectorKind::kErpnext) types.push_back("refund.created");
             for (std::size_t k = 0; k < c.subscribe.size(); ++k) {
-                if (std::find(kErpTypes.begin(), kErpTypes.end(), c.subscribe[k]) == kErpTypes.end()) {
+                if (std::find(types.begin(), types.end(), c.subscribe[k]) == types.end()) {
                     Add(problems, path + ".subscribe[" + std::to_string(k) + "]",
-                        "kind " + kind +
-                            " takes order events in this version (order.created, order.updated, "
-                            "order.cancelled, order.deleted)");
+                        "kind " + kind + " takes order events" +
+                            (c.kind == ConnectorKind::kErpnext ? " and refund.created" : std::string()) +
+                            " in this version (order.created, order.updated, order.cancelled, order.deleted)");
+                }
+                if (c.subscribe[k] == "refund.created" && c.refund_item.empty()) {
+                    Add(problems, path + ".refund_item",
+                        "is required to subscribe to refund.created (the non-stock Item of credit notes)");
                 }
             }
         }

@@ -8,6 +8,11 @@
 //                                 attempt is submitted; a submitted one is the same order (success).
 //   order cancelled / deleted     cancel the Sales Order while nothing has been delivered
 //   order not paid yet            nothing is sent (success, with the reason recorded)
+//   refund.created                a money-only credit note: a Sales Invoice with is_return 1,
+//                                 update_stock 0, one line of the configured `refund_item` at minus
+//                                 the refunded amount, po_no = the refund's idempotency key (found
+//                                 by it before it is created again), the customer of the order's
+//                                 Sales Order; submitted in the insert
 // After an ambiguous failure (timeout, reset) Lookup finds the order by po_no before any retry.
 // Frappe's validation errors are HTTP 417 with the text in `_server_messages`, a JSON string of
 // JSON strings: parsed twice, HTML stripped. Submitted orders are locked in ERPNext: later changes
@@ -91,6 +96,7 @@ class ErpNextConnector final : public Connector {
             return detail::Permanent("the event is not an order envelope");
         const json& order = env["data"];
         const std::string key = env.value("idempotency_key", "");
+        if (task.type == "refund.created") return CreditNote(client, key, order, env.value("occurred_at", ""));
         const std::string status = order.value("canonical_status", "");
         if (task.type == "order.cancelled" || task.type == "order.deleted" || status == "cancelled")
             return Cancel(client, key);
@@ -106,6 +112,11 @@ class ErpNextConnector final : public Connector {
         if (task.type == "order.cancelled" || task.type == "order.deleted") return std::nullopt;
         const json env = json::parse(task.payload, nullptr, false);
         if (!env.is_object()) return std::nullopt;
+        if (task.type == "refund.created") {
+            json note;
+            if (FindCreditNote(client, env.value("idempotency_key", ""), note) || note.is_null()) return std::nullopt;
+            return ExistingCreditNote(client, note);
+        }
         json so;
         if (auto err = FindSalesOrder(client, env.value("idempotency_key", ""), so)) return std::nullopt;
         if (so.is_null()) return std::nullopt;  // it did not arrive: creating it again is safe
@@ -138,7 +149,7 @@ class ErpNextConnector final : public Connector {
 
     std::optional<DeliveryResult> FindSalesOrder(HttpClient& client, const std::string& key, json& out) {
         const json filters = json::array({json::array({"po_no", "=", key}), json::array({"docstatus", "<", 2})});
-        const json fields = json::array({"name", "docstatus", "status", "delivery_status"});
+        const json fields = json::array({"name", "docstatus", "status", "delivery_status", "customer", "currency"});
         const auto a = Call(
             client, "GET",
             "/api/resource/Sales%20Order?filters=" + UrlEncode(filters.dump()) + "&fields=" + UrlEncode(fields.dump()));
@@ -293,6 +304,80 @@ class ErpNextConnector final : public Connector {
         const auto a = Call(client, "POST", "/api/method/frappe.client.cancel", &body);
         if (!Ok(a)) return Failure(a, "cancel Sales Order " + name);
         r.reason = "Sales Order " + name + " cancelled";
+        return r;
+    }
+
+    std::optional<DeliveryResult> FindCreditNote(HttpClient& client, const std::string& key, json& out) {
+        const json filters = json::array(
+            {json::array({"po_no", "=", key}), json::array({"is_return", "=", 1}), json::array({"docstatus", "<", 2})});
+        const auto a = Call(client, "GET",
+                            "/api/resource/Sales%20Invoice?filters=" + UrlEncode(filters.dump()) +
+                                "&fields=" + UrlEncode(R"(["name","docstatus"])"));
+        if (!Ok(a)) return Failure(a, "find credit note by po_no");
+        const json j = json::parse(a.body, nullptr, false);
+        out = nullptr;
+        if (j.is_object() && j.contains("data") && j["data"].is_array() && !j["data"].empty()) out = j["data"][0];
+        return std::nullopt;
+    }
+
+    DeliveryResult ExistingCreditNote(HttpClient& client, const json& note) {
+        const std::string name = note.value("name", "");
+        if (note.value("docstatus", 0) == 0) {
+            const json body = {{"docstatus", 1}};
+            const auto a = Call(client, "PUT", "/api/resource/Sales%20Invoice/" + UrlEncode(name), &body);
+            if (!Ok(a)) return Failure(a, "submit credit note " + name);
+            DeliveryResult r;
+            r.external_id = name;
+            r.reason = "credit note " + name + " submitted";
+            return r;
+        }
+        DeliveryResult r;
+        r.error_class = core::ErrorClass::kDuplicate;
+        r.external_id = name;
+        r.reason = "credit note " + name + " exists";
+        return r;
+    }
+
+    DeliveryResult CreditNote(HttpClient& client, const std::string& key, const json& refund,
+                              const std::string& occurred_at) {
+        if (s_.refund_item.empty())
+            return detail::Permanent("refunds need connectors[].refund_item (a non-stock Item for credit notes)");
+        json note;
+        if (auto err = FindCreditNote(client, key, note)) return *err;
+        if (!note.is_null()) return ExistingCreditNote(client, note);
+        const std::string order_ref = refund.value("order_ref", "");
+        json so;
+        if (auto err = FindSalesOrder(client, order_ref, so)) return *err;
+        if (so.is_null()) {
+            // The order may still be on its way (or was never sent): try again later.
+            DeliveryResult r;
+            r.error_class = core::ErrorClass::kTransient;
+            r.reason = "no Sales Order with po_no " + order_ref + " yet: the refund waits for its order";
+            return r;
+        }
+        const int exp = refund.value("currency_exponent", 2);
+        std::string remarks = "WooCommerce refund " + refund.value("source_refund_id", "") + " of order " + order_ref;
+        if (!refund.value("reason", "").empty()) remarks += ": " + refund.value("reason", "");
+        const json body = {
+            {"customer", so.value("customer", "")},
+            {"company", s_.company},
+            {"posting_date", occurred_at.substr(0, 10)},
+            {"set_posting_time", 1},  // else ERPNext posts it today, not on the refund's date
+            {"is_return", 1},
+            {"update_stock", 0},
+            {"po_no", key},
+            {"currency", refund.value("currency", so.value("currency", ""))},
+            {"remarks", remarks},
+            {"items", json::array({{{"item_code", s_.refund_item},
+                                    {"qty", -1},
+                                    {"rate", detail::MajorUnits(refund.value("amount", std::int64_t{0}), exp)}}})},
+            {"docstatus", 1}};
+        const auto a = Call(client, "POST", "/api/resource/Sales%20Invoice", &body);
+        if (!Ok(a)) return Failure(a, "create credit note");
+        const json j = json::parse(a.body, nullptr, false);
+        DeliveryResult r;
+        r.external_id = j.is_object() && j.contains("data") ? j["data"].value("name", "") : "";
+        r.reason = "credit note " + r.external_id + " against Sales Order " + so.value("name", "");
         return r;
     }
 

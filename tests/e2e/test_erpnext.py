@@ -19,7 +19,7 @@ VIEWER = {"Authorization": "Bearer viewer-token-0123456789"}
 SKUS = ("POD-CER-WHT", "FLT-2-100")
 
 
-def config(storage, erp_url):
+def config(storage, erp_url, subscribe='["order.*"]', extra=""):
     return f"""
 server:
   listen: "127.0.0.1:0"
@@ -35,14 +35,14 @@ connectors:
     kind: erpnext
     base_url: "{erp_url}"
     auth: {{api_key: "k", api_secret: "s"}}
-    subscribe: ["order.*"]
+    subscribe: {subscribe}
     company: "Acme Ltd"
     warehouse: "Stores - ACME"
     delivery_days: 3
     shipping_account: "Freight - ACME"
     timeout: 1s
-    retry: {{max_attempts: 6, initial_backoff: 50ms, max_backoff: 300ms, max_age: 1h}}
-"""
+    retry: {{max_attempts: 10, initial_backoff: 50ms, max_backoff: 300ms, max_age: 1h}}
+{extra}"""
 
 
 def order_body(order_id, status="processing", modified="2025-10-14T13:41:15"):
@@ -139,6 +139,65 @@ class ErpNextTest(unittest.TestCase):
         self.assertEqual(self.orders_for("wc:main:36001"), [])
         self.post(order_body(36001, status="processing", modified="2025-10-15T10:00:00"), topic="order.updated")
         self.erp.wait_until(lambda e: len(self.orders_for("wc:main:36001")) == 1, timeout=20)
+
+
+class RefundTest(unittest.TestCase):
+    """refund.created becomes a money-only credit note (research/erp_3pl.md 1.6; choices in
+    docs/connectors.md): a return Sales Invoice keyed by the refund's po_no, for the customer of the
+    order's Sales Order, booked once."""
+
+    def setUp(self):
+        self.erp = ErpNextSim(items=("GRD-BURR-01", "POD-CER-WHT", "FLT-2-100", "WOO-REFUND"),
+                              non_stock_items=("WOO-REFUND",), currency="USD")
+        self.storage = Storage("sqlite")
+        self.d = Daemon(config(self.storage, self.erp.url, subscribe='["order.*", refund.created]',
+                               extra='    refund_item: "WOO-REFUND"')).start()
+
+    def tearDown(self):
+        self.d.stop()
+        self.erp.close()
+
+    def notes(self):
+        return {i.get("po_no"): i for i in self.erp.sales_invoices.values() if i.get("is_return") == 1}
+
+    def test_partial_refunds_become_credit_notes_once(self):
+        body = fixture("order_refunds.json")  # order 4110, refunds 4111 (26.67) and 4112 (8.66)
+        for topic in ("order.created", "order.updated"):  # the repeat books nothing more
+            status, _, _ = self.d.request("POST", "/webhooks/woocommerce/main", body=body,
+                                          headers=woo_headers(body, SECRET, topic))
+            self.assertIn(status, (200, 202))
+        self.erp.wait_until(lambda e: len([i for i in self.notes().values() if i["docstatus"] == 1]) == 2,
+                            timeout=20, what="two submitted credit notes")
+        notes = self.notes()
+        self.assertEqual(sorted(notes), ["wc:main:r4111", "wc:main:r4112"])
+        so = [s for s in self.erp.sales_orders.values() if s.get("po_no") == "wc:main:4110"][0]
+        note = notes["wc:main:r4111"]
+        self.assertEqual(note["customer"], so["customer"])
+        self.assertEqual(note["update_stock"], 0)
+        self.assertEqual([(i["item_code"], i["qty"], i["rate"]) for i in note["items"]], [("WOO-REFUND", -1, 26.67)])
+        self.assertAlmostEqual(note["grand_total"], -26.67)
+        self.assertIn("Dripper arrived cracked", note["remarks"])
+        self.assertAlmostEqual(notes["wc:main:r4112"]["grand_total"], -8.66)
+        wait_for(lambda: all(d["state"] == "delivered" for d in self.refund_deliveries()), what="delivered")
+        self.assertEqual(len(self.notes()), 2)
+
+    def test_a_credit_note_created_but_never_acknowledged_is_found_not_booked_twice(self):
+        self.erp.script({"reset": True, "commit": True, "match": {"method": "POST",
+                                                                  "path_prefix": "/api/resource/Sales Invoice"}})
+        body = fixture("order_refunds.json")
+        self.d.request("POST", "/webhooks/woocommerce/main", body=body, headers=woo_headers(body, SECRET))
+        self.erp.wait_until(lambda e: len([i for i in self.notes().values() if i["docstatus"] == 1]) == 2,
+                            timeout=20, what="two submitted credit notes")
+        wait_for(lambda: all(d["state"] == "delivered" for d in self.refund_deliveries()), what="delivered")
+        self.assertEqual(len(self.notes()), 2)
+        self.assertEqual(self.erp.pending_rules(), 0)
+
+    def refund_deliveries(self):
+        """The ERP lane's delivery state of each refund of the order (GET /v1/orders/{id} lists them)."""
+        _, _, data = self.d.request("GET", "/v1/orders/wc:main:4110", headers=VIEWER)
+        refunds = json.loads(data)["refunds"]
+        self.assertEqual(sorted(r["entity_id"] for r in refunds), ["wc:main:refund:4111", "wc:main:refund:4112"])
+        return [d for r in refunds for d in (r["deliveries"] or [{"state": "none"}])]
 
 
 if __name__ == "__main__":

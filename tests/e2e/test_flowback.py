@@ -112,8 +112,11 @@ class FlowBackTest(unittest.TestCase):
         notes = self.notes(52001)
         self.assertEqual(len(notes), 1, notes)
         # The order's timeline shows the shipment and what was written back, after the delivery to ShipStation.
-        _, _, data = self.d.request("GET", f"/v1/orders/{key}/timeline", headers=VIEWER)
-        steps = json.loads(data)["steps"]
+        # (the attempt is recorded just after WooCommerce answered)
+        def timeline():
+            return json.loads(self.d.request("GET", f"/v1/orders/{key}/timeline", headers=VIEWER)[2])["steps"]
+        wait_for(lambda: "writeback" in [s["step"] for s in timeline()], timeout=10, what="the writeback step")
+        steps = timeline()
         names = [s["step"] for s in steps]
         self.assertIn("shipment", names)
         self.assertIn("writeback", names)

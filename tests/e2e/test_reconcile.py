@@ -124,13 +124,15 @@ class PollerTest(unittest.TestCase):
         by_entity = self.sink.by_entity()
         self.assertEqual(sorted(by_entity), [f"wc:main:{i}" for i in range(70001, 70101)])
         self.assertTrue(all(len(v) == 1 for v in by_entity.values()), {k: v for k, v in by_entity.items() if len(v) > 1})
+        # The run that brought them has ended when the lag is reported.
+        wait_for(lambda: b'orderbridge_poller_lag_seconds{store="main"}' in self.d.request("GET", "/metrics")[2],
+                 timeout=10, what="the poller run to end")
         _, _, metrics = self.d.request("GET", "/metrics")
         missed = metric(metrics, "orderbridge_poller_orders_total", outcome="missed", store="main")
         webhook_new = answers.count(202)
         self.assertEqual(missed + webhook_new, 100)
         self.assertGreaterEqual(missed, 90)
         self.assertIsNotNone(self.stores()[0]["poller"]["watermark"])
-        self.assertIn(b"orderbridge_poller_lag_seconds{store=\"main\"}", metrics)
 
         # A later change in the shop (no webhook) is picked up too, as a new version. WooCommerce's
         # date_modified has whole seconds, and two changes within one second cannot be ordered: change

@@ -3,13 +3,15 @@
 (Python stdlib only).
 
 It follows the ERP/3PL fact sheet (erp_3pl.md), section 1 (ERPNext: auth, the generic REST surface,
-Customer, Sales Order, idempotent lookup, stock levels per Bin, errors, rate limiting, webhooks back to
-the middleware) and section 7.4 (the behaviours a simulator must reproduce), with the awkward parts kept:
-HTTP 417 for every validation error, a `_server_messages` member that is a JSON string holding a list of
-JSON strings, informational `_server_messages` on HTTP 200, a second customer with an existing name
-silently created as "Name - 1", a duplicate `po_no` for the same customer refused (the server-side dedupe
-key), Sales Orders answered as `{"data": doc}` with HTTP 200 (not 201), docstatus transitions, lists that
-return only `name` and 20 rows unless asked otherwise, a signed webhook per stock level change. Where the
+Customer, Sales Order, idempotent lookup, Sales Invoice credit notes for refunds, stock levels per Bin,
+errors, rate limiting, webhooks back to the middleware) and section 7.4 (the behaviours a simulator must
+reproduce), with the awkward parts kept: HTTP 417 for every validation error, a `_server_messages` member
+that is a JSON string holding a list of JSON strings, informational `_server_messages` on HTTP 200, a
+second customer with an existing name silently created as "Name - 1", a duplicate `po_no` for the same
+customer refused on Sales Orders (the server-side dedupe key) but not on Sales Invoices, documents
+answered as `{"data": doc}` with HTTP 200 (not 201), docstatus transitions, credit notes as Sales
+Invoices with is_return 1 and negative quantities, lists that return only `name` and 20 rows unless asked
+otherwise, a signed webhook per stock level change. Where the
 fact sheet is silent, the Frappe/ERPNext v15 sources decided the detail (message texts, exception
 classes, where the exception text is omitted).
 
@@ -26,6 +28,14 @@ In a test process:
         erp.configure_stock_webhook(receiver_url, secret="whsec")
         erp.set_stock("SKU-1", "Stores - ACME", 12, reserved_qty=2)   # the Bin changes, its webhook is POSTed
 
+    with ErpNextSim(non_stock_items=("WOO-REFUND",)) as erp:            # a refund connector's credit notes
+        erp.add_customer("Jane Doe")
+        erp.script({"reset": True, "commit": True,
+                    "match": {"method": "POST", "path_prefix": "/api/resource/Sales Invoice"}})
+        ... the connector POSTs {"customer", "is_return": 1, "po_no", "docstatus": 1,
+                                 "items": [{"item_code": "WOO-REFUND", "qty": -1, "rate": 12.5}]} ...
+        erp.wait_until(lambda e: any(si["status"] == "Return" for si in e.sales_invoices.values()))
+
 Constructor: ErpNextSim(api_key="k", api_secret="s", company="Acme Ltd", items=("SKU-1", "SKU-2", "SKU-3"),
 warehouses=("Stores - ACME",), allow_against_multiple_purchase_orders=False, *, non_stock_items=(),
 custom_fields=(), currency="EUR", naming_year=2025, rate_limit=None, tracebacks=True, stock_webhook=None,
@@ -33,9 +43,11 @@ stock_webhook_secret=None, host="127.0.0.1").
 It listens on host, port 0, in a daemon thread (ThreadingHTTPServer, HTTP/1.1 keep-alive, every answer
 with Content-Length); a context manager. Attributes `url`, `port`.
     items / non_stock_items  the Item master (item codes); a non-stock item needs no warehouse
-    custom_fields            extra field names a Customer or Sales Order keeps (e.g. "woo_order_id");
-                             any other unknown field in a body is dropped silently, as Frappe does
-    naming_year              the YYYY of "SAL-ORD-YYYY-NNNNN" (ERPNext uses the current year)
+    custom_fields            extra field names a Customer, Sales Order or Sales Invoice keeps (e.g.
+                             "woo_order_id"); any other unknown field in a body is dropped silently, as
+                             Frappe does
+    naming_year              the YYYY of "SAL-ORD-YYYY-NNNNN" and "ACC-SINV-YYYY-NNNNN" (ERPNext uses the
+                             current year)
     rate_limit               {"limit": s, "window": s, "cost": s}: Frappe's processing-time budget;
                              each answered request counts `cost` seconds (default 0.1); every answer
                              carries X-RateLimit-Limit/-Remaining (microseconds) and -Reset (seconds);
@@ -44,14 +56,18 @@ with Content-Length); a context manager. Attributes `url`, `port`.
                              where tracebacks are not allowed for the API user)
     stock_webhook(_secret)   as configure_stock_webhook(url, secret) (below)
 
-State (snapshots, thread-safe): `customers` {name: doc}, `sales_orders` {name: doc}, `requests` [Call]
+State (snapshots, thread-safe): `customers` {name: doc}, `sales_orders` {name: doc}, `sales_invoices`
+{name: doc} (credit notes included), `requests` [Call]
 where Call = (method, path, query, body, status): the URL-decoded path, the query as a dict of first
 values, the parsed JSON body or None, and the status answered or "hang" / "reset". `wait_until(predicate,
 timeout)` waits until predicate(sim) holds (AssertionError on timeout). Helpers: `add_customer(name,
 **fields)` (same naming rules as the API), `set_delivered(so_name)` (delivery_status "Fully Delivered",
 status "To Bill", a submitted Delivery Note linked), `ack_then_reset_next_sales_order(n=1)` (the next n
 Sales Orders that pass validation are created, then the connection is reset without an answer: the
-ambiguous failure after which a client must look the order up by po_no before retrying).
+ambiguous failure after which a client must look the order up by po_no before retrying),
+`ack_then_reset_next_sales_invoice(n=1)` (the same for Sales Invoices), `add_sales_invoice(**fields)` (a
+Sales Invoice made as the POST makes it, e.g. a submitted original to return against: docstatus=1; returns
+its name; ValueError("<exc_type>: <message>") where the POST would answer 417).
 
 Stock levels (state `bins` {name: Bin doc}, `webhook_log` [WebhookCall]):
     set_stock(item_code, warehouse, actual_qty, reserved_qty=0, *, ordered_qty=0, indented_qty=0,
@@ -106,15 +122,17 @@ short for {"status": N}); `clear_script()`, `pending_rules()`. Rule keys:
 Order for every request: authentication (401, no rule consumed), the rate limit, the first matching rule,
 the endpoint.
 
-Endpoints (paths URL-decoded, "/api/v1/..." answers like "/api/..."):
+Endpoints (paths URL-decoded, so ".../Sales%20Order" is ".../Sales Order"; "/api/v1/..." answers like
+"/api/..."):
     any          Authorization "token <key>:<secret>" or "Basic base64(key:secret)", else 401
                  AuthenticationError with a message (a real site treats a request without usable
                  credentials as Guest, which usually ends in a 403 PermissionError instead)
-    GET  /api/resource/{Customer|Sales Order|Item|Warehouse|Company|Bin}
+    GET  /api/resource/{Customer|Sales Order|Sales Invoice|Item|Warehouse|Company|Bin}
                  filters (JSON [[field, op, value], ...] or [[doctype, field, op, value], ...] or a
                  dict of equalities / [op, value]; ops = != < > <= >= in, not in, like, not like, is,
                  between; strings compare case-insensitively and ignore trailing spaces, as MariaDB
-                 does; a Sales Order Item field such as item_code matches through the child rows),
+                 does; a Sales Order Item / Sales Invoice Item field such as item_code matches through
+                 the child rows),
                  or_filters, fields (JSON list, default ["name"], "*" = every header field),
                  order_by (default "modified desc"), limit_start, limit_page_length (default 20,
                  0 = all) -> {"data": [...]}; an unknown field is a 500 OperationalError (1054). Bin
@@ -145,12 +163,78 @@ Endpoints (paths URL-decoded, "/api/v1/..." answers like "/api/..."):
                  UpdateAfterSubmitError otherwise), 1->2; else 417 "Cannot change docstatus from 1
                  (Submitted) to 0 (Draft)", "... from 0 (Draft) to 2 (Cancelled)" or "Cannot edit
                  cancelled document"
+    POST /api/resource/Sales Invoice          "ACC-SINV-YYYY-00001", ... (naming_series
+                 "ACC-SINV-RET-.YYYY.-", the other option of the doctype, numbers "ACC-SINV-RET-YYYY-NNNNN";
+                 any other series: 417); {"data": doc} with HTTP 200; docstatus 0, status "Draft"
+                 (docstatus 1 in the body submits at once). Kept: customer, company, posting_date,
+                 posting_time, set_posting_time, due_date, currency, conversion_rate, is_return,
+                 return_against, update_outstanding_for_self, update_stock, set_warehouse, po_no, po_date,
+                 remarks, taxes and discounts as on Sales Order, custom fields; items [{item_code, qty, rate,
+                 uom, warehouse, ...}] with amount = qty * rate; total, net_total, grand_total,
+                 rounded_total, outstanding_amount (rounded_total, else grand_total; negative on a credit
+                 note), computed as on Sales Order (a credit note's amounts come out negative). company
+                 and currency default to the site's; posting_date and posting_time are set to now unless
+                 set_posting_time is 1 (TransactionBase.validate_posting_time: a posting_date sent
+                 without it is overwritten); due_date defaults to posting_date; remarks to "No Remarks".
+                 417 on:
+                   unknown customer / company / return_against / set_warehouse / item / warehouse:
+                     LinkValidationError "Could not find Customer: X, Return Against: Y, Row #1: Item
+                     Code: Z" (labels Customer, Company, Return Against, Source Warehouse, Item Code,
+                     Warehouse); a cancelled return_against: CancelledLinkError "Cannot link cancelled
+                     document: Return Against: Y"
+                   a zero qty: InvalidQtyError "Row #1: Item quantity cannot be zero"
+                   is_return 1 with a qty > 0: "For an item X, quantity must be negative number"; is_return
+                     0 with a qty < 0: "For an item X, quantity must be positive number"; a rate < 0: "For
+                     item <strong>X</strong>, rate must be a positive number. To Allow negative rates,
+                     enable ... in Selling Settings" (ValidationError; the texts of StatusUpdater.validate_qty)
+                   update_stock 1 with a stock item without warehouse: "Warehouse required for stock Item X"
+                   is_return 1 with return_against that is not a submitted invoice of the same customer and
+                     company: "Invalid Return Against: Y"; an earlier posting timestamp than the original's:
+                     "Posting timestamp must be after DD-MM-YYYY HH:MM:SS"; another conversion_rate:
+                     "Exchange Rate must be same as Sales Invoice Y (1.0)"; update_stock 1 against an
+                     original without it: "'Update Stock' can not be checked because items are not
+                     delivered via Y"
+                   missing customer / posting_date / currency / items / item_code: MandatoryError
+                     ("Error: Value missing for Sales Invoice: Customer", "Error: Data missing in table:
+                     Items", "Error: <strong>Sales Invoice Item</strong> Row #1: Value missing for: Item Code")
+                 Not checked: a duplicate po_no (Sales Invoices have no such rule: a client must look its
+                 invoice up by po_no, or a custom field, before creating). update_stock 1 on a non-stock
+                 item, or on a credit note without return_against, is accepted (no Bin changes).
+                 status once submitted (SalesInvoice.set_status, one payment term due on due_date, no
+                 payments): outstanding > 0 and due_date before today "Overdue", 0 < outstanding <
+                 total "Partly Paid", outstanding > 0 "Unpaid", a non-return with a submitted credit note
+                 against it "Credit Note Issued", is_return "Return", else "Paid"; "Cancelled" once
+                 cancelled. A submitted credit note with return_against and update_outstanding_for_self 0
+                 has outstanding 0 and lowers its original's outstanding_amount instead (restored on cancel)
+    PUT  /api/resource/Sales Invoice/{name}   draft: fields merged (items/taxes replaced) and revalidated
+                 (so an unset set_posting_time moves posting_date to today); {"docstatus": 1} submits, 2
+                 cancels; moves and their 417 texts as on Sales Order; 1 -> 1 changes only po_no, po_date
+                 and custom fields (UpdateAfterSubmitError otherwise), without revalidating
     PUT  /api/resource/Customer/{name}        fields merged (the name never changes)
     POST /api/method/frappe.client.cancel     {"doctype", "name"} -> {"message": doc}; docstatus 1 -> 2,
                  status "Cancelled"; 417 as above when not submitted; 417 LinkExistsError
                  ("Cannot delete or cancel because Sales Order ... is linked with Delivery Note ...")
-                 once set_delivered() was called
+                 once set_delivered() was called, and ("... because Sales Invoice ... is linked with Sales
+                 Invoice ...") for an invoice with a submitted credit note against it
     else         404 with a Frappe-style JSON body
+
+Sales Invoice assumptions (ERPNext v15 sources decided the rest):
+    Assumption: the quantity sign texts are raised on every insert and save; ERPNext raises them from
+    StatusUpdater.validate_qty on submit, and for a credit note only when it updates the Sales Order's billed
+    amount (otherwise v15 does not check the sign at all), so the simulator is stricter than a real site.
+    Assumption: "Invalid Return Against: Y" for a draft, other-customer or other-company original is the
+    text older ERPNext (v10 to v13) raised from validate_return_against; v15 checks only that the original
+    exists (a link), and skips its further checks (posting timestamp, exchange rate, update stock) when it
+    does not match.
+    Assumption: "Warehouse required for stock Item X" is the Delivery Note's text.
+    Assumption: update_outstanding_for_self defaults to 1 (recent v15 releases); returned quantities are not
+    checked against the original (ERPNext does so only with update_stock and for rows linked by
+    sales_invoice_item, a field the simulator does not keep); no stock moves with update_stock.
+    Assumption: remarks default "No Remarks"; the posting timestamp is formatted with the default System
+    Settings (dd-mm-yyyy, HH:mm:ss); CancelledLinkError is raised for every save, not only on submit.
+    Assumption: a missing customer is a MandatoryError as on Sales Order (the doctype does not mark it
+    reqd; a real site fails later, without a debit_to account); an unknown naming_series is refused with
+    the select-field text 'Series cannot be "X". It should be one of ...'.
 
 A Frappe error body is built as in frappe/utils/response.py report_error: {"exception": "<module>.<Class>:
 <text>", "exc_type": "<Class>", "exc": "[\"Traceback ...\"]", "_server_messages": "[\"{\\\"message\\\": ...,
@@ -160,6 +244,7 @@ left out for 404 answers and when tracebacks=False, _server_messages when there 
 As a process, for end-to-end tests:
 
     erpnext_sim.py --port 0 [--api-key k --api-secret s --company C --items SKU-1,SKU-2
+                   --non-stock-items WOO-REFUND --custom-fields woo_order_id
                    --warehouses "Stores - ACME" --allow-multiple-po --script '[{"status": 503}]'
                    --stock-webhook URL --stock-webhook-secret S
                    --stock '[{"item_code": "SKU-1", "warehouse": "Stores - ACME", "actual_qty": 5}]'
@@ -167,8 +252,8 @@ As a process, for end-to-end tests:
 
 sets the --stock levels (each as set_stock, so each fires the webhook), then prints {"port": N} once
 listening and, on SIGTERM or SIGINT, one summary line {"requests", "customers", "sales_orders",
-"status_counts"}; --dump writes {"customers", "sales_orders", "bins", "webhooks" (the webhook_log, bodies
-as text), "requests"} there. Exits 0.
+"sales_invoices", "status_counts"}; --dump writes {"customers", "sales_orders", "sales_invoices", "bins",
+"webhooks" (the webhook_log, bodies as text), "requests"} there. Exits 0.
 """
 import argparse
 import base64
@@ -211,6 +296,7 @@ EXCEPTIONS = {
     "ValidationError": ("frappe.exceptions", 417),
     "LinkValidationError": ("frappe.exceptions", 417),
     "MandatoryError": ("frappe.exceptions", 417),
+    "CancelledLinkError": ("frappe.exceptions", 417),
     "DocstatusTransitionError": ("frappe.exceptions", 417),
     "UpdateAfterSubmitError": ("frappe.exceptions", 417),
     "LinkExistsError": ("frappe.exceptions", 417),
@@ -272,6 +358,40 @@ SO_LABELS = {"customer": "Customer", "company": "Company", "currency": "Currency
              "project": "Project", "item_code": "Item Code", "qty": "Quantity", "rate": "Rate",
              "warehouse": "Delivery Warehouse", "uom": "UOM", "charge_type": "Type", "account_head":
              "Account Head", "tax_amount": "Amount", "included_in_print_rate": "Is this Tax included in Basic Rate?"}
+SI_INPUT = ["customer", "company", "posting_date", "posting_time", "set_posting_time", "due_date", "currency",
+            "conversion_rate", "selling_price_list", "is_return", "return_against", "update_outstanding_for_self",
+            "update_stock", "set_warehouse", "po_no", "po_date", "remarks", "apply_discount_on",
+            "additional_discount_percentage", "discount_amount", "taxes_and_charges", "disable_rounded_total",
+            "customer_address", "shipping_address_name", "contact_person", "project"]
+SI_FIELDS = STD_FIELDS + ["naming_series", "title", "customer_name", "price_list_currency", "plc_conversion_rate",
+                          "total_qty", "total", "net_total", "base_total", "base_net_total", "base_discount_amount",
+                          "total_taxes_and_charges", "base_total_taxes_and_charges", "grand_total",
+                          "base_grand_total", "rounding_adjustment", "base_rounding_adjustment", "rounded_total",
+                          "base_rounded_total", "outstanding_amount", "status", "amended_from"] + SI_INPUT
+SI_ITEM_INPUT = ["item_code", "item_name", "description", "qty", "rate", "uom", "conversion_factor", "warehouse",
+                 "price_list_rate"]
+SI_ITEM_FIELDS = CHILD_STD_FIELDS + SI_ITEM_INPUT + ["stock_uom", "stock_qty", "amount", "net_rate", "net_amount",
+                                                     "base_rate", "base_amount", "base_net_amount"]
+# The Sales Invoice naming_series options (sales_invoice.json); the first is the default.
+SI_SERIES = ("ACC-SINV-.YYYY.-", "ACC-SINV-RET-.YYYY.-")
+SI_ALLOW_ON_SUBMIT = {"po_no", "po_date"}
+SI_LABELS = {**SO_LABELS, "posting_date": "Date", "posting_time": "Posting Time", "set_posting_time":
+             "Edit Posting Date and Time", "due_date": "Payment Due Date", "is_return": "Is Return (Credit Note)",
+             "return_against": "Return Against", "update_outstanding_for_self": "Update Outstanding for Self",
+             "update_stock": "Update Stock", "set_warehouse": "Source Warehouse", "remarks": "Remarks",
+             "warehouse": "Warehouse"}
+# Field kinds compared by value when a submitted document is updated (UpdateAfterSubmitError otherwise).
+NUMERIC_INPUT = {"conversion_rate", "discount_amount", "additional_discount_percentage"}
+CHECK_INPUT = {"skip_delivery_note", "disable_rounded_total", "is_return", "update_stock", "set_posting_time",
+               "update_outstanding_for_self"}
+DATE_INPUT = {"transaction_date", "posting_date", "due_date"}
+# doctype -> (header fields, [(table, child fields, child doctype)]) of the submittable documents kept.
+LAYOUT = {
+    "Sales Order": (SO_FIELDS, [("items", SO_ITEM_FIELDS, "Sales Order Item"),
+                                ("taxes", TAX_FIELDS, "Sales Taxes and Charges")]),
+    "Sales Invoice": (SI_FIELDS, [("items", SI_ITEM_FIELDS, "Sales Invoice Item"),
+                                  ("taxes", TAX_FIELDS, "Sales Taxes and Charges")]),
+}
 BIN_QTY_FIELDS = ["actual_qty", "reserved_qty", "ordered_qty", "indented_qty", "planned_qty", "projected_qty",
                   "reserved_qty_for_production", "reserved_qty_for_sub_contract"]
 BIN_FIELDS = STD_FIELDS + ["item_code", "warehouse"] + BIN_QTY_FIELDS + ["stock_uom"]
@@ -392,6 +512,22 @@ def _getdate(value):
         except ValueError:
             pass
     raise _throw(f"{_bold(text)} is not a valid date string.", title="Invalid Date")
+
+
+def _gettime(value):
+    """frappe.utils.get_time: a time of day, or None when the text is not one."""
+    for fmt in ("%H:%M:%S.%f", "%H:%M:%S", "%H:%M"):
+        try:
+            return datetime.datetime.strptime(str(value).strip(), fmt).time()
+        except ValueError:
+            pass
+    return None
+
+
+def _as_datetime(text):
+    """"YYYY-MM-DD HH:MM:SS[.ffffff]" as a datetime (frappe.utils.get_datetime)."""
+    day, _, clock = text.partition(" ")
+    return datetime.datetime.combine(_getdate(day), _gettime(clock) or datetime.time())
 
 
 def _hash(length=10):
@@ -542,6 +678,7 @@ class _Site:
         self.cond = threading.Condition(threading.RLock())
         self.customers = {}
         self.sales_orders = {}
+        self.sales_invoices = {}
         self.delivery_notes = {}        # SO name -> Delivery Note name
         self.bins = {}                  # Bin name -> doc
         self.bin_names = {}             # (item_code, warehouse) -> Bin name
@@ -550,6 +687,7 @@ class _Site:
         self.series = collections.Counter()
         self.rules = []
         self.ack_then_reset = 0
+        self.ack_then_reset_si = 0
         self.calls = []
         self.last_modified = None
 
@@ -570,6 +708,8 @@ class _Site:
             return self.customers
         if doctype == "Sales Order":
             return self.sales_orders
+        if doctype == "Sales Invoice":
+            return self.sales_invoices
         if doctype == "Item":
             return {code: self._item_doc(code) for code in self.items}
         if doctype == "Warehouse":
@@ -589,8 +729,8 @@ class _Site:
     def _fields_of(self, doctype):
         if doctype == "Customer":
             return CUSTOMER_FIELDS + self.custom_fields
-        if doctype == "Sales Order":
-            return SO_FIELDS + self.custom_fields
+        if doctype in LAYOUT:
+            return LAYOUT[doctype][0] + self.custom_fields
         if doctype == "Bin":
             return BIN_FIELDS
         sample = next(iter(self._collection(doctype).values()), {})
@@ -725,6 +865,8 @@ class _Site:
                         return {"data": self._insert_customer(ctx, data)}
                     if doctype == "Sales Order":
                         return {"data": self._insert_sales_order(ctx, data)}
+                    if doctype == "Sales Invoice":
+                        return {"data": self._insert_sales_invoice(ctx, data)}
                     self._collection(doctype)
                     raise _throw(f"Not permitted to create {doctype} in this simulator", "PermissionError")
             else:
@@ -734,6 +876,8 @@ class _Site:
                     data = self._body_dict(body, raw, content_type)
                     if doctype == "Sales Order":
                         return {"data": self._update_sales_order(ctx, name, data)}
+                    if doctype == "Sales Invoice":
+                        return {"data": self._update_sales_invoice(ctx, name, data)}
                     if doctype == "Customer":
                         return {"data": self._update_customer(name, data)}
                     self._collection(doctype)
@@ -779,7 +923,7 @@ class _Site:
     def _list(self, doctype, query):
         docs = list(self._collection(doctype).values())
         header = self._fields_of(doctype)
-        child = SO_ITEM_FIELDS if doctype == "Sales Order" else []
+        child = LAYOUT[doctype][1][0][1] if doctype in LAYOUT else []      # the items table's fields
         fields = self._parse_json(query["fields"]) if query.get("fields") else ["name"]
         if isinstance(fields, str):
             fields = [fields]
@@ -920,20 +1064,42 @@ class _Site:
         prefix = f"SAL-ORD-{self.naming_year}-"
         return prefix, f"{prefix}{self.series[prefix] + 1:05d}"
 
-    def _insert_sales_order(self, ctx, data):
+    @staticmethod
+    def _insert_docstatus(data):
+        """The docstatus a new document is inserted with: 0, or 1 (submitted at once)."""
         docstatus = data.get("docstatus", 0)
         if docstatus not in (0, 1, "0", "1"):
             if _cint(docstatus) == 2:
                 raise _throw("Cannot change docstatus from 0 (Draft) to 2 (Cancelled)", "DocstatusTransitionError")
             raise _throw("Invalid docstatus")
+        return _cint(docstatus)
+
+    @staticmethod
+    def _docstatus_move(stored, data):
+        """(before, after) of an update; 417 for a move Frappe refuses."""
+        before = stored["docstatus"]
+        after = data.get("docstatus", before)
+        if after not in (0, 1, 2, "0", "1", "2"):
+            raise _throw("Invalid docstatus")
+        after = _cint(after)
+        if before == 2:
+            raise _throw("Cannot edit cancelled document")
+        if before == 1 and after == 0:
+            raise _throw("Cannot change docstatus from 1 (Submitted) to 0 (Draft)", "DocstatusTransitionError")
+        if before == 0 and after == 2:
+            raise _throw("Cannot change docstatus from 0 (Draft) to 2 (Cancelled)", "DocstatusTransitionError")
+        return before, after
+
+    def _insert_sales_order(self, ctx, data):
+        docstatus = self._insert_docstatus(data)
         prefix, name = self._next_so_name()
         doc = {"name": name, "doctype": "Sales Order"}
-        self._apply_so_input(doc, data, new=True)
+        self._apply_input(doc, data, new=True)
         self._validate_sales_order(ctx, doc, name)
         self.series[prefix] += 1
         now = self._now()
         doc.update({"owner": OWNER, "creation": now, "modified": now, "modified_by": OWNER, "idx": 0,
-                    "naming_series": "SAL-ORD-.YYYY.-", "docstatus": _cint(docstatus)})
+                    "naming_series": "SAL-ORD-.YYYY.-", "docstatus": docstatus})
         self._finish_rows(doc, now)
         self._set_status(doc)
         doc = self.sales_orders[name] = self._ordered(doc)
@@ -942,13 +1108,13 @@ class _Site:
             ctx.reset_after = True
         return copy.deepcopy(doc)
 
-    def _apply_so_input(self, doc, data, new):
-        for f in SO_INPUT + self.custom_fields:
+    def _apply_input(self, doc, data, new, inputs=SO_INPUT, item_inputs=SO_ITEM_INPUT):
+        for f in inputs + self.custom_fields:
             if f in data:
                 doc[f] = data[f]
         if "items" in data:
             rows = data["items"] if isinstance(data["items"], list) else []
-            doc["items"] = [{f: row[f] for f in SO_ITEM_INPUT if f in row} for row in rows if isinstance(row, dict)]
+            doc["items"] = [{f: row[f] for f in item_inputs if f in row} for row in rows if isinstance(row, dict)]
         if "taxes" in data:
             rows = data["taxes"] if isinstance(data["taxes"], list) else []
             doc["taxes"] = [{f: row[f] for f in TAX_INPUT if f in row} for row in rows if isinstance(row, dict)]
@@ -956,21 +1122,22 @@ class _Site:
             doc.setdefault("items", [])
             doc.setdefault("taxes", [])
 
-    def _ordered(self, doc):
-        out = {f: doc[f] for f in SO_FIELDS + self.custom_fields if f in doc}
-        for table, fields in (("items", SO_ITEM_FIELDS), ("taxes", TAX_FIELDS)):
+    def _ordered(self, doc, doctype="Sales Order"):
+        header, tables = LAYOUT[doctype]
+        out = {f: doc[f] for f in header + self.custom_fields if f in doc}
+        for table, fields, _ in tables:
             out[table] = [{f: row[f] for f in fields if f in row} for row in doc.get(table) or []]
         out.update({k: v for k, v in doc.items() if k not in out and k != "doctype"})
-        out["doctype"] = "Sales Order"
+        out["doctype"] = doctype
         return out
 
-    def _finish_rows(self, doc, now):
-        for table, child_doctype in (("items", "Sales Order Item"), ("taxes", "Sales Taxes and Charges")):
+    def _finish_rows(self, doc, now, doctype="Sales Order"):
+        for table, _, child_doctype in LAYOUT[doctype][1]:
             for idx, row in enumerate(doc.get(table) or [], 1):
                 row.setdefault("name", _hash())
                 row.update({"owner": OWNER, "creation": row.get("creation") or now, "modified": now,
                             "modified_by": OWNER, "docstatus": doc["docstatus"], "idx": idx, "parent": doc["name"],
-                            "parentfield": table, "parenttype": "Sales Order", "doctype": child_doctype})
+                            "parentfield": table, "parenttype": doctype, "doctype": child_doctype})
 
     def _validate_sales_order(self, ctx, doc, name):
         """SalesOrder.insert/save: links, SellingController.validate, SalesOrder.validate, mandatory fields."""
@@ -1153,21 +1320,11 @@ class _Site:
 
     def _update_sales_order(self, ctx, name, data):
         stored = self._get("Sales Order", name)
-        before = stored["docstatus"]
-        after = data.get("docstatus", before)
-        if after not in (0, 1, 2, "0", "1", "2"):
-            raise _throw("Invalid docstatus")
-        after = _cint(after)
-        if before == 2:
-            raise _throw("Cannot edit cancelled document")
-        if before == 1 and after == 0:
-            raise _throw("Cannot change docstatus from 1 (Submitted) to 0 (Draft)", "DocstatusTransitionError")
-        if before == 0 and after == 2:
-            raise _throw("Cannot change docstatus from 0 (Draft) to 2 (Cancelled)", "DocstatusTransitionError")
+        before, after = self._docstatus_move(stored, data)
         if before == 1 and after == 2:
             return self._cancel("Sales Order", stored["name"])
         doc = copy.deepcopy(stored)
-        self._apply_so_input(doc, data, new=False)
+        self._apply_input(doc, data, new=False)
         if before == 1:
             self._check_update_after_submit(stored, doc)
         self._validate_sales_order(ctx, doc, stored["name"])
@@ -1179,21 +1336,21 @@ class _Site:
         doc = self.sales_orders[stored["name"]] = self._ordered(doc)
         return copy.deepcopy(doc)
 
-    def _check_update_after_submit(self, stored, doc):
+    def _check_update_after_submit(self, stored, doc, inputs=SO_INPUT, allowed=SO_ALLOW_ON_SUBMIT, labels=SO_LABELS):
         def fail(prefix, field, old, new):
-            label = SO_LABELS.get(field, field)
+            label = labels.get(field, field)
             raise _throw(f"{prefix} Not allowed to change {_bold(label)} after submission from {_bold(old)} to "
                          f"{_bold(new)}", "UpdateAfterSubmitError", title="Cannot Update After Submit")
 
-        for field in SO_INPUT:
-            if field in SO_ALLOW_ON_SUBMIT or field not in doc:
+        for field in inputs:
+            if field in allowed or field not in doc:
                 continue
             old, new = stored.get(field), doc.get(field)
-            if field in ("transaction_date",) and new:
+            if field in DATE_INPUT and new:
                 new = _getdate(new).isoformat()
-            if field in ("conversion_rate", "discount_amount", "additional_discount_percentage"):
+            if field in NUMERIC_INPUT:
                 same = _flt(old) == _flt(new)
-            elif field in ("skip_delivery_note", "disable_rounded_total"):
+            elif field in CHECK_INPUT:
                 same = _cint(old) == _cint(new)
             else:
                 same = (old or None) == (new or None) or (field == "customer" and new and old and _ci(old) == _ci(new))
@@ -1224,17 +1381,27 @@ class _Site:
             raise _throw("Cannot edit cancelled document")
         if doc.get("status") == "Closed":
             raise _throw("Closed order cannot be cancelled. Unclose to cancel.")
-        dn = self.delivery_notes.get(doc["name"])
-        if dn is not None:
+        linked = None                   # check_no_back_links_exist: a submitted document linking to this one
+        if doctype == "Sales Order" and doc["name"] in self.delivery_notes:
+            linked = ("Delivery Note", self.delivery_notes[doc["name"]])
+        elif doctype == "Sales Invoice":
+            credit_notes = self._returns_against(doc["name"])
+            if credit_notes:
+                linked = ("Sales Invoice", credit_notes[0]["name"])
+        if linked is not None:
             raise _throw(f"Cannot delete or cancel because {doctype} {self._link_url(doctype, doc['name'])} is linked "
-                         f"with Delivery Note {self._link_url('Delivery Note', dn)} ", "LinkExistsError")
+                         f"with {linked[0]} {self._link_url(*linked)} ", "LinkExistsError")
         now = self._now()
         doc["docstatus"] = 2
         doc["modified"] = now
         for table in ("items", "taxes"):
             for row in doc.get(table) or []:
                 row["docstatus"], row["modified"] = 2, now
-        self._set_status(doc)
+        if doctype == "Sales Invoice":
+            self._apply_to_original(doc, cancel=True)
+            self._set_invoice_status(doc)
+        else:
+            self._set_status(doc)
         return copy.deepcopy(doc)
 
     def set_delivered(self, so_name):
@@ -1253,6 +1420,268 @@ class _Site:
         self._set_status(doc)
         return self.delivery_notes[doc["name"]]
 
+
+    # --- Sales Invoice (credit notes) -----------------------------------------------------------------------
+    def _returns_against(self, name):
+        """The submitted credit notes (is_return 1) made against Sales Invoice `name`."""
+        return [si for si in self.sales_invoices.values()
+                if si["docstatus"] == 1 and si.get("is_return") and si.get("return_against") == name]
+
+    def _insert_sales_invoice(self, ctx, data, consume_reset=True):
+        docstatus = self._insert_docstatus(data)
+        series = data.get("naming_series") or SI_SERIES[0]
+        if series not in SI_SERIES:
+            raise _throw(f"Series cannot be \"{series}\". It should be one of "
+                         + ", ".join(f'"{s}"' for s in SI_SERIES))
+        prefix = series.replace(".YYYY.", str(self.naming_year))
+        name = f"{prefix}{self.series[prefix] + 1:05d}"
+        doc = {"name": name, "doctype": "Sales Invoice"}
+        self._apply_input(doc, data, True, SI_INPUT, SI_ITEM_INPUT)
+        self._validate_sales_invoice(ctx, doc, name)
+        self.series[prefix] += 1
+        now = self._now()
+        doc.update({"owner": OWNER, "creation": now, "modified": now, "modified_by": OWNER, "idx": 0,
+                    "naming_series": series, "docstatus": docstatus})
+        self._finish_rows(doc, now, "Sales Invoice")
+        doc = self.sales_invoices[name] = self._ordered(doc, "Sales Invoice")
+        if docstatus == 1:
+            self._apply_to_original(doc)
+        self._set_invoice_status(doc)
+        if consume_reset and self.ack_then_reset_si > 0:
+            self.ack_then_reset_si -= 1
+            ctx.reset_after = True
+        return copy.deepcopy(doc)
+
+    def _update_sales_invoice(self, ctx, name, data):
+        stored = self._get("Sales Invoice", name)
+        before, after = self._docstatus_move(stored, data)
+        if before == 1 and after == 2:
+            return self._cancel("Sales Invoice", stored["name"])
+        doc = copy.deepcopy(stored)
+        self._apply_input(doc, data, False, SI_INPUT, SI_ITEM_INPUT)
+        now = self._now()
+        if before == 1:                 # update after submit: no validate, only allow_on_submit fields may change
+            self._check_update_after_submit(stored, doc, SI_INPUT, SI_ALLOW_ON_SUBMIT, SI_LABELS)
+            doc = copy.deepcopy(stored)     # what the check let through: the allowed fields, as sent
+            for field in sorted(SI_ALLOW_ON_SUBMIT) + self.custom_fields:
+                if field in data:
+                    doc[field] = data[field]
+            if doc.get("po_date"):
+                doc["po_date"] = _getdate(doc["po_date"]).isoformat()
+            doc["modified"] = now
+            doc = self.sales_invoices[stored["name"]] = self._ordered(doc, "Sales Invoice")
+            return copy.deepcopy(doc)
+        self._validate_sales_invoice(ctx, doc, stored["name"])
+        doc["docstatus"] = after
+        doc["modified"] = now
+        self._finish_rows(doc, now, "Sales Invoice")
+        doc = self.sales_invoices[stored["name"]] = self._ordered(doc, "Sales Invoice")
+        if after == 1:
+            self._apply_to_original(doc)
+        self._set_invoice_status(doc)
+        return copy.deepcopy(doc)
+
+    def _validate_sales_invoice(self, ctx, doc, name):
+        """SalesInvoice.insert/save: links, the controller's validate (posting date, quantities, return rules,
+        totals, outstanding amount), mandatory fields."""
+        doc["company"] = doc.get("company") or self.company
+        doc["currency"] = doc.get("currency") or self.currency
+        doc["conversion_rate"] = _flt(doc.get("conversion_rate") or 1, 9)
+        doc["selling_price_list"] = doc.get("selling_price_list") or "Standard Selling"
+        doc["price_list_currency"] = doc["currency"]
+        doc["plc_conversion_rate"] = 1.0
+        doc["apply_discount_on"] = doc.get("apply_discount_on") or "Grand Total"
+        doc["update_outstanding_for_self"] = _cint(doc.get("update_outstanding_for_self", 1))
+        for field in ("is_return", "update_stock", "set_posting_time", "disable_rounded_total"):
+            doc[field] = _cint(doc.get(field))
+        # TransactionBase.validate_posting_time: without set_posting_time the posting date and time are now.
+        now = datetime.datetime.now()
+        if not doc["set_posting_time"] or not doc.get("posting_date"):
+            doc["posting_date"] = now.date().isoformat()
+        else:
+            doc["posting_date"] = _getdate(doc["posting_date"]).isoformat()
+        if not doc["set_posting_time"] or not doc.get("posting_time"):
+            doc["posting_time"] = now.strftime("%H:%M:%S.%f")
+        elif _gettime(doc["posting_time"]) is None:
+            raise _throw("Invalid Posting Time")
+        doc["due_date"] = _getdate(doc["due_date"]).isoformat() if doc.get("due_date") else doc["posting_date"]
+        if doc.get("po_date"):
+            doc["po_date"] = _getdate(doc["po_date"]).isoformat()
+
+        # Document._validate_links: every broken link in one message, then links to cancelled documents.
+        invalid, cancelled = [], []
+        if doc.get("customer"):
+            found = self._find(self.customers, doc["customer"])
+            if found is None:
+                invalid.append(f"Customer: {doc['customer']}")
+            else:
+                doc["customer"] = found["name"]
+                doc["customer_name"] = found.get("customer_name")
+                doc["title"] = found.get("customer_name")
+        if doc["company"] != self.company:
+            if _ci(doc["company"]) == _ci(self.company):
+                doc["company"] = self.company
+            else:
+                invalid.append(f"Company: {doc['company']}")
+        original = None
+        if doc.get("return_against"):
+            original = self._find(self.sales_invoices, doc["return_against"])
+            if original is None:
+                invalid.append(f"Return Against: {doc['return_against']}")
+            else:
+                doc["return_against"] = original["name"]
+                if original["docstatus"] == 2:
+                    cancelled.append(f"Return Against: {original['name']}")
+        if doc.get("set_warehouse"):
+            wh = self._canonical(self.warehouses, doc["set_warehouse"])
+            if wh is None:
+                invalid.append(f"Source Warehouse: {doc['set_warehouse']}")
+            else:
+                doc["set_warehouse"] = wh
+        for idx, row in enumerate(doc["items"], 1):
+            if row.get("item_code"):
+                code = self._canonical(self.items, row["item_code"])
+                if code is None:
+                    invalid.append(f"Row #{idx}: Item Code: {row['item_code']}")
+                else:
+                    row["item_code"] = code
+            if row.get("warehouse"):
+                wh = self._canonical(self.warehouses, row["warehouse"])
+                if wh is None:
+                    invalid.append(f"Row #{idx}: Warehouse: {row['warehouse']}")
+                else:
+                    row["warehouse"] = wh
+        if invalid:
+            raise _throw("Could not find " + ", ".join(invalid), "LinkValidationError")
+        if cancelled:
+            raise _throw("Cannot link cancelled document: " + ", ".join(cancelled), "CancelledLinkError")
+
+        # set_missing_values / get_item_details
+        for row in doc["items"]:
+            code = row.get("item_code")
+            row.setdefault("item_name", code)
+            row.setdefault("description", code)
+            row["uom"] = row.get("uom") or "Nos"
+            row["stock_uom"] = "Nos"
+            row["conversion_factor"] = _flt(row.get("conversion_factor") or 1, 9)
+            if not row.get("warehouse") and doc.get("set_warehouse"):
+                row["warehouse"] = doc["set_warehouse"]
+        for tax in doc["taxes"]:
+            tax["rate"] = _flt(tax.get("rate"), 9)
+            tax["included_in_print_rate"] = _cint(tax.get("included_in_print_rate"))
+            if not tax.get("description") and tax.get("account_head"):
+                tax["description"] = tax["account_head"]
+        if not doc.get("remarks"):
+            doc["remarks"] = "No Remarks"
+
+        # AccountsController.validate_qty_is_not_zero, then the signs StatusUpdater.validate_qty checks.
+        for idx, row in enumerate(doc["items"], 1):
+            if not _flt(row.get("qty")):
+                raise _throw(f"Row #{idx}: Item quantity cannot be zero", "InvalidQtyError",
+                             title="Invalid Quantity")
+        for row in doc["items"]:
+            qty, code = _flt(row.get("qty")), row.get("item_code")
+            if qty < 0 and not doc["is_return"]:
+                raise _throw(f"For an item {code}, quantity must be positive number")
+            if qty > 0 and doc["is_return"]:
+                raise _throw(f"For an item {code}, quantity must be negative number")
+            if _flt(row.get("rate")) < 0:
+                link = f'<a href="{self.url}/app/selling-settings/Selling%20Settings">Selling Settings</a>'
+                raise _throw(f"For item {_bold(code)}, rate must be a positive number. To Allow negative rates, "
+                             f"enable {_bold('`Allow Negative rates for Items`')} in {link}")
+        if doc["update_stock"]:
+            for row in doc["items"]:
+                code = row.get("item_code")
+                if code in self.items and self.items[code]["is_stock_item"] and not row.get("warehouse"):
+                    raise _throw(f"Warehouse required for stock Item {code}")
+
+        # sales_and_purchase_return.validate_return_against (stricter than v15: see the module docstring)
+        if doc["is_return"] and original is not None and doc.get("customer"):
+            if (original["docstatus"] != 1 or original.get("customer") != doc["customer"]
+                    or original.get("company") != doc["company"]):
+                raise _throw(f"Invalid Return Against: {original['name']}")
+            ours = f"{doc['posting_date']} {doc['posting_time']}"
+            theirs = f"{original['posting_date']} {original.get('posting_time') or '00:00:00'}"
+            if _as_datetime(ours) < _as_datetime(theirs):
+                stamp = _as_datetime(theirs).strftime("%d-%m-%Y %H:%M:%S")
+                raise _throw(f"Posting timestamp must be after {stamp}")
+            if doc["conversion_rate"] != original["conversion_rate"]:
+                raise _throw(f"Exchange Rate must be same as Sales Invoice {original['name']} "
+                             f"({original['conversion_rate']})")
+            if doc["update_stock"] and not original.get("update_stock"):
+                raise _throw(f"'Update Stock' can not be checked because items are not delivered via "
+                             f"{original['name']}")
+
+        _calculate_taxes_and_totals(doc)
+        # taxes_and_totals.calculate_outstanding_amount
+        if doc["is_return"] and original is not None and not doc["update_outstanding_for_self"]:
+            doc["outstanding_amount"] = 0.0
+        else:
+            doc["outstanding_amount"] = doc["rounded_total"] or doc["grand_total"]
+
+        # Document._validate_mandatory
+        missing = []
+        for field in ("customer", "company", "posting_date", "currency"):
+            if not doc.get(field):
+                missing.append((field, f"Error: Value missing for Sales Invoice: {SI_LABELS[field]}"))
+        if not doc["items"]:
+            missing.append(("items", "Error: Data missing in table: Items"))
+        for idx, row in enumerate(doc["items"], 1):
+            if not row.get("item_code"):
+                missing.append(("item_code", f"Error: {_bold('Sales Invoice Item')} Row #{idx}: Value missing "
+                                             f"for: Item Code"))
+        for idx, tax in enumerate(doc["taxes"], 1):
+            for field in ("charge_type", "account_head"):
+                if not tax.get(field):
+                    missing.append((field, f"Error: {_bold('Sales Taxes and Charges')} Row #{idx}: Value missing "
+                                           f"for: {SI_LABELS[field]}"))
+        if missing:
+            raise _FrappeError("MandatoryError", f"[Sales Invoice, {name}]: " + ", ".join(f for f, _ in missing),
+                               [_msg(m) for _, m in missing])
+
+    def _apply_to_original(self, doc, cancel=False):
+        """A credit note with update_outstanding_for_self 0 books against its original's outstanding amount (the
+        payment ledger does it on submit, and undoes it on cancel)."""
+        if not (doc.get("is_return") and doc.get("return_against")) or doc.get("update_outstanding_for_self"):
+            return
+        original = self.sales_invoices.get(doc["return_against"])
+        if original is None:
+            return
+        amount = doc["rounded_total"] or doc["grand_total"]
+        original["outstanding_amount"] = _flt(original["outstanding_amount"] + (-amount if cancel else amount), 2)
+        original["modified"] = self._now()
+        self._set_invoice_status(original)
+
+    def _set_invoice_status(self, doc):
+        """SalesInvoice.set_status (no payments, a single payment term due on due_date)."""
+        if doc["docstatus"] == 0:
+            doc["status"] = "Draft"
+            return
+        if doc["docstatus"] == 2:
+            doc["status"] = "Cancelled"
+            return
+        outstanding = _flt(doc.get("outstanding_amount"), 2)
+        total = doc.get("rounded_total") or doc.get("grand_total") or 0.0
+        if outstanding > 0 and doc.get("due_date") and doc["due_date"] < datetime.date.today().isoformat():
+            doc["status"] = "Overdue"
+        elif 0 < outstanding < total:
+            doc["status"] = "Partly Paid"
+        elif outstanding > 0:
+            doc["status"] = "Unpaid"
+        elif not doc.get("is_return") and self._returns_against(doc["name"]):
+            doc["status"] = "Credit Note Issued"
+        elif doc.get("is_return"):
+            doc["status"] = "Return"
+        else:
+            doc["status"] = "Paid"
+
+    def add_sales_invoice(self, fields):
+        """A Sales Invoice as POST /api/resource/Sales Invoice would make it; ValueError when ERPNext would refuse
+        it."""
+        try:
+            return self._insert_sales_invoice(_Ctx(), dict(fields), consume_reset=False)["name"]
+        except _FrappeError as err:
+            raise ValueError(f"{err.exc_type}: {err}") from None
 
     # --- Bin (stock levels) ---------------------------------------------------------------------------------
     def set_stock(self, item_code, warehouse, quantities):
@@ -1643,6 +2072,12 @@ class ErpNextSim(Scripted, Recorded, ThreadedServer):
             self._site.ack_then_reset += int(n)
         return self
 
+    def ack_then_reset_next_sales_invoice(self, n=1):
+        """The next n Sales Invoices that pass validation are created, then the connection is reset unanswered."""
+        with self._site.cond:
+            self._site.ack_then_reset_si += int(n)
+        return self
+
     # --- state ---------------------------------------------------------------------------------------------
     @property
     def customers(self):
@@ -1655,6 +2090,12 @@ class ErpNextSim(Scripted, Recorded, ThreadedServer):
             return copy.deepcopy(self._site.sales_orders)
 
     @property
+    def sales_invoices(self):
+        """{name: Sales Invoice doc}, credit notes (is_return 1) included."""
+        with self._site.cond:
+            return copy.deepcopy(self._site.sales_invoices)
+
+    @property
     def requests(self):
         """Every request in the order it was answered: Call(method, path, query, body, status)."""
         with self._site.cond:
@@ -1664,6 +2105,15 @@ class ErpNextSim(Scripted, Recorded, ThreadedServer):
         """Creates a Customer as POST /api/resource/Customer would; returns its name ("X - 1" if X exists)."""
         with self._site.cond:
             return self._site.add_customer(customer_name, fields)
+
+    def add_sales_invoice(self, **fields):
+        """Creates a Sales Invoice as POST /api/resource/Sales Invoice would (docstatus=1 submits it, e.g. the
+        original a credit note is made against); returns its name. ValueError("<exc_type>: <message>") when the
+        API would answer 417. Does not use up ack_then_reset_next_sales_invoice."""
+        with self._site.cond:
+            name = self._site.add_sales_invoice(fields)
+            self._site.cond.notify_all()
+            return name
 
     def set_delivered(self, so_name):
         """A submitted Delivery Note now covers the whole order: delivery_status "Fully Delivered", status
@@ -1759,8 +2209,8 @@ def main(argv=None):
     ap.add_argument("--stock", help='JSON list of stock levels set once listening, each {"item_code", "warehouse", '
                                     '"actual_qty", ...} as set_stock takes them (each fires the Bin webhook)')
     ap.add_argument("--script", help="JSON list of rules to start with (no callables)")
-    ap.add_argument("--dump", help="write customers, sales orders, bins, webhooks sent and requests as JSON to this "
-                                   "file at exit")
+    ap.add_argument("--dump", help="write customers, sales orders, sales invoices, bins, webhooks sent and requests "
+                                   "as JSON to this file at exit")
     args = ap.parse_args(argv)
 
     def split(text):
@@ -1777,14 +2227,15 @@ def main(argv=None):
     serve_until_signalled(sim.port)
     sim.wait_webhooks()
     sim.close()
-    customers, orders, calls = sim.customers, sim.sales_orders, sim.requests
+    customers, orders, invoices, calls = sim.customers, sim.sales_orders, sim.sales_invoices, sim.requests
     if args.dump:
         webhooks = [{**w._asdict(), "body": w.body.decode()} for w in sim.webhook_log]
         with open(args.dump, "w") as f:
-            json.dump({"customers": customers, "sales_orders": orders, "bins": sim.bins, "webhooks": webhooks,
-                       "requests": [c._asdict() for c in calls]}, f, indent=1, default=str)
+            json.dump({"customers": customers, "sales_orders": orders, "sales_invoices": invoices, "bins": sim.bins,
+                       "webhooks": webhooks, "requests": [c._asdict() for c in calls]}, f, indent=1, default=str)
     print(json.dumps({"requests": len(calls), "customers": len(customers), "sales_orders": len(orders),
-                      "status_counts": dict(sorted(sim.status_counts().items()))}), flush=True)
+                      "sales_invoices": len(invoices), "status_counts": dict(sorted(sim.status_counts().items()))}),
+          flush=True)
     return 0
 
 

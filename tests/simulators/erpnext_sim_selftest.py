@@ -1,11 +1,12 @@
 """Self-test of the ERPNext (Frappe v15) REST simulator (Python standard library only): authentication,
 Customer naming, Sales Order validations and totals, listing, docstatus moves, cancellation, scripted faults,
-the acknowledged-then-reset create, stock levels (Bin listing, the signed Bin webhook), and the standalone
-process.
+the acknowledged-then-reset create, Sales Invoice credit notes (negative quantities, return rules, lookup by
+po_no, create-then-reset), stock levels (Bin listing, the signed Bin webhook), and the standalone process.
 
 Run: cd tests/simulators && python3 -m unittest -v erpnext_sim_selftest
 """
 import base64
+import datetime
 import hashlib
 import hmac
 import http.client
@@ -22,6 +23,7 @@ from selftest_support import Receiver, Standalone
 
 TOKEN = {"Authorization": "token k:s"}
 SO_PATH = "/api/resource/Sales Order"
+SI_PATH = "/api/resource/Sales Invoice"
 
 
 def quote_path(path):
@@ -88,9 +90,25 @@ def order(**overrides):
     return body
 
 
+def credit_note(**overrides):
+    """A money-only refund: a submitted return without goods, on a non-stock item."""
+    body = {"customer": "Jane Doe", "company": "Acme Ltd", "is_return": 1, "po_no": "wc:store1:refund:77",
+            "currency": "EUR", "remarks": "WooCommerce refund 77 of order 10234", "docstatus": 1,
+            "items": [{"item_code": "WOO-REFUND", "qty": -1, "rate": 12.5}]}
+    body.update(overrides)
+    return body
+
+
+def invoice(**overrides):
+    body = {"customer": "Jane Doe", "po_no": "wc:store1:10234", "items": [{"item_code": "SKU-1", "qty": 2,
+                                                                             "rate": 10}]}
+    body.update(overrides)
+    return body
+
+
 class ErpNextSimTest(unittest.TestCase):
     def setUp(self):
-        self.erp = ErpNextSim(items=("SKU-1", "SKU-2", "SKU-3"), non_stock_items=("SHIP",),
+        self.erp = ErpNextSim(items=("SKU-1", "SKU-2", "SKU-3"), non_stock_items=("SHIP", "WOO-REFUND"),
                               custom_fields=("woo_order_id",))
         self.c = Client(self.erp.port)
         self.assertEqual(self.c.post("/api/resource/Customer", {"customer_name": "Jane Doe"})[0], 200)
@@ -471,6 +489,228 @@ class ErpNextSimTest(unittest.TestCase):
         self.assert_417(self.c.post("/api/method/frappe.client.cancel", {"doctype": "Sales Order", "name": other}),
                         "ValidationError", "Cannot edit cancelled document")
 
+    # --- Sales Invoice (credit notes) -----------------------------------------------------------------
+    def test_credit_note_submitted_in_the_insert_and_found_by_po_no(self):
+        status, _, body = self.c.post(SI_PATH, credit_note(unknown_field="dropped"))
+        self.assertEqual(status, 200, body)
+        doc = body["data"]
+        self.assertEqual((doc["name"], doc["doctype"], doc["naming_series"]),
+                         ("ACC-SINV-2025-00001", "Sales Invoice", "ACC-SINV-.YYYY.-"))
+        self.assertEqual((doc["docstatus"], doc["status"], doc["is_return"], doc["update_stock"]), (1, "Return", 1, 0))
+        self.assertEqual((doc["total"], doc["grand_total"], doc["outstanding_amount"]), (-12.5, -12.5, -12.5))
+        (row,) = doc["items"]
+        self.assertEqual((row["item_code"], row["qty"], row["rate"], row["amount"], row["uom"]),
+                         ("WOO-REFUND", -1.0, 12.5, -12.5, "Nos"))
+        self.assertEqual((row["parenttype"], row["doctype"], row["docstatus"]),
+                         ("Sales Invoice", "Sales Invoice Item", 1))
+        self.assertEqual((doc["customer"], doc["customer_name"], doc["company"], doc["currency"]),
+                         ("Jane Doe", "Jane Doe", "Acme Ltd", "EUR"))
+        self.assertEqual((doc["po_no"], doc["remarks"]),
+                         ("wc:store1:refund:77", "WooCommerce refund 77 of order 10234"))
+        self.assertEqual(doc["posting_date"], datetime.date.today().isoformat())
+        self.assertNotIn("unknown_field", doc)
+        self.assertIsNone(doc.get("return_against"))
+        self.assertEqual(self.erp.sales_invoices["ACC-SINV-2025-00001"]["status"], "Return")
+        # the lookup a connector makes before creating (and after an ambiguous failure)
+        fields = ["name", "docstatus", "status", "grand_total", "is_return"]
+        found = self.c.get(SI_PATH, filters=[["po_no", "=", "wc:store1:refund:77"], ["docstatus", "<", 2]],
+                           fields=fields)[2]["data"]
+        self.assertEqual(found, [{"name": "ACC-SINV-2025-00001", "docstatus": 1, "status": "Return",
+                                  "grand_total": -12.5, "is_return": 1}])
+        self.assertEqual(self.c.get(SI_PATH, filters={"po_no": "WC:STORE1:REFUND:77"})[2]["data"],
+                         [{"name": "ACC-SINV-2025-00001"}])
+        self.assertEqual(len(self.c.get(SI_PATH, filters=[["item_code", "=", "WOO-REFUND"]])[2]["data"]), 1)
+        self.assertEqual(self.c.get(SI_PATH, filters=[["po_no", "=", "other"]])[2]["data"], [])
+        # the path URL-encoded as a client sends it, and one document by name
+        conn = http.client.HTTPConnection("127.0.0.1", self.erp.port, timeout=5)
+        query = urllib.parse.urlencode({"filters": json.dumps([["po_no", "=", "wc:store1:refund:77"]])})
+        conn.request("GET", "/api/resource/Sales%20Invoice?" + query, headers=TOKEN)
+        resp = conn.getresponse()
+        self.assertEqual((resp.status, json.loads(resp.read())["data"]), (200, [{"name": "ACC-SINV-2025-00001"}]))
+        conn.request("GET", "/api/resource/Sales%20Invoice/ACC-SINV-2025-00001", headers=TOKEN)
+        resp = conn.getresponse()
+        self.assertEqual(json.loads(resp.read())["data"]["grand_total"], -12.5)
+        conn.close()
+        status, _, body = self.c.get(SI_PATH + "/ACC-SINV-2025-09999")
+        self.assertEqual((status, body["exc_type"]), (404, "DoesNotExistError"))
+        # a duplicate po_no is not refused on Sales Invoices: the lookup above is the client's only guard
+        status, _, body = self.c.post(SI_PATH, credit_note())
+        self.assertEqual((status, body["data"]["name"]), (200, "ACC-SINV-2025-00002"))
+        self.assertEqual(len(self.c.get(SI_PATH, filters={"po_no": "wc:store1:refund:77"})[2]["data"]), 2)
+
+    def test_credit_note_totals_and_taxes(self):
+        taxes = [{"charge_type": "On Net Total", "account_head": "VAT 19% - ACME", "rate": 19}]
+        doc = self.c.post(SI_PATH, credit_note(taxes=taxes, items=[
+            {"item_code": "WOO-REFUND", "qty": -3, "rate": 9.99}, {"item_code": "SHIP", "qty": -1, "rate": 4.9}]))[2]
+        doc = doc["data"]
+        self.assertEqual([r["amount"] for r in doc["items"]], [-29.97, -4.9])
+        self.assertEqual((doc["total"], doc["total_taxes_and_charges"], doc["grand_total"], doc["outstanding_amount"]),
+                         (-34.87, -6.63, -41.5, -41.5))
+        # numbers sent as text are read as Frappe's flt() reads them
+        doc = self.c.post(SI_PATH, credit_note(items=[{"item_code": "WOO-REFUND", "qty": "-2", "rate": "1.005"}]))[2]
+        self.assertEqual((doc["data"]["items"][0]["amount"], doc["data"]["grand_total"]), (-2.02, -2.02))
+
+    def test_credit_note_quantity_and_rate_signs(self):
+        messages = self.assert_417(self.c.post(SI_PATH, credit_note(items=[{"item_code": "WOO-REFUND", "qty": 1,
+                                                                           "rate": 12.5}])),
+                                   "ValidationError", "For an item WOO-REFUND, quantity must be negative number")
+        self.assertEqual(messages[0]["message"], "For an item WOO-REFUND, quantity must be negative number")
+        self.assertEqual(messages[0]["indicator"], "red")
+        self.assert_417(self.c.post(SI_PATH, invoice(items=[{"item_code": "SKU-1", "qty": -1, "rate": 10}])),
+                        "ValidationError", "For an item SKU-1, quantity must be positive number")
+        self.assert_417(self.c.post(SI_PATH, credit_note(items=[{"item_code": "WOO-REFUND", "qty": 0, "rate": 1}])),
+                        "InvalidQtyError", "Row #1: Item quantity cannot be zero")
+        self.assert_417(self.c.post(SI_PATH, credit_note(items=[{"item_code": "WOO-REFUND", "qty": "x", "rate": 1}])),
+                        "InvalidQtyError", "Row #1: Item quantity cannot be zero")
+        self.assert_417(self.c.post(SI_PATH, credit_note(items=[{"item_code": "WOO-REFUND", "qty": 1, "rate": -12.5}],
+                                                         is_return=0)),
+                        "ValidationError", "For item <strong>WOO-REFUND</strong>, rate must be a positive number")
+        self.assertEqual(self.erp.sales_invoices, {})
+        # a draft is checked too: the simulator does not wait for the submit as ERPNext does
+        self.assertEqual(self.c.post(SI_PATH, credit_note(docstatus=0, items=[{"item_code": "WOO-REFUND", "qty": 2,
+                                                                               "rate": 1}]))[0], 417)
+
+    def test_sales_invoice_link_and_mandatory_errors(self):
+        messages = self.assert_417(self.c.post(SI_PATH, credit_note(customer="Nobody")), "LinkValidationError",
+                                   "Could not find Customer: Nobody")
+        self.assertEqual((messages[0]["indicator"], messages[0]["raise_exception"]), ("red", 1))
+        self.assert_417(self.c.post(SI_PATH, credit_note(
+            customer="Nobody", company="Other Ltd", return_against="ACC-SINV-2025-09999",
+            items=[{"item_code": "WOO-REFUND", "qty": -1, "rate": 1}, {"item_code": "NOPE", "qty": -1, "rate": 1,
+                                                                        "warehouse": "Nowhere"}])),
+            "LinkValidationError", "Could not find Customer: Nobody, Company: Other Ltd, Return Against: "
+                                   "ACC-SINV-2025-09999, Row #2: Item Code: NOPE, Row #2: Warehouse: Nowhere")
+        status, _, body = self.c.post(SI_PATH, credit_note(customer=None))
+        self.assertEqual((status, body["exc_type"]), (417, "MandatoryError"))
+        self.assertEqual([m["message"] for m in server_messages(body)],
+                         ["Error: Value missing for Sales Invoice: Customer"])
+        status, _, body = self.c.post(SI_PATH, credit_note(items=[]))
+        self.assertEqual(server_messages(body)[0]["message"], "Error: Data missing in table: Items")
+        status, _, body = self.c.post(SI_PATH, credit_note(items=[{"qty": -1, "rate": 1}]))
+        self.assertEqual(server_messages(body)[0]["message"],
+                         "Error: <strong>Sales Invoice Item</strong> Row #1: Value missing for: Item Code")
+        # company and currency default to the site's, as on Sales Order; case-insensitive links are canonicalised
+        doc = self.c.post(SI_PATH, credit_note(company=None, currency=None, customer="jane doe",
+                                               items=[{"item_code": "woo-refund", "qty": -1, "rate": 1}]))[2]["data"]
+        self.assertEqual((doc["company"], doc["currency"], doc["customer"], doc["items"][0]["item_code"]),
+                         ("Acme Ltd", "EUR", "Jane Doe", "WOO-REFUND"))
+        self.assert_417(self.c.post(SI_PATH, credit_note(naming_series="SINV-.####")), "ValidationError",
+                        'Series cannot be "SINV-.####"')
+        doc = self.c.post(SI_PATH, credit_note(naming_series="ACC-SINV-RET-.YYYY.-"))[2]["data"]
+        self.assertEqual(doc["name"], "ACC-SINV-RET-2025-00001")
+
+    def test_update_stock(self):
+        # a non-stock item, and a return against nothing, need no warehouse
+        self.assertEqual(self.c.post(SI_PATH, credit_note(update_stock=1))[0], 200)
+        self.assert_417(self.c.post(SI_PATH, credit_note(update_stock=1, items=[{"item_code": "SKU-1", "qty": -1,
+                                                                                 "rate": 1}])),
+                        "ValidationError", "Warehouse required for stock Item SKU-1")
+        status, _, body = self.c.post(SI_PATH, credit_note(update_stock=1, set_warehouse="stores - acme", items=[
+            {"item_code": "SKU-1", "qty": -1, "rate": 1}]))
+        self.assertEqual((status, body["data"]["items"][0]["warehouse"]), (200, "Stores - ACME"))
+        self.assertEqual(self.erp.bins, {})                              # no stock moves
+
+    def test_return_against_rules(self):
+        original = self.erp.add_sales_invoice(**invoice(docstatus=1))
+        si = self.erp.sales_invoices[original]
+        self.assertEqual((si["status"], si["outstanding_amount"], si["grand_total"]), ("Unpaid", 20.0, 20.0))
+        draft = self.erp.add_sales_invoice(**invoice())
+        self.erp.add_customer("Other Co")
+        theirs = self.erp.add_sales_invoice(**invoice(customer="Other Co", docstatus=1))
+        for against in (draft, theirs):
+            self.assert_417(self.c.post(SI_PATH, credit_note(return_against=against)), "ValidationError",
+                            f"Invalid Return Against: {against}")
+        self.assert_417(self.c.post(SI_PATH, credit_note(return_against=original, conversion_rate=1.1)),
+                        "ValidationError", f"Exchange Rate must be same as Sales Invoice {original} (1.0)")
+        self.assert_417(self.c.post(SI_PATH, credit_note(return_against=original, update_stock=1)), "ValidationError",
+                        f"'Update Stock' can not be checked because items are not delivered via {original}")
+        # by default (update_outstanding_for_self 1) the credit note keeps its own negative outstanding
+        doc = self.c.post(SI_PATH, credit_note(return_against=original.lower()))[2]["data"]
+        self.assertEqual((doc["return_against"], doc["status"], doc["outstanding_amount"]), (original, "Return", -12.5))
+        self.assertEqual(self.erp.sales_invoices[original]["outstanding_amount"], 20.0)
+        # update_outstanding_for_self 0: it lowers the original's outstanding instead
+        part = self.c.post(SI_PATH, credit_note(return_against=original, update_outstanding_for_self=0,
+                                                items=[{"item_code": "WOO-REFUND", "qty": -1, "rate": 5}]))[2]["data"]
+        self.assertEqual((part["status"], part["outstanding_amount"]), ("Return", 0.0))
+        si = self.erp.sales_invoices[original]
+        self.assertEqual((si["status"], si["outstanding_amount"]), ("Partly Paid", 15.0))
+        rest = self.c.post(SI_PATH, credit_note(return_against=original, update_outstanding_for_self=0,
+                                                items=[{"item_code": "WOO-REFUND", "qty": -1, "rate": 15}]))[2]["data"]
+        si = self.erp.sales_invoices[original]
+        self.assertEqual((si["status"], si["outstanding_amount"]), ("Credit Note Issued", 0.0))
+        # a credit note against it blocks cancelling the original; cancelling the credit note restores it
+        self.assert_417(self.c.post("/api/method/frappe.client.cancel", {"doctype": "Sales Invoice", "name": original}),
+                        "LinkExistsError", f"Cannot delete or cancel because Sales Invoice")
+        self.assertEqual(self.c.put(f"{SI_PATH}/{rest['name']}", {"docstatus": 2})[2]["data"]["status"], "Cancelled")
+        si = self.erp.sales_invoices[original]
+        self.assertEqual((si["status"], si["outstanding_amount"]), ("Partly Paid", 15.0))
+        # a cancelled original is a cancelled link
+        other = self.erp.add_sales_invoice(**invoice(docstatus=1))
+        self.c.post("/api/method/frappe.client.cancel", {"doctype": "Sales Invoice", "name": other})
+        self.assert_417(self.c.post(SI_PATH, credit_note(return_against=other)), "CancelledLinkError",
+                        f"Cannot link cancelled document: Return Against: {other}")
+        # not before the original's posting timestamp
+        dated = self.erp.add_sales_invoice(**invoice(docstatus=1, set_posting_time=1, posting_date="2025-03-01",
+                                                     posting_time="10:00:00"))
+        self.assert_417(self.c.post(SI_PATH, credit_note(return_against=dated, set_posting_time=1,
+                                                         posting_date="2025-02-01")),
+                        "ValidationError", "Posting timestamp must be after 01-03-2025 10:00:00")
+        with self.assertRaises(ValueError) as caught:
+            self.erp.add_sales_invoice(**invoice(customer="Nobody"))
+        self.assertEqual(str(caught.exception), "LinkValidationError: Could not find Customer: Nobody")
+
+    def test_sales_invoice_docstatus_moves_and_posting_date(self):
+        # without set_posting_time the posting date sent is replaced by today's, as ERPNext does
+        draft = self.c.post(SI_PATH, invoice(posting_date="2025-01-10"))[2]["data"]
+        today = datetime.date.today().isoformat()
+        self.assertEqual((draft["docstatus"], draft["status"], draft["posting_date"], draft["due_date"]),
+                         (0, "Draft", today, today))
+        path = f"{SI_PATH}/{draft['name']}"
+        self.assert_417(self.c.put(path, {"docstatus": 2}), "DocstatusTransitionError",
+                        "Cannot change docstatus from 0 (Draft) to 2 (Cancelled)")
+        status, _, body = self.c.put(path, {"docstatus": 1})
+        self.assertEqual((status, body["data"]["docstatus"], body["data"]["status"]), (200, 1, "Unpaid"))
+        self.assert_417(self.c.put(path, {"docstatus": 0}), "DocstatusTransitionError",
+                        "Cannot change docstatus from 1 (Submitted) to 0 (Draft)")
+        self.assertEqual(self.c.put(path, {"po_no": "wc:store1:10234-b"})[2]["data"]["po_no"], "wc:store1:10234-b")
+        submitted = self.c.get(path)[2]["data"]                           # the whole document sent back
+        echoed = self.c.put(path, {**submitted, "po_no": "wc:store1:10234-c"})[2]["data"]
+        self.assertEqual((echoed["po_no"], echoed["items"]), ("wc:store1:10234-c", submitted["items"]))
+        self.assert_417(self.c.put(path, {"items": [{"item_code": "SKU-1", "qty": 3, "rate": 10}]}),
+                        "UpdateAfterSubmitError", "Row #1: Not allowed to change <strong>Quantity</strong>")
+        self.assert_417(self.c.put(path, {"is_return": 1}), "UpdateAfterSubmitError",
+                        "Not allowed to change <strong>Is Return (Credit Note)</strong>")
+        status, _, body = self.c.put(path, {"docstatus": 2})
+        self.assertEqual((status, body["data"]["docstatus"], body["data"]["status"]), (200, 2, "Cancelled"))
+        self.assert_417(self.c.put(path, {"docstatus": 2}), "ValidationError", "Cannot edit cancelled document")
+        self.assertEqual(self.erp.sales_invoices[draft["name"]]["items"][0]["docstatus"], 2)
+        # set_posting_time keeps the date sent; past the due date the invoice is Overdue once submitted
+        dated = self.c.post(SI_PATH, invoice(set_posting_time=1, posting_date="2025-01-10", docstatus=1))[2]["data"]
+        self.assertEqual((dated["posting_date"], dated["due_date"], dated["status"]), ("2025-01-10", "2025-01-10",
+                                                                                       "Overdue"))
+
+    def test_sales_invoice_create_then_reset_leaves_one_findable_invoice(self):
+        self.erp.script({"reset": True, "commit": True, "match": {"method": "POST", "path_prefix": SI_PATH}})
+        with self.assertRaises((ConnectionResetError, http.client.RemoteDisconnected, BrokenPipeError)):
+            self.c.post(SI_PATH, credit_note())
+        self.c.close()
+        self.assertEqual(self.erp.requests[-1].status, "reset")
+        self.assertEqual(self.erp.pending_rules(), 0)
+        # the client's next step: look it up by po_no, find it, and not create it again
+        found = self.c.get(SI_PATH, filters=[["po_no", "=", "wc:store1:refund:77"], ["docstatus", "<", 2]],
+                           fields=["name", "docstatus"])[2]["data"]
+        self.assertEqual(found, [{"name": "ACC-SINV-2025-00001", "docstatus": 1}])
+        self.assertEqual(list(self.erp.sales_invoices), ["ACC-SINV-2025-00001"])
+        # the helper: only a credit note that passes validation is created-then-reset
+        self.erp.ack_then_reset_next_sales_invoice()
+        self.assertEqual(self.c.post(SI_PATH, credit_note(po_no="r2", customer="Nobody"))[0], 417)
+        with self.assertRaises((ConnectionResetError, http.client.RemoteDisconnected, BrokenPipeError)):
+            self.c.post(SI_PATH, credit_note(po_no="r2"))
+        self.c.close()
+        self.assertEqual(len(self.c.get(SI_PATH, filters={"po_no": "r2"})[2]["data"]), 1)
+        self.assertEqual(self.c.post(SI_PATH, credit_note(po_no="r3"))[0], 200)
+        self.assertEqual(len(self.erp.sales_invoices), 3)
+
     # --- scripted faults -------------------------------------------------------------------------------
     def test_scripted_429_503_508_then_normal(self):
         self.erp.script({"status": 429, "retry_after": "2"}, 503, {"status": 508})
@@ -598,20 +838,22 @@ class ErpNextSimTest(unittest.TestCase):
     def test_standalone_process(self):
         with tempfile.TemporaryDirectory() as tmp:
             dump = os.path.join(tmp, "state.json")
-            with Standalone("erpnext_sim.py", "--items", "A,B", "--script", '[{"status": 503}]',
-                            "--dump", dump) as proc:
+            with Standalone("erpnext_sim.py", "--items", "A,B", "--non-stock-items", "WOO-REFUND", "--script",
+                            '[{"status": 503}]', "--dump", dump) as proc:
                 c = Client(proc.port)
                 self.assertEqual(c.get("/api/resource/Customer")[0], 503)
                 self.assertEqual(c.post("/api/resource/Customer", {"customer_name": "Jane Doe"})[0], 200)
                 self.assertEqual(c.post(SO_PATH, order(items=[{"item_code": "A", "qty": 1, "rate": 2}]))[0], 200)
+                self.assertEqual(c.post(SI_PATH, credit_note())[0], 200)
                 c.close()
             self.assertEqual(proc.returncode, 0)
             summary = proc.summary
-            self.assertEqual(summary, {"requests": 3, "customers": 1, "sales_orders": 1,
-                                       "status_counts": {"200": 2, "503": 1}})
+            self.assertEqual(summary, {"requests": 4, "customers": 1, "sales_orders": 1, "sales_invoices": 1,
+                                       "status_counts": {"200": 3, "503": 1}})
             with open(dump) as f:
                 state = json.load(f)
             self.assertEqual(list(state["sales_orders"]), ["SAL-ORD-2025-00001"])
+            self.assertEqual(state["sales_invoices"]["ACC-SINV-2025-00001"]["status"], "Return")
             self.assertEqual(state["requests"][0]["status"], 503)
             self.assertEqual((state["bins"], state["webhooks"]), ({}, []))
 

@@ -187,14 +187,15 @@ connectors:
   - name: erp
     kind: erpnext
     base_url: "https://erp.example.com"
-    subscribe: [order.created, refund.created]
+    subscribe: [order.created, refund.created, inventory.updated]
     path: /nope
 )",
                                     env);
     EXPECT_TRUE(HasProblem(bad, "connectors[0].company: is required for kind erpnext"));
     EXPECT_TRUE(HasProblem(bad, "connectors[0].warehouse: is required for kind erpnext"));
     EXPECT_TRUE(HasProblem(bad, "connectors[0].auth: api_key and api_secret are required for kind erpnext"));
-    EXPECT_TRUE(HasProblem(bad, "connectors[0].subscribe[1]: kind erpnext takes order events"));
+    EXPECT_TRUE(HasProblem(bad, "connectors[0].subscribe[2]: kind erpnext takes order events and refund.created"));
+    EXPECT_TRUE(HasProblem(bad, "connectors[0].refund_item: is required to subscribe to refund.created"));
     EXPECT_TRUE(HasProblem(bad, "connectors[0].path: unknown key")) << "http keys do not apply to erpnext";
     LoadResult good = LoadFromString(R"(
 connectors:

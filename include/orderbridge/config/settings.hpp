@@ -201,6 +201,7 @@ struct ConnectorSettings {
     int delivery_days = 3;         ///< delivery date policy: order date + this many days
     std::string shipping_account;  ///< shipping as an "Actual" tax row on this account; empty: not sent
     std::string tax_account;       ///< WooCommerce's tax total as an "Actual" row; empty: not sent
+    std::string refund_item;  ///< non-stock Item of money-only credit notes (refund.created); empty: refunds refused
     // kind: shipstation
     std::int64_t store_id = 0;  ///< advancedOptions.storeId of the orders it creates; 0: ShipStation's default
     /// Inbound webhooks at POST /webhooks/<name>: shipstation compares it with `?token=`, erpnext uses
