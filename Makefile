@@ -4,7 +4,7 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 CONFIG ?= config/orderbridge.yaml
 
-.PHONY: deps deps-build build build-debug run test test-only bench format tidy clean
+.PHONY: deps deps-build build build-debug run demo test test-only bench format tidy clean
 
 deps:
 	./scripts/install-deps.sh all
@@ -19,6 +19,10 @@ build: deps-build
 run: build
 	mkdir -p data
 	./build/release/src/orderbridge --config $(CONFIG) serve
+
+# The daemon with simulated ERPNext, ShipStation and WooCommerce and a stream of orders (surge, ERP outage).
+demo: build
+	./scripts/demo.sh
 
 # Sanitizers and warnings as errors; starts the services tests need on private ports, stops them after.
 test: deps

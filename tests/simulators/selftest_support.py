@@ -50,7 +50,8 @@ class Receiver:
 
 class Standalone:
     def __init__(self, script, *args):
-        self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, script), "--port", "0", *args],
+        script, *leading = script.split()  # "serve.py woocommerce": the kind goes before --port
+        self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, script), *leading, "--port", "0", *args],
                                      stdout=subprocess.PIPE, text=True, cwd=HERE)
         self.returncode = self.output = None
         try:

@@ -13,6 +13,8 @@ import http.client
 import json
 import os
 import secrets
+import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -474,6 +476,22 @@ class ProtocolTests(SimTest):
 
 
 class ProcessTests(unittest.TestCase):
+    def test_every_simulator_serves_from_one_entry_point(self):
+        for kind in ("woocommerce", "shipstation", "erpnext", "http"):
+            with Standalone(f"serve.py {kind}") as proc:
+                conn = http.client.HTTPConnection("127.0.0.1", proc.port, timeout=5)
+                conn.request("GET", "/no-such-path")
+                answer = conn.getresponse()
+                answer.read()
+                conn.close()
+                self.assertIn(answer.status, (200, 401, 403, 404), kind)  # each answers in its own way
+            self.assertEqual(proc.returncode, 0, kind)
+            self.assertIsInstance(proc.summary, dict, kind)
+        bad = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "serve.py"),
+                              "odoo"], capture_output=True, text=True)
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("usage: serve.py", bad.stderr)
+
     def test_standalone_process(self):
         with tempfile.TemporaryDirectory() as tmp:
             seed, dump = os.path.join(tmp, "seed.json"), os.path.join(tmp, "state.json")
