@@ -91,6 +91,65 @@ std::optional<model::Shipment> FromShipStation(const json& s, const std::string&
     return out;
 }
 
+std::optional<model::Shipment> FromShipBob(const json& e, const std::string& topic, const std::string& connector,
+                                           const std::string& webhook_id) {
+    static const std::map<std::string, std::string> kStatus = {{"order.shipped", "shipped"},
+                                                               {"order_shipped", "shipped"},
+                                                               {"order.shipment.tracking.updated", "in_transit"},
+                                                               {"order.shipment.delivered", "delivered"},
+                                                               {"order.delivered", "delivered"},
+                                                               {"order.shipment.exception", "exception"},
+                                                               {"order.shipment.on_hold", "on_hold"},
+                                                               {"order.shipment.cancelled", "cancelled"}};
+    const auto status = kStatus.find(topic);
+    const std::string reference = Str(e, "reference_id");
+    if (status == kStatus.end() || !IsOrderRef(reference)) return std::nullopt;
+    model::Shipment out;
+    const std::string shipment_id =
+        !NumberText(e, "shipment_id").empty() ? NumberText(e, "shipment_id") : NumberText(e, "order_id");
+    out.id = connector + ":shipment:" + shipment_id;
+    out.order_ref = reference;
+    out.status = status->second;
+    const json tracking = e.contains("tracking") && e["tracking"].is_object() ? e["tracking"] : json::object();
+    out.carrier_code = Str(tracking, "carrier");
+    out.service_code = Str(tracking, "carrier_service");
+    out.tracking_number = Str(tracking, "tracking_id");
+    out.tracking_url = Str(tracking, "tracking_url");
+    const auto when = Utc(Str(e, "event_time"));
+    out.event_time = when.value_or(model::FormatUtc(core::ToUnixMillis(std::chrono::system_clock::now())));
+    if (out.status == "shipped" || out.status == "in_transit") out.ship_date = out.event_time;
+    if (out.status == "delivered") out.delivered_at = out.event_time;
+    out.source_event_id = webhook_id;
+    out.external_refs["shipbob"] = model::ExternalRef{shipment_id, NumberText(e, "order_id"), ""};
+    return out;
+}
+
+bool VerifyStandardWebhook(const std::string& secret, const std::string& id, const std::string& timestamp,
+                           const std::string& signatures, std::string_view body, std::int64_t now_s) {
+    if (secret.rfind("whsec_", 0) != 0 || id.empty() || timestamp.empty()) return false;
+    std::int64_t ts = 0;
+    try {
+        ts = std::stoll(timestamp);
+    } catch (const std::exception&) {
+        return false;
+    }
+    if (ts < now_s - 300 || ts > now_s + 300) return false;
+    const auto key = woo::Base64Decode(std::string_view(secret).substr(6));
+    if (!key) return false;
+    std::string signed_text = id + "." + timestamp + ".";
+    signed_text.append(body);
+    const std::string expected = woo::HmacBase64(signed_text, *key, "sha256");
+    std::size_t pos = 0;
+    while (pos < signatures.size()) {
+        std::size_t end = signatures.find(' ', pos);
+        if (end == std::string::npos) end = signatures.size();
+        const std::string_view one = std::string_view(signatures).substr(pos, end - pos);
+        if (one.rfind("v1,", 0) == 0 && woo::ConstantTimeEquals(one.substr(3), expected)) return true;
+        pos = end + 1;
+    }
+    return false;
+}
+
 bool CompletesOrder(const json& order, const std::vector<model::Shipment>& earlier, const model::Shipment& shipment) {
     std::map<std::string, std::int64_t> by_line, by_sku;
     auto add = [&](const model::Shipment& s) {
@@ -300,6 +359,7 @@ class Inbound {
         const config::ConnectorSettings& c = it->second;
         if (c.kind == config::ConnectorKind::kShipstation) return ShipNotify(c, req, std::move(respond));
         if (c.kind == config::ConnectorKind::kErpnext) return ErpNextBin(c, req, std::move(respond));
+        if (c.kind == config::ConnectorKind::kShipbob) return ShipBobEvent(c, req, std::move(respond));
         throw core::Error(core::Errc::kNotFound, "connector '" + name + "' takes no inbound webhooks");
     }
 
@@ -527,66 +587,18 @@ class Inbound {
             if (j.value("pages", 1) <= page) break;
         }
 
-        const auto now = std::chrono::system_clock::now();
-        std::vector<store::IngestRecord> records;
-        std::map<std::string, std::vector<model::Shipment>> seen;  // by order: earlier and this notification's
+        std::vector<std::pair<model::Shipment, std::string>> ours;
         int ignored = 0;
         for (const auto& raw : shipments) {
-            auto shipment = inbound::FromShipStation(raw, c.name);
-            if (!shipment) {
+            if (auto shipment = inbound::FromShipStation(raw, c.name)) {
+                ours.emplace_back(std::move(*shipment), raw.dump());
+            } else {
                 ++ignored;  // an order that did not come from orderbridge
-                continue;
             }
-            const std::string& order_ref = shipment->order_ref;
-            const auto order = session.GetEntity(order_ref);
-            auto [it, fresh] = seen.try_emplace(order_ref);
-            if (fresh) {
-                for (const auto& row : session.ChildEntities(order_ref, "shipment")) {
-                    const json d = json::parse(row.data, nullptr, false);
-                    try {
-                        it->second.push_back(d.get<model::Shipment>());
-                    } catch (const std::exception&) {
-                    }
-                }
-            }
-            if (order)
-                shipment->completes_order =
-                    inbound::CompletesOrder(json::parse(order->data, nullptr, false), it->second, *shipment);
-            std::erase_if(it->second, [&](const model::Shipment& s) { return s.id == shipment->id; });
-            it->second.push_back(*shipment);
-
-            const std::string store_id = order_ref.substr(3, order_ref.find(':', 3) - 3);
-            const json data = *shipment;
-            store::IngestRecord rec;
-            rec.store_id = store_id;
-            rec.topic = "shipstation:SHIP_NOTIFY";
-            rec.received_at = core::FormatRfc3339(now);
-            rec.received_ms = core::ToUnixMillis(now);
-            rec.trace_id = order ? order->trace_id : model::NewTraceId();
-            rec.headers = json{{"connector", c.name}, {"resource_url", url}}.dump();
-            rec.body = raw.dump();
-            store::EntityWrite w;
-            w.entity_id = shipment->id;
-            w.kind = "shipment";
-            w.parent_id = order_ref;
-            w.source_id = shipment->source_event_id;
-            w.version = model::MakeVersion(*model::ParseWooGmt(shipment->event_time), data.dump());
-            w.canonical_status = shipment->status;
-            w.data = data.dump();
-            w.findings = "[]";
-            const bool known = session.GetEntity(shipment->id).has_value();
-            const std::string type = known ? "shipment.updated" : "shipment.created";
-            dispatch::RouteFacts facts;
-            facts.store = store_id;
-            if (!shipment->warehouse_id.empty()) facts.warehouses = std::vector<std::string>{shipment->warehouse_id};
-            const std::string shipment_number = shipment->external_refs["shipstation"].id;
-            w.events.push_back(MakeEvent(type, "shipstation", store_id, shipment->event_time, rec.received_at,
-                                         rec.trace_id, ("ss:" + shipment_number).substr(0, 35), w.entity_id, w.version,
-                                         data, relay_ ? std::vector<std::string>{} : lanes_.Route(type, facts),
-                                         relay_));
-            rec.entities.push_back(std::move(w));
-            records.push_back(std::move(rec));
         }
+        std::vector<store::IngestRecord> records =
+            ShipmentRecords(session, "shipstation", "shipstation:SHIP_NOTIFY",
+                            json{{"connector", c.name}, {"resource_url", url}}, ours);
         const std::size_t n = records.size();
         SubmitAll(queue_, std::move(records), [this, c, respond, n, ignored](bool ok, const std::string& error) {
             Count(c.name, "shipment", ok ? "accepted" : "unavailable");
@@ -597,6 +609,115 @@ class Inbound {
             respond(
                 http::Response::Json(200, json{{"status", "accepted"}, {"shipments", n}, {"ignored", ignored}}.dump()));
         });
+    }
+
+    // The records of shipments reported by a connector: each a child of its order, traced as it,
+    // `completes_order` from the order's lines and every shipment known for it (a shipment that
+    // lists no lines ships the whole order), `shipment.created` the first time, then `.updated`.
+    std::vector<store::IngestRecord> ShipmentRecords(store::Session& session, const std::string& system,
+                                                     const std::string& topic, const json& headers,
+                                                     std::vector<std::pair<model::Shipment, std::string>>& shipments) {
+        const auto now = std::chrono::system_clock::now();
+        std::vector<store::IngestRecord> records;
+        std::map<std::string, std::vector<model::Shipment>> seen;  // by order: earlier and these
+        for (auto& [shipment, raw] : shipments) {
+            const std::string& order_ref = shipment.order_ref;
+            const auto order = session.GetEntity(order_ref);
+            auto [it, fresh] = seen.try_emplace(order_ref);
+            if (fresh) {
+                for (const auto& row : session.ChildEntities(order_ref, "shipment")) {
+                    try {
+                        it->second.push_back(json::parse(row.data).get<model::Shipment>());
+                    } catch (const std::exception&) {
+                    }
+                }
+            }
+            const bool shipping =
+                shipment.status == "shipped" || shipment.status == "in_transit" || shipment.status == "delivered";
+            if (order && shipment.lines.empty()) {
+                shipment.completes_order = shipping;
+            } else if (order) {
+                shipment.completes_order =
+                    inbound::CompletesOrder(json::parse(order->data, nullptr, false), it->second, shipment);
+            }
+            std::erase_if(it->second, [&](const model::Shipment& s) { return s.id == shipment.id; });
+            it->second.push_back(shipment);
+
+            const std::string store_id = order_ref.substr(3, order_ref.find(':', 3) - 3);
+            const json data = shipment;
+            store::IngestRecord rec;
+            rec.store_id = store_id;
+            rec.topic = topic;
+            rec.received_at = core::FormatRfc3339(now);
+            rec.received_ms = core::ToUnixMillis(now);
+            rec.trace_id = order ? order->trace_id : model::NewTraceId();
+            rec.headers = headers.dump();
+            rec.body = raw;
+            store::EntityWrite w;
+            w.entity_id = shipment.id;
+            w.kind = "shipment";
+            w.parent_id = order_ref;
+            w.source_id = shipment.source_event_id;
+            w.version =
+                model::MakeVersion(model::ParseWooGmt(shipment.event_time).value_or(rec.received_ms), data.dump());
+            w.canonical_status = shipment.status;
+            w.data = data.dump();
+            w.findings = "[]";
+            const std::string type = session.GetEntity(shipment.id) ? "shipment.updated" : "shipment.created";
+            dispatch::RouteFacts facts;
+            facts.store = store_id;
+            if (!shipment.warehouse_id.empty()) facts.warehouses = std::vector<std::string>{shipment.warehouse_id};
+            const std::string key = (system == "shipstation" ? "ss:" : "sb:") + shipment.external_refs[system].id;
+            w.events.push_back(MakeEvent(type, system, store_id, shipment.event_time, rec.received_at, rec.trace_id,
+                                         key.substr(0, 35), w.entity_id, w.version, data,
+                                         relay_ ? std::vector<std::string>{} : lanes_.Route(type, facts), relay_));
+            rec.entities.push_back(std::move(w));
+            records.push_back(std::move(rec));
+        }
+        return records;
+    }
+
+    // ShipBob webhooks (Standard Webhooks signature): one shipment event each; events may arrive out
+    // of order, so each becomes a version by its event_time and an older one is recorded as stale.
+    void ShipBobEvent(const config::ConnectorSettings& c, http::Request& req, http::Responder respond) {
+        const std::string id(req.Header("webhook-id"));
+        if (!c.inbound_secret.empty() &&
+            !inbound::VerifyStandardWebhook(c.inbound_secret, id, std::string(req.Header("webhook-timestamp")),
+                                            std::string(req.Header("webhook-signature")), req.body,
+                                            core::ToUnixMillis(std::chrono::system_clock::now()) / 1000)) {
+            Count(c.name, "shipment", "rejected");
+            throw core::Error(core::Errc::kUnauthorized, "webhook-signature is missing, wrong or too old");
+        }
+        const json body = json::parse(req.body, nullptr, false);
+        if (!body.is_object()) throw core::Error(core::Errc::kBadRequest, "the body is not a JSON object");
+        std::string topic(req.Header("x-webhook-topic"));
+        if (topic.empty()) topic = inbound::Str(body, "topic");
+        auto shipment = inbound::FromShipBob(body, topic, c.name, id);
+        if (!shipment) {
+            Count(c.name, "shipment", "ignored");
+            respond(http::Response::Json(
+                200, json{{"status", "ignored"}, {"reason", "not a shipment event of an orderbridge order"}}.dump()));
+            return;
+        }
+        auto shipments = std::make_shared<std::vector<std::pair<model::Shipment, std::string>>>();
+        shipments->emplace_back(std::move(*shipment), req.body);
+        const json headers = {{"connector", c.name}, {"webhook-id", id}, {"topic", topic}};
+        pool_.Post(
+            [this, c, topic, headers, shipments, respond](store::Session& session) {
+                auto records = ShipmentRecords(session, "shipbob", "shipbob:" + topic, headers, *shipments);
+                SubmitAll(queue_, std::move(records), [this, c, respond](bool ok, const std::string& error) {
+                    Count(c.name, "shipment", ok ? "accepted" : "unavailable");
+                    if (!ok) {
+                        respond(http::ErrorResponse(core::Errc::kUnavailable, error, std::chrono::seconds(5)));
+                        return;
+                    }
+                    respond(http::Response::Json(200, json{{"status", "accepted"}}.dump()));
+                });
+            },
+            [respond](std::exception_ptr) {
+                respond(
+                    http::ErrorResponse(core::Errc::kUnavailable, "the store is unavailable", std::chrono::seconds(5)));
+            });
     }
 
     // ERPNext Webhook on Bin (on_update): the stock level of one item in one warehouse.

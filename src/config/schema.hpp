@@ -240,6 +240,11 @@ void Describe(V& v, ConnectorSettings& c) {
         v.Field("store_id", c.store_id, {false, Between<std::int64_t>(0, 1'000'000'000'000)});
         v.Field("inbound_token", c.inbound_secret);
     }
+    if (v.ForKind(c.kind, ConnectorKind::kShipbob)) {
+        v.Field("channel_id", c.channel_id, {false, Between<std::int64_t>(0, 1'000'000'000'000)});
+        v.Field("shipping_method", c.shipping_method);
+        v.Field("webhook_secret", c.inbound_secret);
+    }
 }
 
 template <class V>

@@ -195,11 +195,23 @@ void Validate(const Settings& s, std::vector<Problem>& problems) {
         if (c.kind == ConnectorKind::kHttp && (c.path.empty() || c.path.front() != '/')) {
             Add(problems, path + ".path", "must start with '/'");
         }
-        if (c.kind != ConnectorKind::kHttp && c.kind != ConnectorKind::kErpnext &&
-            c.kind != ConnectorKind::kShipstation && c.kind != ConnectorKind::kWoocommerce) {
+        if (c.kind == ConnectorKind::kOdoo) {
             Add(problems, path + ".kind",
-                "kind " + std::string(ToString(c.kind)) +
-                    " is not available in this version (available: http, erpnext, shipstation)");
+                "kind odoo is not available in this version (available: http, erpnext, shipstation, shipbob)");
+        }
+        if (c.kind == ConnectorKind::kShipbob) {
+            if (c.auth.token.empty()) Add(problems, path + ".auth.token", "is required for kind shipbob (a PAT)");
+            if (c.channel_id <= 0)
+                Add(problems, path + ".channel_id", "is required for kind shipbob (GET /channel lists them)");
+            for (std::size_t k = 0; k < c.subscribe.size(); ++k) {
+                if (c.subscribe[k] != "order.*" && c.subscribe[k].rfind("order.", 0) != 0) {
+                    Add(problems, path + ".subscribe[" + std::to_string(k) + "]",
+                        "kind shipbob takes order events (order.created, order.updated, order.cancelled, "
+                        "order.deleted)");
+                }
+            }
+            if (!c.inbound_secret.empty() && c.inbound_secret.rfind("whsec_", 0) != 0)
+                Add(problems, path + ".webhook_secret", "must be ShipBob's signing secret, starting with whsec_");
         }
         if (c.kind == ConnectorKind::kErpnext || c.kind == ConnectorKind::kShipstation) {
             const std::string kind(ToString(c.kind));

@@ -231,6 +231,8 @@ std::unique_ptr<Connector> MakeConnector(const config::ConnectorSettings& settin
             return MakeErpNextConnector(settings);
         case config::ConnectorKind::kShipstation:
             return MakeShipStationConnector(settings);
+        case config::ConnectorKind::kShipbob:
+            return MakeShipBobConnector(settings);
         case config::ConnectorKind::kWoocommerce:
             return MakeWooCommerceConnector(settings);
         default:

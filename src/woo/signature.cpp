@@ -35,6 +35,19 @@ std::string Base64(std::string_view raw) {
     return out;
 }
 
+std::optional<std::string> Base64Decode(std::string_view text) {
+    if (text.size() % 4 != 0) return std::nullopt;
+    std::string out(text.size() / 4 * 3, '\0');
+    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                  reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+    if (n < 0) return std::nullopt;
+    out.resize(static_cast<std::size_t>(n));
+    // EVP_DecodeBlock keeps the padding's zero bytes: drop one per '='.
+    for (std::size_t i = text.size(); i > 0 && text[i - 1] == '='; --i)
+        out.pop_back();
+    return out;
+}
+
 std::string HmacBase64(std::string_view data, std::string_view key, std::string_view algorithm) {
     const EVP_MD* md = Digest(algorithm);
     return md ? Base64(RawHmac(data, key, md)) : std::string{};

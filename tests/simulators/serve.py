@@ -3,6 +3,7 @@
 
     serve.py erpnext     [--port N] [erpnext_sim.py options]
     serve.py shipstation [--port N] [shipstation_sim.py options]
+    serve.py shipbob     [--port N] [shipbob_sim.py options]
     serve.py woocommerce [--port N] [woocommerce_sim.py options]
     serve.py http        [--port N] [http_sink.py options]
 
@@ -12,8 +13,8 @@ import importlib
 import os
 import sys
 
-KINDS = {"erpnext": "erpnext_sim", "shipstation": "shipstation_sim", "woocommerce": "woocommerce_sim",
-         "http": "http_sink"}
+KINDS = {"erpnext": "erpnext_sim", "shipstation": "shipstation_sim", "shipbob": "shipbob_sim",
+         "woocommerce": "woocommerce_sim", "http": "http_sink"}
 
 
 def main(argv=None):

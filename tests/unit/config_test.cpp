@@ -214,6 +214,38 @@ connectors:
     EXPECT_EQ(good.settings.connectors.at(0).customer_group, "Individual");
 }
 
+TEST(ConfigTest, ShipBobConnectorsNeedTheirTokenChannelAndSigningSecret) {
+    FakeEnvironment env;
+    LoadResult bad = LoadFromString(R"(
+connectors:
+  - name: fulfil
+    kind: shipbob
+    base_url: "https://api.shipbob.com/2025-07"
+    subscribe: [order.created, inventory.updated]
+    webhook_secret: "plain-secret"
+    store_id: 5
+)",
+                                    env);
+    EXPECT_TRUE(HasProblem(bad, "connectors[0].auth.token: is required for kind shipbob"));
+    EXPECT_TRUE(HasProblem(bad, "connectors[0].channel_id: is required for kind shipbob"));
+    EXPECT_TRUE(HasProblem(bad, "connectors[0].subscribe[1]: kind shipbob takes order events"));
+    EXPECT_TRUE(HasProblem(bad, "connectors[0].webhook_secret: must be ShipBob's signing secret"));
+    EXPECT_TRUE(HasProblem(bad, "connectors[0].store_id: unknown key")) << "shipstation keys do not apply";
+    LoadResult good = LoadFromString(R"(
+connectors:
+  - name: fulfil
+    kind: shipbob
+    base_url: "https://api.shipbob.com/2025-07"
+    auth: {token: pat}
+    channel_id: 1234
+    subscribe: ["order.*"]
+)",
+                                     env);
+    EXPECT_TRUE(good.problems.empty()) << ::testing::PrintToString(Messages(good));
+    EXPECT_EQ(good.settings.connectors.at(0).channel_id, 1234);
+    EXPECT_EQ(good.settings.connectors.at(0).shipping_method, "Standard");
+}
+
 TEST(ConfigTest, WrongShapesAreNamed) {
     FakeEnvironment env;
     LoadResult r = LoadFromString("server: [1, 2]\nstores: {id: x}\nlog: {format: [json]}\n", env);

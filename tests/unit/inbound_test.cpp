@@ -82,6 +82,43 @@ TEST(InboundTest, AnOrderIsCompleteWhenItsNonVoidedShipmentsCoverEveryLine) {
     EXPECT_FALSE(CompletesOrder(json::object(), {}, whole));
 }
 
+TEST(InboundTest, StandardWebhooksSignaturesAreChecked) {
+    // The example of the Standard Webhooks specification (github.com/standard-webhooks).
+    const std::string secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const std::string body = R"({"test": 2432232314})";
+    const std::string id = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+    const std::string good = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+    EXPECT_TRUE(VerifyStandardWebhook(secret, id, "1614265330", good, body, 1614265330));
+    EXPECT_TRUE(VerifyStandardWebhook(secret, id, "1614265330", "v1,bm90IGl0 " + good, body, 1614265400));
+    EXPECT_FALSE(VerifyStandardWebhook(secret, id, "1614265330", good, body + " ", 1614265330));
+    EXPECT_FALSE(VerifyStandardWebhook(secret, "msg_other", "1614265330", good, body, 1614265330));
+    EXPECT_FALSE(VerifyStandardWebhook(secret, id, "1614265330", good, body, 1614265330 + 301));  // too old
+    EXPECT_FALSE(VerifyStandardWebhook(secret, id, "1614265330", "v2," + good.substr(3), body, 1614265330));
+    EXPECT_FALSE(VerifyStandardWebhook("not-whsec", id, "1614265330", good, body, 1614265330));
+}
+
+TEST(InboundTest, AShipBobEventIsAShipmentOfItsOrder) {
+    const json e = json::parse(R"({"event_time": "2026-11-20T10:00:00.1234567Z", "order_id": 100001,
+        "reference_id": "wc:main:41001", "shipment_id": 200001, "status": "Completed",
+        "tracking": {"carrier": "USPS", "carrier_service": "Priority", "tracking_id": "9400111899223",
+                     "tracking_url": "https://tools.usps.com/?tLabels=9400111899223"}})");
+    const auto s = FromShipBob(e, "order.shipped", "fulfil", "msg_1");
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->id, "fulfil:shipment:200001");
+    EXPECT_EQ(s->status, "shipped");
+    EXPECT_EQ(s->tracking_number, "9400111899223");
+    EXPECT_EQ(s->service_code, "Priority");
+    EXPECT_EQ(s->event_time, "2026-11-20T10:00:00.123Z");
+    EXPECT_EQ(s->source_event_id, "msg_1");
+    EXPECT_TRUE(s->lines.empty());
+    EXPECT_EQ(FromShipBob(e, "order.shipment.delivered", "fulfil", "msg_2")->status, "delivered");
+    EXPECT_EQ(FromShipBob(e, "order.shipment.cancelled", "fulfil", "msg_3")->status, "cancelled");
+    EXPECT_FALSE(FromShipBob(e, "return.created", "fulfil", "msg_4"));
+    json foreign = e;
+    foreign["reference_id"] = "SO-1";
+    EXPECT_FALSE(FromShipBob(foreign, "order.shipped", "fulfil", "msg_5"));
+}
+
 TEST(InboundTest, AnErpNextBinIsAStockLevel) {
     std::string error;
     const auto l =

@@ -49,6 +49,18 @@ namespace inbound {
 /// orderKey is not one of ours (`wc:<store>:<n>`). `connector` names the entity id.
 std::optional<model::Shipment> FromShipStation(const nlohmann::json& shipment, const std::string& connector);
 
+/// A ShipBob webhook (research/erp_3pl.md 5.4: `{"event_time", "order_id", "reference_id",
+/// "shipment_id", "status", "tracking": {...}}`, topic from `x-webhook-topic`) as a canonical
+/// Shipment; nullopt when the topic is not a shipment event or the order is not one of ours.
+std::optional<model::Shipment> FromShipBob(const nlohmann::json& event, const std::string& topic,
+                                           const std::string& connector, const std::string& webhook_id);
+
+/// The Standard Webhooks signature ShipBob uses: `webhook-signature` holds space-separated
+/// `v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">` with the key the base64 after `whsec_`;
+/// the timestamp must be within 5 minutes of `now_s`.
+bool VerifyStandardWebhook(const std::string& secret, const std::string& id, const std::string& timestamp,
+                           const std::string& signatures, std::string_view body, std::int64_t now_s);
+
 /// Whether, with `shipment`, every line of `order` (canonical order data) has shipped: quantities
 /// of the non-voided shipments (`earlier`, the same shipment replaced by its newer state) per
 /// line id, or per SKU when a shipment line has no id.

@@ -204,6 +204,9 @@ struct ConnectorSettings {
     std::string refund_item;  ///< non-stock Item of money-only credit notes (refund.created); empty: refunds refused
     // kind: shipstation
     std::int64_t store_id = 0;  ///< advancedOptions.storeId of the orders it creates; 0: ShipStation's default
+    // kind: shipbob
+    std::int64_t channel_id = 0;               ///< shipbob_channel_id of write calls; required
+    std::string shipping_method = "Standard";  ///< ShipBob ship option of the orders it creates
     /// Inbound webhooks at POST /webhooks/<name>: shipstation compares it with `?token=`, erpnext uses
     /// it as the Webhook Secret of X-Frappe-Webhook-Signature. Empty: inbound calls are refused (401).
     std::string inbound_secret;                          ///< secret

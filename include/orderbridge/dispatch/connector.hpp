@@ -111,6 +111,8 @@ std::unique_ptr<Connector> MakeHttpConnector(const config::ConnectorSettings& se
 std::unique_ptr<Connector> MakeErpNextConnector(const config::ConnectorSettings& settings);
 /// The `shipstation` connector: orders upserted by orderKey through ShipStation V1.
 std::unique_ptr<Connector> MakeShipStationConnector(const config::ConnectorSettings& settings);
+/// The `shipbob` connector: orders created by reference_id through the ShipBob API.
+std::unique_ptr<Connector> MakeShipBobConnector(const config::ConnectorSettings& settings);
 /// The `woocommerce` connector (the implicit `woo:<store>` lanes): stock through the batch endpoints,
 /// order status and a tracking note for shipments.
 std::unique_ptr<Connector> MakeWooCommerceConnector(const config::ConnectorSettings& settings);

@@ -1,6 +1,7 @@
 #pragma once
 // WooCommerce webhook signatures: base64(HMAC(secret, raw body)), the secret HTML-entity-decoded
 // the way WooCommerce decodes it (wp_specialchars_decode with ENT_QUOTES). Constant-time compare.
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,8 @@ bool VerifySignature(std::string_view body, std::string_view signature, const st
 
 /// Standard base64 (with padding).
 std::string Base64(std::string_view raw);
+/// The bytes of standard base64 text; nullopt when it is not valid base64.
+std::optional<std::string> Base64Decode(std::string_view text);
 /// base64 HMAC with the key as given (no entity decoding); empty for an unknown algorithm.
 std::string HmacBase64(std::string_view data, std::string_view key, std::string_view algorithm);
 /// Compares in time independent of where the texts differ.

@@ -1,0 +1,130 @@
+"""The `shipbob` connector end to end against tests/simulators/shipbob_sim.py (research/erp_3pl.md
+section 5): orders created by reference_id (a 422 duplicate means it exists, and an order created
+but never acknowledged is found, not created twice), cancellation while nothing has shipped, and
+ShipBob's webhooks back (Standard Webhooks signature, events out of order ordered by event time)
+completing the order in the WooCommerce simulator."""
+import json
+import os
+import sys
+import unittest
+
+from harness import Daemon, Storage, fixture, wait_for, with_order_id, woo_headers
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "simulators"))
+from shipbob_sim import ShipBobSim  # noqa: E402
+from woocommerce_sim import WooCommerceSim  # noqa: E402
+
+SECRET = "wh-secret"
+SIGNING = "whsec_" + "c2hpcGJvYi1zaWduaW5nLWtleS0wMTIzNDU2Nzg5"  # base64 of a test key
+VIEWER = {"Authorization": "Bearer viewer-token-0123456789"}
+
+
+def config(storage, sb_url, woo_url):
+    return f"""
+server:
+  listen: "127.0.0.1:0"
+  io_threads: 2
+  admin_tokens: [{{name: support, token: "viewer-token-0123456789", role: viewer}}]
+log: {{level: info, format: json, access_log: false}}
+{storage.config()}
+stores:
+  - id: main
+    url: "{woo_url}"
+    webhook_secrets: ["{SECRET}"]
+    api: {{consumer_key: ck_test, consumer_secret: cs_test, rate_per_second: 50}}
+connectors:
+  - name: fulfil
+    kind: shipbob
+    base_url: "{sb_url}"
+    auth: {{token: "pat-test"}}
+    channel_id: 1234
+    shipping_method: Standard
+    webhook_secret: "{SIGNING}"
+    subscribe: ["order.*"]
+    timeout: 2s
+    rate_limit: {{per_second: 50, burst: 10, max_in_flight: 1}}
+    retry: {{max_attempts: 8, initial_backoff: 50ms, max_backoff: 300ms, max_age: 1h}}
+"""
+
+
+def order_body(order_id, status="processing", modified="2025-10-14T13:41:15"):
+    body = with_order_id(fixture("order_simple.json"), order_id)
+    body = body.replace(b'"date_modified_gmt":"2025-10-14T13:41:15"', f'"date_modified_gmt":"{modified}"'.encode())
+    return body.replace(b'"status":"processing"', f'"status":"{status}"'.encode(), 1)
+
+
+class ShipBobTest(unittest.TestCase):
+    def setUp(self):
+        self.sb = ShipBobSim(webhook_secret=SIGNING)
+        self.woo = WooCommerceSim()
+        self.storage = Storage("sqlite")
+        self.d = Daemon(config(self.storage, self.sb.url, self.woo.url)).start()
+        self.sb.subscribe(f"http://127.0.0.1:{self.d.port}/webhooks/fulfil",
+                          ["order.shipped", "order.shipment.delivered", "order.shipment.cancelled"])
+
+    def tearDown(self):
+        self.d.stop()
+        self.sb.close()
+        self.woo.close()
+
+    def post(self, body, topic="order.created"):
+        status, _, _ = self.d.request("POST", "/webhooks/woocommerce/main", body=body,
+                                      headers=woo_headers(body, SECRET, topic))
+        self.assertIn(status, (200, 202))
+
+    def deliveries(self, entity):
+        _, _, data = self.d.request("GET", f"/v1/orders/{entity}", headers=VIEWER)
+        return json.loads(data)["deliveries"]
+
+    def test_orders_are_created_once_by_reference_id(self):
+        self.sb.script({"reset": True, "commit": True, "match": {"method": "POST", "path_prefix": "/2025-07/order"}})
+        self.post(order_body(61001))
+        self.sb.wait_until(lambda s: "wc:main:61001" in s.orders, timeout=20, what="the order in ShipBob")
+        wait_for(lambda: self.deliveries("wc:main:61001")[0]["state"] == "delivered", what="delivered")
+        o = self.sb.orders["wc:main:61001"]
+        self.assertEqual(o["order_number"], "61001")
+        self.assertEqual([p["reference_id"] for p in o["products"]], ["POD-CER-WHT", "FLT-2-100"])
+        self.assertEqual(o["recipient"]["address"]["country"], "US")
+        # A later update of the same order: ShipBob answers 422 Duplicate reference ID, which is success.
+        self.post(order_body(61001, modified="2025-10-14T14:00:00"), "order.updated")
+        wait_for(lambda: self.deliveries("wc:main:61001")[0]["events"] == 2 and
+                 self.deliveries("wc:main:61001")[0]["state"] == "delivered", what="the update delivered")
+        self.assertEqual(len(self.sb.orders), 1)
+        posts = [c for c in self.sb.requests if c.method == "POST" and c.path.endswith("/order")]
+        self.assertEqual([c.status for c in posts], ["reset", 422])
+
+    def test_a_cancelled_order_is_cancelled_while_nothing_has_shipped(self):
+        self.post(order_body(61002))
+        self.sb.wait_until(lambda s: "wc:main:61002" in s.orders, timeout=20, what="the order in ShipBob")
+        self.post(order_body(61002, status="cancelled", modified="2025-10-15T08:00:00"), "order.updated")
+        self.sb.wait_until(lambda s: s.orders["wc:main:61002"]["status"] == "Cancelled", timeout=20, what="cancelled")
+
+    def test_shipments_come_back_signed_and_in_event_time_order(self):
+        self.woo.add_order(61003, status="processing")
+        self.post(order_body(61003))
+        self.sb.wait_until(lambda s: "wc:main:61003" in s.orders, timeout=20, what="the order in ShipBob")
+        wait_for(lambda: self.deliveries("wc:main:61003")[0]["state"] == "delivered", what="delivered")
+        # Shipped, then delivered; ShipBob sends them the other way round.
+        self.sb.hold_events()
+        self.sb.ship("wc:main:61003", "9400111899223", carrier="USPS", carrier_service="Priority")
+        self.sb.deliver("wc:main:61003")
+        self.sb.release_events(order="reverse")
+        self.assertEqual([c.status for c in self.sb.webhook_log], [200, 200])
+        wait_for(lambda: self.woo.order_status(61003) == "completed", timeout=20, what="the order completed")
+        notes = [n["note"] for n in self.woo.order_notes(61003) if not n["note"].startswith("Order status changed")]
+        self.assertEqual(len(notes), 1, notes)
+        self.assertIn("9400111899223", notes[0])
+        # The older event (shipped) arrived last and was recorded, not applied.
+        _, _, data = self.d.request("GET", "/v1/orders/wc:main:61003", headers=VIEWER)
+        shipments = json.loads(data)["shipments"]
+        self.assertEqual([s["status"] for s in shipments], ["delivered"])
+        # A retry of the same event adds nothing; a forged one is refused.
+        self.assertEqual(self.sb.resend(self.sb.events[-1])[0].status, 200)
+        status, _, _ = self.d.request("POST", "/webhooks/fulfil", body=b'{"reference_id":"wc:main:61003"}',
+                                      headers={"webhook-id": "msg_x", "webhook-timestamp": "1",
+                                               "webhook-signature": "v1,AAAA", "x-webhook-topic": "order.shipped"})
+        self.assertEqual(status, 401)
+
+
+if __name__ == "__main__":
+    unittest.main()
