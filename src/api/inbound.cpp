@@ -1,6 +1,7 @@
 #include "orderbridge/api/inbound.hpp"
 
 #include <prometheus/counter.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
 #include <algorithm>
@@ -335,7 +336,11 @@ class Inbound {
                         .Name("orderbridge_inbound_received_total")
                         .Help("Inbound events by connector (api for POST /v1/inventory), kind (shipment, "
                               "inventory) and outcome (accepted, ignored, rejected, unavailable)")
-                        .Register(registry)) {
+                        .Register(registry)),
+          shipped_(prometheus::BuildHistogram()
+                       .Name("orderbridge_order_shipped_seconds")
+                       .Help("Order first received to its first shipment reported by a 3PL, by store")
+                       .Register(registry)) {
         for (const auto& c : settings.connectors)
             connectors_.emplace(c.name, c);
         thread_ = std::thread([this] { Loop(); });
@@ -664,6 +669,16 @@ class Inbound {
             w.data = data.dump();
             w.findings = "[]";
             const std::string type = session.GetEntity(shipment.id) ? "shipment.updated" : "shipment.created";
+            if (order && shipping && type == "shipment.created" && it->second.size() == 1) {
+                // The order's first shipment: how long fulfilment took (order received to shipped).
+                if (const auto created = model::ParseWooGmt(order->created_at)) {
+                    shipped_
+                        .Add({{"store", store_id}},
+                             prometheus::Histogram::BucketBoundaries{60, 600, 3600, 4 * 3600, 12 * 3600, 86400,
+                                                                     2 * 86400, 4 * 86400, 7 * 86400})
+                        .Observe(std::max(0.0, static_cast<double>(rec.received_ms - *created) / 1000.0));
+                }
+            }
             dispatch::RouteFacts facts;
             facts.store = store_id;
             if (!shipment.warehouse_id.empty()) facts.warehouses = std::vector<std::string>{shipment.warehouse_id};
@@ -754,6 +769,7 @@ class Inbound {
     bool relay_;
     std::chrono::milliseconds window_;
     prometheus::Family<prometheus::Counter>& received_;
+    prometheus::Family<prometheus::Histogram>& shipped_;
     std::map<std::string, config::ConnectorSettings> connectors_;
 
     std::mutex mu_;

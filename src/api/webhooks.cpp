@@ -1,6 +1,7 @@
 #include "orderbridge/api/webhooks.hpp"
 
 #include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
@@ -178,6 +179,10 @@ class WooWebhooks {
                         .Help("WooCommerce deliveries not stored as entities, by store and reason (missing_signature, "
                               "bad_signature, unsupported_topic, not_json, error_object, bad_shape)")
                         .Register(registry)),
+          last_(prometheus::BuildGauge()
+                    .Name("orderbridge_webhook_last_received_timestamp_seconds")
+                    .Help("When the last signed delivery of a store and topic was stored (Unix seconds)")
+                    .Register(registry)),
           ack_latency_(prometheus::BuildHistogram()
                            .Name("orderbridge_webhook_ack_latency_seconds")
                            .Help("Time from a delivery being read to its answer, by store")
@@ -249,6 +254,9 @@ class WooWebhooks {
             }
             const std::string name(store::ToString(*outcome));
             Count(store_id, topic, name);
+            if (*outcome != store::Outcome::kRejected)
+                last_.Add({{"store", store_id}, {"topic", KnownTopic(topic)}})
+                    .Set(static_cast<double>(core::ToUnixMillis(std::chrono::system_clock::now())) / 1000.0);
             json body = {{"status", name}};
             if (!entity_id.empty()) body["entity_id"] = entity_id;
             if (*outcome == store::Outcome::kRejected) body["reason"] = reason;
@@ -277,14 +285,17 @@ class WooWebhooks {
         return model::NewTraceId();
     }
 
-    void Count(const std::string& store, const std::string& topic, const std::string& outcome) {
-        // Topics are bounded by WooCommerce's list; anything else is folded into "other".
+    // Topics are bounded by WooCommerce's list; anything else is folded into "other".
+    static std::string KnownTopic(const std::string& topic) {
         static const std::vector<std::string> kTopics = {"order.created",    "order.updated",    "order.deleted",
                                                          "order.restored",   "product.created",  "product.updated",
                                                          "product.deleted",  "product.restored", "customer.created",
                                                          "customer.updated", "customer.deleted", "ping"};
-        const bool known = std::find(kTopics.begin(), kTopics.end(), topic) != kTopics.end();
-        received_.Add({{"store", store}, {"topic", known ? topic : "other"}, {"outcome", outcome}}).Increment();
+        return std::find(kTopics.begin(), kTopics.end(), topic) != kTopics.end() ? topic : "other";
+    }
+
+    void Count(const std::string& store, const std::string& topic, const std::string& outcome) {
+        received_.Add({{"store", store}, {"topic", KnownTopic(topic)}, {"outcome", outcome}}).Increment();
     }
 
     std::map<std::string, config::StoreSettings> stores_;
@@ -295,6 +306,7 @@ class WooWebhooks {
     const model::SchemaValidator* validator_;
     prometheus::Family<prometheus::Counter>& received_;
     prometheus::Family<prometheus::Counter>& rejected_;
+    prometheus::Family<prometheus::Gauge>& last_;
     prometheus::Family<prometheus::Histogram>& ack_latency_;
 };
 

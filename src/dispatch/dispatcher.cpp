@@ -108,7 +108,15 @@ struct Dispatcher::Metrics {
                          .Name("orderbridge_inventory_sync_delay_seconds")
                          .Help("Inventory level's source as_of to the store acknowledging the stock write, by "
                                "connector")
-                         .Register(r)) {}
+                         .Register(r)),
+          fulfilment(prometheus::BuildHistogram()
+                         .Name("orderbridge_fulfilment_ack_seconds")
+                         .Help("Order event committed to a 3PL (shipstation, shipbob) acknowledging it, by connector")
+                         .Register(r)),
+          refund(prometheus::BuildHistogram()
+                     .Name("orderbridge_refund_completion_seconds")
+                     .Help("refund.created committed to the connector booking it (a credit note), by connector")
+                     .Register(r)) {}
     prometheus::Family<prometheus::Counter>& deliveries;
     prometheus::Family<prometheus::Counter>& attempts;
     prometheus::Family<prometheus::Histogram>& latency;
@@ -120,6 +128,8 @@ struct Dispatcher::Metrics {
     prometheus::Family<prometheus::Gauge>& in_flight;
     prometheus::Family<prometheus::Gauge>& paused;
     prometheus::Family<prometheus::Histogram>& sync_delay;
+    prometheus::Family<prometheus::Histogram>& fulfilment;
+    prometheus::Family<prometheus::Histogram>& refund;
 };
 
 struct Dispatcher::Lane {
@@ -624,7 +634,15 @@ void Dispatcher::Finish(Lane& lane, const store::DeliveryTask& task, const Deliv
             lane.limit.OnSuccess(latency);
             lane.auth_failed = false;
             lane.last_success_at = rec.at;
-            lane.latency.Observe(static_cast<double>(core::ToUnixMillis(wall) - task.created_ms) / 1000.0);
+            const double since_commit = static_cast<double>(core::ToUnixMillis(wall) - task.created_ms) / 1000.0;
+            lane.latency.Observe(since_commit);
+            static const prometheus::Histogram::BucketBoundaries kSlow{0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 14400};
+            const bool third_party = lane.settings.kind == config::ConnectorKind::kShipstation ||
+                                     lane.settings.kind == config::ConnectorKind::kShipbob;
+            if (third_party && task.type.rfind("order.", 0) == 0)
+                metrics_->fulfilment.Add({{"connector", lane.settings.name}}, kSlow).Observe(since_commit);
+            if (task.type == "refund.created")
+                metrics_->refund.Add({{"connector", lane.settings.name}}, kSlow).Observe(since_commit);
             if (result.source_ms && !result.error_class) {
                 metrics_->sync_delay
                     .Add({{"connector", lane.settings.name}},

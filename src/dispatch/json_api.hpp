@@ -2,6 +2,7 @@
 // What the multi-step JSON connectors (erpnext, shipstation) share: calls with one auth header,
 // money in major units, and the permanent-error shorthand.
 #include <cmath>
+#include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -13,6 +14,28 @@ namespace orderbridge::dispatch::detail {
 /// Minor units to the decimal number these APIs expect (JSON numbers).
 inline double MajorUnits(std::int64_t minor, int exponent) {
     return static_cast<double>(minor) / std::pow(10.0, exponent);
+}
+
+/// The human texts of a JSON error body: the string members `keys` that are present, then every
+/// `field: message` of the object member `field_errors` (ASP.NET's ModelState / errors); a body
+/// that is a JSON string is its own text.
+inline std::string ErrorTexts(const std::string& body, std::initializer_list<const char*> keys,
+                              const char* field_errors) {
+    const nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+    if (j.is_string()) return j.get<std::string>();
+    if (!j.is_object()) return {};
+    std::string out;
+    for (const char* key : keys) {
+        if (j.contains(key) && j[key].is_string() && !j[key].get<std::string>().empty())
+            out += (out.empty() ? "" : " ") + j[key].get<std::string>();
+    }
+    if (j.contains(field_errors) && j[field_errors].is_object()) {
+        for (const auto& [field, list] : j[field_errors].items()) {
+            for (const auto& m : list)
+                if (m.is_string()) out += " " + field + ": " + m.get<std::string>();
+        }
+    }
+    return out;
 }
 
 inline DeliveryResult Permanent(std::string reason) {

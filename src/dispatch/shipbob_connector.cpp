@@ -23,22 +23,9 @@ std::string Str(const json& j, const char* key) {
     return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string{};
 }
 
-/// ShipBob's error texts: `message`, `title`, and every `errors` entry.
+/// ShipBob's error texts: `message`, `title`, `detail` and every `errors` entry.
 std::string Messages(const std::string& body) {
-    const json j = json::parse(body, nullptr, false);
-    if (j.is_string()) return j.get<std::string>();
-    if (!j.is_object()) return body.substr(0, 200);
-    std::string out;
-    for (const char* key : {"message", "title", "detail"}) {
-        if (!Str(j, key).empty()) out += (out.empty() ? "" : " ") + Str(j, key);
-    }
-    if (j.contains("errors") && j["errors"].is_object()) {
-        for (const auto& [field, list] : j["errors"].items()) {
-            for (const auto& m : list)
-                if (m.is_string()) out += " " + field + ": " + m.get<std::string>();
-        }
-    }
-    return out;
+    return detail::ErrorTexts(body, {"message", "title", "detail"}, "errors");
 }
 
 class ShipBobConnector final : public Connector {

@@ -46,19 +46,7 @@ json Address(const json& a, const std::string& fallback_name) {
 
 /// ShipStation's validation texts: `Message`/`message` and every `ModelState` entry.
 std::string Messages(const std::string& body) {
-    const json j = json::parse(body, nullptr, false);
-    if (!j.is_object()) return {};
-    std::string out;
-    for (const char* key : {"Message", "message", "ExceptionMessage"}) {
-        if (!Str(j, key).empty()) out += (out.empty() ? "" : " ") + Str(j, key);
-    }
-    if (j.contains("ModelState") && j["ModelState"].is_object()) {
-        for (const auto& [field, list] : j["ModelState"].items()) {
-            for (const auto& m : list)
-                if (m.is_string()) out += " " + field + ": " + m.get<std::string>();
-        }
-    }
-    return out;
+    return detail::ErrorTexts(body, {"Message", "message", "ExceptionMessage"}, "ModelState");
 }
 
 class ShipStationConnector final : public Connector {

@@ -180,6 +180,8 @@ class RefundTest(unittest.TestCase):
         self.assertAlmostEqual(notes["wc:main:r4112"]["grand_total"], -8.66)
         wait_for(lambda: all(d["state"] == "delivered" for d in self.refund_deliveries()), what="delivered")
         self.assertEqual(len(self.notes()), 2)
+        _, _, metrics = self.d.request("GET", "/metrics")
+        self.assertIn(b'orderbridge_refund_completion_seconds_count{connector="erp"} 2', metrics)
 
     def test_a_credit_note_created_but_never_acknowledged_is_found_not_booked_twice(self):
         self.erp.script({"reset": True, "commit": True, "match": {"method": "POST",

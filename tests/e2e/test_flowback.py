@@ -126,6 +126,11 @@ class FlowBackTest(unittest.TestCase):
         self.assertEqual(writeback["connector"], "woo:main")
         self.assertIn("completed", writeback["detail"])
         self.assertIn("1Z999AA10123456784", steps[names.index("shipment")]["detail"])
+        _, _, metrics = self.d.request("GET", "/metrics")
+        for series in (b'orderbridge_order_shipped_seconds_count{store="main"} 1',
+                       b'orderbridge_fulfilment_ack_seconds_count{connector="3pl"} 1',
+                       b'orderbridge_webhook_last_received_timestamp_seconds{store="main",topic="order.created"}'):
+            self.assertIn(series, metrics)
         self.assertIn("1Z999AA10123456784", notes[0]["note"])
         self.assertIn("ups", notes[0]["note"])
         self.assertTrue(notes[0]["customer_note"])

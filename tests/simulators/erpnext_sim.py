@@ -255,7 +255,6 @@ listening and, on SIGTERM or SIGINT, one summary line {"requests", "customers", 
 "sales_invoices", "status_counts"}; --dump writes {"customers", "sales_orders", "sales_invoices", "bins",
 "webhooks" (the webhook_log, bodies as text), "requests"} there. Exits 0.
 """
-import argparse
 import base64
 import binascii
 import collections
@@ -279,8 +278,8 @@ import time
 import traceback
 import urllib.parse
 
-from scripting import (Call, Recorded, RequestInfo, Scripted, ThreadedServer, parse_request, post, record,
-                       serve_until_signalled, take_rule)
+from scripting import (Call, Recorded, RequestInfo, Scripted, ThreadedServer, finish_process, parse_request, post,
+                       process_parser, record, serve_until_signalled, take_rule)
 
 __all__ = ["ErpNextSim", "Call", "RequestInfo", "WebhookCall", "WEBHOOK_SECRET_HEADER"]
 
@@ -1142,13 +1141,7 @@ class _Site:
     def _validate_sales_order(self, ctx, doc, name):
         """SalesOrder.insert/save: links, SellingController.validate, SalesOrder.validate, mandatory fields."""
         doc.setdefault("order_type", "Sales")
-        doc["company"] = doc.get("company") or self.company
-        doc["currency"] = doc.get("currency") or self.currency
-        doc["conversion_rate"] = _flt(doc.get("conversion_rate") or 1, 9)
-        doc["selling_price_list"] = doc.get("selling_price_list") or "Standard Selling"
-        doc["price_list_currency"] = doc["currency"]
-        doc["plc_conversion_rate"] = 1.0
-        doc["apply_discount_on"] = doc.get("apply_discount_on") or "Grand Total"
+        self._selling_defaults(doc)
         doc["skip_delivery_note"] = _cint(doc.get("skip_delivery_note"))
         doc["disable_rounded_total"] = _cint(doc.get("disable_rounded_total"))
         if not doc.get("transaction_date"):
@@ -1162,65 +1155,20 @@ class _Site:
 
         # Document._validate_links: every broken link in one message.
         invalid = []
-        if doc.get("customer"):
-            found = self._find(self.customers, doc["customer"])
-            if found is None:
-                invalid.append(f"Customer: {doc['customer']}")
-            else:
-                doc["customer"] = found["name"]
-                doc["customer_name"] = found.get("customer_name")
-                doc["title"] = found.get("customer_name")
-        if doc["company"] != self.company:
-            if _ci(doc["company"]) == _ci(self.company):
-                doc["company"] = self.company
-            else:
-                invalid.append(f"Company: {doc['company']}")
-        if doc.get("set_warehouse"):
-            wh = self._canonical(self.warehouses, doc["set_warehouse"])
-            if wh is None:
-                invalid.append(f"Set Source Warehouse: {doc['set_warehouse']}")
-            else:
-                doc["set_warehouse"] = wh
-        for idx, row in enumerate(doc["items"], 1):
-            if row.get("item_code"):
-                code = self._canonical(self.items, row["item_code"])
-                if code is None:
-                    invalid.append(f"Row #{idx}: Item Code: {row['item_code']}")
-                else:
-                    row["item_code"] = code
-            if row.get("warehouse"):
-                wh = self._canonical(self.warehouses, row["warehouse"])
-                if wh is None:
-                    invalid.append(f"Row #{idx}: Delivery Warehouse: {row['warehouse']}")
-                else:
-                    row["warehouse"] = wh
+        self._link_party(doc, invalid)
+        self._link_warehouses_and_items(doc, invalid, "Set Source Warehouse", "Delivery Warehouse")
         if invalid:
             raise _throw("Could not find " + ", ".join(invalid), "LinkValidationError")
 
         # set_missing_values / get_item_details
+        self._set_missing_values(doc)
         for row in doc["items"]:
-            code = row.get("item_code")
-            row.setdefault("item_name", code)
-            row.setdefault("description", code)
-            row["uom"] = row.get("uom") or "Nos"
-            row["stock_uom"] = "Nos"
-            row["conversion_factor"] = _flt(row.get("conversion_factor") or 1, 9)
-            if not row.get("warehouse") and doc.get("set_warehouse"):
-                row["warehouse"] = doc["set_warehouse"]
             row["delivered_by_supplier"] = _cint(row.get("delivered_by_supplier"))
             row.setdefault("delivered_qty", 0.0)
             row.setdefault("billed_amt", 0.0)
-        for tax in doc["taxes"]:
-            tax["rate"] = _flt(tax.get("rate"), 9)
-            tax["included_in_print_rate"] = _cint(tax.get("included_in_print_rate"))
-            if not tax.get("description") and tax.get("account_head"):
-                tax["description"] = tax["account_head"]
 
         # AccountsController.validate_qty_is_not_zero
-        for idx, row in enumerate(doc["items"], 1):
-            if not _flt(row.get("qty")):
-                raise _throw(f"Row #{idx}: Item quantity cannot be zero", "InvalidQtyError",
-                             title="Invalid Quantity")
+        _check_qty_not_zero(doc)
         _calculate_taxes_and_totals(doc)
 
         if doc["order_type"] == "Sales" and not doc["skip_delivery_note"]:
@@ -1275,24 +1223,76 @@ class _Site:
             doc["set_warehouse"] = warehouses.pop()
 
         # Document._validate_mandatory: one message per missing field, then MandatoryError.
-        missing = []
-        for field in ("customer", "company", "transaction_date", "currency"):
-            if not doc.get(field):
-                missing.append((field, f"Error: Value missing for Sales Order: {SO_LABELS[field]}"))
-        if not doc["items"]:
-            missing.append(("items", "Error: Data missing in table: Items"))
+        _check_mandatory(doc, name, "Sales Order", "transaction_date", SO_LABELS)
+
+    # --- what Sales Order and Sales Invoice validate alike -------------------------------------------------
+    def _selling_defaults(self, doc):
+        """The header defaults of a selling document: company, currency, price list, discount basis."""
+        doc["company"] = doc.get("company") or self.company
+        doc["currency"] = doc.get("currency") or self.currency
+        doc["conversion_rate"] = _flt(doc.get("conversion_rate") or 1, 9)
+        doc["selling_price_list"] = doc.get("selling_price_list") or "Standard Selling"
+        doc["price_list_currency"] = doc["currency"]
+        doc["plc_conversion_rate"] = 1.0
+        doc["apply_discount_on"] = doc.get("apply_discount_on") or "Grand Total"
+
+    def _link_party(self, doc, invalid):
+        """Document._validate_links for customer and company: canonical names (and the customer's name and the
+        title), or the broken link appended to invalid."""
+        if doc.get("customer"):
+            found = self._find(self.customers, doc["customer"])
+            if found is None:
+                invalid.append(f"Customer: {doc['customer']}")
+            else:
+                doc["customer"] = found["name"]
+                doc["customer_name"] = found.get("customer_name")
+                doc["title"] = found.get("customer_name")
+        if doc["company"] != self.company:
+            if _ci(doc["company"]) == _ci(self.company):
+                doc["company"] = self.company
+            else:
+                invalid.append(f"Company: {doc['company']}")
+
+    def _link_warehouses_and_items(self, doc, invalid, set_warehouse_label, warehouse_label):
+        """Document._validate_links for set_warehouse and the items' item_code and warehouse (labelled as the
+        doctype labels them): canonical names, or the broken links appended to invalid."""
+        if doc.get("set_warehouse"):
+            wh = self._canonical(self.warehouses, doc["set_warehouse"])
+            if wh is None:
+                invalid.append(f"{set_warehouse_label}: {doc['set_warehouse']}")
+            else:
+                doc["set_warehouse"] = wh
         for idx, row in enumerate(doc["items"], 1):
-            if not row.get("item_code"):
-                missing.append(("item_code", f"Error: {_bold('Sales Order Item')} Row #{idx}: Value missing for: "
-                                             f"Item Code"))
-        for idx, tax in enumerate(doc["taxes"], 1):
-            for field in ("charge_type", "account_head"):
-                if not tax.get(field):
-                    missing.append((field, f"Error: {_bold('Sales Taxes and Charges')} Row #{idx}: Value missing "
-                                           f"for: {SO_LABELS[field]}"))
-        if missing:
-            raise _FrappeError("MandatoryError", f"[Sales Order, {name}]: " + ", ".join(f for f, _ in missing),
-                               [_msg(m) for _, m in missing])
+            if row.get("item_code"):
+                code = self._canonical(self.items, row["item_code"])
+                if code is None:
+                    invalid.append(f"Row #{idx}: Item Code: {row['item_code']}")
+                else:
+                    row["item_code"] = code
+            if row.get("warehouse"):
+                wh = self._canonical(self.warehouses, row["warehouse"])
+                if wh is None:
+                    invalid.append(f"Row #{idx}: {warehouse_label}: {row['warehouse']}")
+                else:
+                    row["warehouse"] = wh
+
+    @staticmethod
+    def _set_missing_values(doc):
+        """set_missing_values / get_item_details for what both doctypes fill in: item rows and tax rows."""
+        for row in doc["items"]:
+            code = row.get("item_code")
+            row.setdefault("item_name", code)
+            row.setdefault("description", code)
+            row["uom"] = row.get("uom") or "Nos"
+            row["stock_uom"] = "Nos"
+            row["conversion_factor"] = _flt(row.get("conversion_factor") or 1, 9)
+            if not row.get("warehouse") and doc.get("set_warehouse"):
+                row["warehouse"] = doc["set_warehouse"]
+        for tax in doc["taxes"]:
+            tax["rate"] = _flt(tax.get("rate"), 9)
+            tax["included_in_print_rate"] = _cint(tax.get("included_in_print_rate"))
+            if not tax.get("description") and tax.get("account_head"):
+                tax["description"] = tax["account_head"]
 
     @staticmethod
     def _canonical(names, value):
@@ -1484,13 +1484,7 @@ class _Site:
     def _validate_sales_invoice(self, ctx, doc, name):
         """SalesInvoice.insert/save: links, the controller's validate (posting date, quantities, return rules,
         totals, outstanding amount), mandatory fields."""
-        doc["company"] = doc.get("company") or self.company
-        doc["currency"] = doc.get("currency") or self.currency
-        doc["conversion_rate"] = _flt(doc.get("conversion_rate") or 1, 9)
-        doc["selling_price_list"] = doc.get("selling_price_list") or "Standard Selling"
-        doc["price_list_currency"] = doc["currency"]
-        doc["plc_conversion_rate"] = 1.0
-        doc["apply_discount_on"] = doc.get("apply_discount_on") or "Grand Total"
+        self._selling_defaults(doc)
         doc["update_outstanding_for_self"] = _cint(doc.get("update_outstanding_for_self", 1))
         for field in ("is_return", "update_stock", "set_posting_time", "disable_rounded_total"):
             doc[field] = _cint(doc.get(field))
@@ -1510,19 +1504,7 @@ class _Site:
 
         # Document._validate_links: every broken link in one message, then links to cancelled documents.
         invalid, cancelled = [], []
-        if doc.get("customer"):
-            found = self._find(self.customers, doc["customer"])
-            if found is None:
-                invalid.append(f"Customer: {doc['customer']}")
-            else:
-                doc["customer"] = found["name"]
-                doc["customer_name"] = found.get("customer_name")
-                doc["title"] = found.get("customer_name")
-        if doc["company"] != self.company:
-            if _ci(doc["company"]) == _ci(self.company):
-                doc["company"] = self.company
-            else:
-                invalid.append(f"Company: {doc['company']}")
+        self._link_party(doc, invalid)
         original = None
         if doc.get("return_against"):
             original = self._find(self.sales_invoices, doc["return_against"])
@@ -1532,53 +1514,19 @@ class _Site:
                 doc["return_against"] = original["name"]
                 if original["docstatus"] == 2:
                     cancelled.append(f"Return Against: {original['name']}")
-        if doc.get("set_warehouse"):
-            wh = self._canonical(self.warehouses, doc["set_warehouse"])
-            if wh is None:
-                invalid.append(f"Source Warehouse: {doc['set_warehouse']}")
-            else:
-                doc["set_warehouse"] = wh
-        for idx, row in enumerate(doc["items"], 1):
-            if row.get("item_code"):
-                code = self._canonical(self.items, row["item_code"])
-                if code is None:
-                    invalid.append(f"Row #{idx}: Item Code: {row['item_code']}")
-                else:
-                    row["item_code"] = code
-            if row.get("warehouse"):
-                wh = self._canonical(self.warehouses, row["warehouse"])
-                if wh is None:
-                    invalid.append(f"Row #{idx}: Warehouse: {row['warehouse']}")
-                else:
-                    row["warehouse"] = wh
+        self._link_warehouses_and_items(doc, invalid, "Source Warehouse", "Warehouse")
         if invalid:
             raise _throw("Could not find " + ", ".join(invalid), "LinkValidationError")
         if cancelled:
             raise _throw("Cannot link cancelled document: " + ", ".join(cancelled), "CancelledLinkError")
 
         # set_missing_values / get_item_details
-        for row in doc["items"]:
-            code = row.get("item_code")
-            row.setdefault("item_name", code)
-            row.setdefault("description", code)
-            row["uom"] = row.get("uom") or "Nos"
-            row["stock_uom"] = "Nos"
-            row["conversion_factor"] = _flt(row.get("conversion_factor") or 1, 9)
-            if not row.get("warehouse") and doc.get("set_warehouse"):
-                row["warehouse"] = doc["set_warehouse"]
-        for tax in doc["taxes"]:
-            tax["rate"] = _flt(tax.get("rate"), 9)
-            tax["included_in_print_rate"] = _cint(tax.get("included_in_print_rate"))
-            if not tax.get("description") and tax.get("account_head"):
-                tax["description"] = tax["account_head"]
+        self._set_missing_values(doc)
         if not doc.get("remarks"):
             doc["remarks"] = "No Remarks"
 
         # AccountsController.validate_qty_is_not_zero, then the signs StatusUpdater.validate_qty checks.
-        for idx, row in enumerate(doc["items"], 1):
-            if not _flt(row.get("qty")):
-                raise _throw(f"Row #{idx}: Item quantity cannot be zero", "InvalidQtyError",
-                             title="Invalid Quantity")
+        _check_qty_not_zero(doc)
         for row in doc["items"]:
             qty, code = _flt(row.get("qty")), row.get("item_code")
             if qty < 0 and not doc["is_return"]:
@@ -1620,24 +1568,7 @@ class _Site:
             doc["outstanding_amount"] = doc["rounded_total"] or doc["grand_total"]
 
         # Document._validate_mandatory
-        missing = []
-        for field in ("customer", "company", "posting_date", "currency"):
-            if not doc.get(field):
-                missing.append((field, f"Error: Value missing for Sales Invoice: {SI_LABELS[field]}"))
-        if not doc["items"]:
-            missing.append(("items", "Error: Data missing in table: Items"))
-        for idx, row in enumerate(doc["items"], 1):
-            if not row.get("item_code"):
-                missing.append(("item_code", f"Error: {_bold('Sales Invoice Item')} Row #{idx}: Value missing "
-                                             f"for: Item Code"))
-        for idx, tax in enumerate(doc["taxes"], 1):
-            for field in ("charge_type", "account_head"):
-                if not tax.get(field):
-                    missing.append((field, f"Error: {_bold('Sales Taxes and Charges')} Row #{idx}: Value missing "
-                                           f"for: {SI_LABELS[field]}"))
-        if missing:
-            raise _FrappeError("MandatoryError", f"[Sales Invoice, {name}]: " + ", ".join(f for f, _ in missing),
-                               [_msg(m) for _, m in missing])
+        _check_mandatory(doc, name, "Sales Invoice", "posting_date", SI_LABELS)
 
     def _apply_to_original(self, doc, cancel=False):
         """A credit note with update_outstanding_for_self 0 books against its original's outstanding amount (the
@@ -1778,6 +1709,36 @@ def _order(actual, value):
     else:
         a, b = _ci(actual if actual is not None else ""), _ci(value if value is not None else "")
     return (a > b) - (a < b)
+
+
+def _check_qty_not_zero(doc):
+    """AccountsController.validate_qty_is_not_zero."""
+    for idx, row in enumerate(doc["items"], 1):
+        if not _flt(row.get("qty")):
+            raise _throw(f"Row #{idx}: Item quantity cannot be zero", "InvalidQtyError",
+                         title="Invalid Quantity")
+
+
+def _check_mandatory(doc, name, doctype, date_field, labels):
+    """Document._validate_mandatory of a selling document: one message per missing field, then MandatoryError."""
+    missing = []
+    for field in ("customer", "company", date_field, "currency"):
+        if not doc.get(field):
+            missing.append((field, f"Error: Value missing for {doctype}: {labels[field]}"))
+    if not doc["items"]:
+        missing.append(("items", "Error: Data missing in table: Items"))
+    for idx, row in enumerate(doc["items"], 1):
+        if not row.get("item_code"):
+            missing.append(("item_code", f"Error: {_bold(doctype + ' Item')} Row #{idx}: Value missing for: "
+                                         f"Item Code"))
+    for idx, tax in enumerate(doc["taxes"], 1):
+        for field in ("charge_type", "account_head"):
+            if not tax.get(field):
+                missing.append((field, f"Error: {_bold('Sales Taxes and Charges')} Row #{idx}: Value missing "
+                                       f"for: {labels[field]}"))
+    if missing:
+        raise _FrappeError("MandatoryError", f"[{doctype}, {name}]: " + ", ".join(f for f, _ in missing),
+                           [_msg(m) for _, m in missing])
 
 
 def _calculate_taxes_and_totals(doc):
@@ -2059,8 +2020,7 @@ class ErpNextSim(Scripted, Recorded, ThreadedServer):
                            non_stock_items, custom_fields, currency, naming_year, rate_limit, tracebacks)
         self._webhook_threads = []
         self.configure_stock_webhook(stock_webhook, stock_webhook_secret)
-        self._stop = threading.Event()
-        self._listen(_HTTPServer((host, port), _Core(self._site, self._stop)), host, "erpnext-sim")
+        self._listen_http(_HTTPServer, _Core, self._site, host, port, "erpnext-sim")
         self._site.url = self.url
         self._thread.start()
 
@@ -2094,12 +2054,6 @@ class ErpNextSim(Scripted, Recorded, ThreadedServer):
         """{name: Sales Invoice doc}, credit notes (is_return 1) included."""
         with self._site.cond:
             return copy.deepcopy(self._site.sales_invoices)
-
-    @property
-    def requests(self):
-        """Every request in the order it was answered: Call(method, path, query, body, status)."""
-        with self._site.cond:
-            return list(self._site.calls)
 
     def add_customer(self, customer_name, **fields):
         """Creates a Customer as POST /api/resource/Customer would; returns its name ("X - 1" if X exists)."""
@@ -2191,9 +2145,7 @@ class ErpNextSim(Scripted, Recorded, ThreadedServer):
 # --- standalone process -------------------------------------------------------------------------------------
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=0)
+    ap = process_parser(__doc__)
     ap.add_argument("--api-key", default="k")
     ap.add_argument("--api-secret", default="s")
     ap.add_argument("--company", default="Acme Ltd")
@@ -2228,15 +2180,13 @@ def main(argv=None):
     sim.wait_webhooks()
     sim.close()
     customers, orders, invoices, calls = sim.customers, sim.sales_orders, sim.sales_invoices, sim.requests
-    if args.dump:
-        webhooks = [{**w._asdict(), "body": w.body.decode()} for w in sim.webhook_log]
-        with open(args.dump, "w") as f:
-            json.dump({"customers": customers, "sales_orders": orders, "sales_invoices": invoices, "bins": sim.bins,
-                       "webhooks": webhooks, "requests": [c._asdict() for c in calls]}, f, indent=1, default=str)
-    print(json.dumps({"requests": len(calls), "customers": len(customers), "sales_orders": len(orders),
-                      "sales_invoices": len(invoices), "status_counts": dict(sorted(sim.status_counts().items()))}),
-          flush=True)
-    return 0
+    return finish_process(sim, args.dump,
+                          lambda: {"customers": customers, "sales_orders": orders, "sales_invoices": invoices,
+                                   "bins": sim.bins,
+                                   "webhooks": [{**w._asdict(), "body": w.body.decode()} for w in sim.webhook_log],
+                                   "requests": [c._asdict() for c in calls]},
+                          {"requests": len(calls), "customers": len(customers), "sales_orders": len(orders),
+                           "sales_invoices": len(invoices)})
 
 
 if __name__ == "__main__":

@@ -4,12 +4,14 @@
 simulator mixes it in and sets `_rules_state` (an object with a `cond` lock and a `rules` list) and
 `_rule_type` (its rule class).
 
-`Recorded`: `status_counts()` and `wait_until()` over `_rules_state.calls` (the requests seen,
+`Recorded`: `requests`, `status_counts()` and `wait_until()` over `_rules_state.calls` (the requests seen,
 each with a `status`), woken through `_rules_state.cond` by every request.
 
 `ThreadedServer`: the lifetime of a simulator that serves from a thread: `close()` and the context
 manager. It expects `_server` (with `shutdown`, `server_close`, `drop_connections`), `_stop` (an
-Event), `_thread` and `_closed`; `_listen(server, host, name)` sets all but `_stop`.
+Event), `_thread` and `_closed`; `_listen(server, host, name)` sets all but `_stop`;
+`_listen_http(server_type, core_type, state, host, port, name)` sets them all, serving through
+server_type((host, port), core_type(state, _stop)).
 
 `post(url, body, headers, timeout)`: one POST the simulator itself sends (a webhook), through
 http.client so that no proxy variable of the environment reroutes it; (status, answer body).
@@ -18,7 +20,10 @@ http.client so that no proxy variable of the environment reroutes it; (status, a
 `take_rule(rules, request)`: the first rule that applies, counted down. `record(state, info, outcome)`: the
 Call of an answered request appended to `state.calls`.
 
-`serve_until_signalled(port)`: the standalone process prints {"port": N} and serves until SIGTERM or SIGINT."""
+`serve_until_signalled(port)`: the standalone process prints {"port": N} and serves until SIGTERM or SIGINT.
+`process_parser(doc)`: its argument parser with --host and --port. `finish_process(sim, dump_path, dump, summary)`:
+its end once the simulator is closed: the dump file and the summary line."""
+import argparse
 import collections
 import http.client
 import json
@@ -102,6 +107,11 @@ class ThreadedServer:
                                         daemon=True)
         self._closed = False
 
+    def _listen_http(self, server_type, core_type, state, host, port, name):
+        """`_stop` (a new Event) and _listen with server_type((host, port), core_type(state, _stop))."""
+        self._stop = threading.Event()
+        self._listen(server_type((host, port), core_type(state, self._stop)), host, name)
+
     def close(self):
         """Stops listening, drops every connection (hanging ones included) and ends the thread."""
         if self._closed:
@@ -121,6 +131,12 @@ class ThreadedServer:
 
 
 class Recorded:
+    @property
+    def requests(self):
+        """Every request in the order it was answered: Call(method, path, query, body, status)."""
+        with self._rules_state.cond:
+            return list(self._rules_state.calls)
+
     def status_counts(self):
         """{"200": n, "417": n, "hang": n, ...}"""
         with self._rules_state.cond:
@@ -159,3 +175,22 @@ def serve_until_signalled(port):
     print(json.dumps({"port": port}), flush=True)
     while not stop.wait(0.2):
         pass
+
+
+def process_parser(doc):
+    """The argument parser of a standalone simulator (doc: its module docstring), with --host and --port."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    return ap
+
+
+def finish_process(sim, dump_path, dump, summary):
+    """The end of a standalone simulator's process, sim closed: writes dump() as JSON to dump_path when one is
+    given, prints summary (a dict) with sim's status counts added as "status_counts"; returns 0 (the exit
+    status)."""
+    if dump_path:
+        with open(dump_path, "w") as f:
+            json.dump(dump(), f, indent=1, default=str)
+    print(json.dumps({**summary, "status_counts": dict(sorted(sim.status_counts().items()))}), flush=True)
+    return 0

@@ -7,7 +7,15 @@ test may change) with `body`. Attributes `url`; `close()`.
 `Standalone(script, *args)`: a simulator run as its own process, `python3 <script> --port 0 <args>` from
 this folder; `port` once it has printed it. A context manager: leaving sends SIGTERM and waits (5 s) for
 the exit; then `returncode`, and `summary`: the last line it printed, as JSON.
+
+`JsonClient(port, timeout=5.0, headers=None)`: one keep-alive connection to a simulator on 127.0.0.1 speaking
+as the connector would; `headers` (default: the subclass's `default_headers()`) go with every request that
+names none of its own. `request(method, path, body=None, query=None, headers=None)` returns (status,
+lower-case headers, parsed JSON body or raw bytes); `close()`.
+
+`overridden(body, overrides)`: body with each override set, or removed where its value is None.
 """
+import http.client
 import http.server
 import json
 import os
@@ -15,8 +23,50 @@ import signal
 import subprocess
 import sys
 import threading
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def overridden(body, overrides):
+    """body (changed in place) with overrides applied: a None value removes the key, any other sets it."""
+    for k, v in overrides.items():
+        if v is None:
+            body.pop(k, None)
+        else:
+            body[k] = v
+    return body
+
+
+class JsonClient:
+    """One keep-alive connection speaking to the simulator as the connector would."""
+
+    def __init__(self, port, timeout=5.0, headers=None):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        self.headers = self.default_headers() if headers is None else dict(headers)
+
+    @staticmethod
+    def default_headers():
+        return {}
+
+    def close(self):
+        self.conn.close()
+
+    def request(self, method, path, body=None, query=None, headers=None):
+        """Returns (status, lower-case headers, parsed JSON body or raw bytes)."""
+        url = path + ("?" + urllib.parse.urlencode(query) if query else "")
+        hdrs = dict(self.headers if headers is None else headers)
+        raw = None
+        if body is not None:
+            raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+            hdrs["Content-Type"] = "application/json"
+        self.conn.request(method, url, body=raw, headers=hdrs)
+        resp = self.conn.getresponse()
+        data = resp.read()
+        hdrs = {k.lower(): v for k, v in resp.getheaders()}
+        if hdrs.get("content-type", "").startswith("application/json") and data:
+            data = json.loads(data)
+        return resp.status, hdrs, data
 
 
 class Receiver:

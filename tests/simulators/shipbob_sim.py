@@ -228,7 +228,6 @@ prints {"port": N} once listening and, on SIGTERM or SIGINT, one summary line {"
 "webhooks", "status_counts"}; --dump writes {"orders", "webhooks", "requests"} there. Exits 0. (A process
 has no way to ship: no warehouse events are sent unless the simulator runs in the test process.)
 """
-import argparse
 import base64
 import binascii
 import collections
@@ -249,8 +248,8 @@ import urllib.parse
 import uuid
 
 from erpnext_sim import WebhookCall, _HTTPServer, _Outcome, _Rule, _canned, _nginx_page, _ruled_outcome
-from scripting import (Call, Recorded, RequestInfo, Scripted, ThreadedServer, parse_request, post, record,
-                       serve_until_signalled, take_rule)
+from scripting import (Call, Recorded, RequestInfo, Scripted, ThreadedServer, finish_process, parse_request, post,
+                       process_parser, record, serve_until_signalled, take_rule)
 
 __all__ = ["ShipBobSim", "Event", "Call", "RequestInfo", "WebhookCall", "TOPICS", "SHIPMENT_STATUSES"]
 
@@ -866,8 +865,7 @@ class ShipBobSim(Scripted, Recorded, ThreadedServer):
         self._site = _Site(token, channel_id, limit_per_minute, window_seconds, version)
         self._key = _signing_key(webhook_secret) if webhook_secret is not None else None
         self.version, self.channel_id = self._site.version, self._site.channel_id
-        self._stop = threading.Event()
-        self._listen(_HTTPServer((host, port), _Core(self._site, self._stop)), host, "shipbob-sim")
+        self._listen_http(_HTTPServer, _Core, self._site, host, port, "shipbob-sim")
         self.url = f"{self.url}/{self.version}"
         self._thread.start()
 
@@ -902,12 +900,6 @@ class ShipBobSim(Scripted, Recorded, ThreadedServer):
         status int or "error", error text or None)."""
         with self._site.cond:
             return list(self._site.webhook_log)
-
-    @property
-    def requests(self):
-        """Every request in the order it was answered: Call(method, path, query, body, status)."""
-        with self._site.cond:
-            return list(self._site.calls)
 
     # --- webhooks ------------------------------------------------------------------------------------------
     def subscribe(self, url, topics, description=None):
@@ -1067,9 +1059,7 @@ class ShipBobSim(Scripted, Recorded, ThreadedServer):
 # --- standalone process -------------------------------------------------------------------------------------
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=0)
+    ap = process_parser(__doc__)
     ap.add_argument("--token", default="pat-test")
     ap.add_argument("--channel-id", type=int, default=1234)
     ap.add_argument("--version", default="2025-07")
@@ -1086,13 +1076,9 @@ def main(argv=None):
     serve_until_signalled(sim.port)
     sim.close()
     orders, webhooks, calls = sim.orders, sim.webhooks, sim.requests
-    if args.dump:
-        with open(args.dump, "w") as f:
-            json.dump({"orders": orders, "webhooks": webhooks, "requests": [c._asdict() for c in calls]}, f,
-                      indent=1, default=str)
-    print(json.dumps({"requests": len(calls), "orders": len(orders), "webhooks": len(webhooks),
-                      "status_counts": dict(sorted(sim.status_counts().items()))}), flush=True)
-    return 0
+    return finish_process(sim, args.dump,
+                          lambda: {"orders": orders, "webhooks": webhooks, "requests": [c._asdict() for c in calls]},
+                          {"requests": len(calls), "orders": len(orders), "webhooks": len(webhooks)})
 
 
 if __name__ == "__main__":

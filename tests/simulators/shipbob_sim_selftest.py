@@ -18,9 +18,8 @@ import socket
 import tempfile
 import time
 import unittest
-import urllib.parse
 
-from selftest_support import Receiver, Standalone
+from selftest_support import JsonClient, Receiver, Standalone, overridden
 from shipbob_sim import Call, Event, ShipBobSim, WebhookCall
 
 KEY = b"0123456789abcdef-signing-key"
@@ -41,31 +40,12 @@ def standard_signature(key, msg_id, timestamp, body):
     return "v1," + base64.b64encode(mac).decode()
 
 
-class Client:
+class Client(JsonClient):
     """One keep-alive connection speaking to the simulator as the connector would."""
 
-    def __init__(self, port, timeout=5.0, headers=None):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-        self.headers = bearer() if headers is None else dict(headers)
-
-    def close(self):
-        self.conn.close()
-
-    def request(self, method, path, body=None, query=None, headers=None):
-        """Returns (status, lower-case headers, parsed JSON body or raw bytes)."""
-        url = path + ("?" + urllib.parse.urlencode(query) if query else "")
-        hdrs = dict(self.headers if headers is None else headers)
-        raw = None
-        if body is not None:
-            raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-            hdrs["Content-Type"] = "application/json"
-        self.conn.request(method, url, body=raw, headers=hdrs)
-        resp = self.conn.getresponse()
-        data = resp.read()
-        hdrs = {k.lower(): v for k, v in resp.getheaders()}
-        if hdrs.get("content-type", "").startswith("application/json") and data:
-            data = json.loads(data)
-        return resp.status, hdrs, data
+    @staticmethod
+    def default_headers():
+        return bearer()
 
     def create(self, order, headers=None):
         return self.request("POST", V + "/order", order, headers=headers)
@@ -83,12 +63,7 @@ def order(ref="wc:store1:10234", **overrides):
             "products": [{"reference_id": "SKU-RED-M", "name": "T-shirt red M", "quantity": 2, "unit_price": 19.99,
                           "external_line_id": 551}],
             "financials": {"total_price": 48.68}}
-    for k, v in overrides.items():
-        if v is None:
-            body.pop(k, None)
-        else:
-            body[k] = v
-    return body
+    return overridden(body, overrides)
 
 
 class SimTest(unittest.TestCase):

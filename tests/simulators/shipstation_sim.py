@@ -165,7 +165,6 @@ prints {"port": N} once listening and, on SIGTERM or SIGINT, one summary line {"
 "status_counts"}; --dump writes {"orders", "inactive", "shipments", "batches", "requests"} there. Exits 0.
 (A process has no way to make labels: shipments stay empty unless the simulator runs in the test process.)
 """
-import argparse
 import base64
 import binascii
 import collections
@@ -182,8 +181,8 @@ import urllib.parse
 import uuid
 
 from erpnext_sim import _HTTPServer, _Outcome, _Rule, _canned, _nginx_page, _ruled_outcome
-from scripting import (Call, Recorded, RequestInfo, Scripted, ThreadedServer, parse_request, post, record,
-                       serve_until_signalled, take_rule)
+from scripting import (Call, Recorded, RequestInfo, Scripted, ThreadedServer, finish_process, parse_request, post,
+                       process_parser, record, serve_until_signalled, take_rule)
 
 __all__ = ["ShipStationSim", "Shipment", "Call", "RequestInfo", "ORDER_STATUSES"]
 
@@ -722,8 +721,7 @@ class ShipStationSim(Scripted, Recorded, ThreadedServer):
                  port=0):
         self._rule_type = _Rule
         self._site = _Site(api_key, api_secret, limit_per_minute, window_seconds)
-        self._stop = threading.Event()
-        self._listen(_HTTPServer((host, port), _Core(self._site, self._stop)), host, "shipstation-sim")
+        self._listen_http(_HTTPServer, _Core, self._site, host, port, "shipstation-sim")
         self._thread.start()
 
     # --- state ---------------------------------------------------------------------------------------------
@@ -738,12 +736,6 @@ class ShipStationSim(Scripted, Recorded, ThreadedServer):
         """The orderKeys of soft-deleted orders."""
         with self._site.cond:
             return set(self._site.inactive)
-
-    @property
-    def requests(self):
-        """Every request in the order it was answered: Call(method, path, query, body, status)."""
-        with self._site.cond:
-            return list(self._site.calls)
 
     def mark_shipped(self, order_key):
         """orderStatus "shipped" (and a shipDate), as if a label was made in ShipStation; KeyError if unknown."""
@@ -813,9 +805,7 @@ class ShipStationSim(Scripted, Recorded, ThreadedServer):
 # --- standalone process -------------------------------------------------------------------------------------
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=0)
+    ap = process_parser(__doc__)
     ap.add_argument("--api-key", default="k")
     ap.add_argument("--api-secret", default="s")
     ap.add_argument("--limit-per-minute", type=int, default=40)
@@ -831,13 +821,10 @@ def main(argv=None):
     serve_until_signalled(sim.port)
     sim.close()
     orders, calls = sim.orders, sim.requests
-    if args.dump:
-        with open(args.dump, "w") as f:
-            json.dump({"orders": orders, "inactive": sorted(sim.inactive), "shipments": sim.shipments,
-                       "batches": sim.batches, "requests": [c._asdict() for c in calls]}, f, indent=1, default=str)
-    print(json.dumps({"requests": len(calls), "orders": len(orders),
-                      "status_counts": dict(sorted(sim.status_counts().items()))}), flush=True)
-    return 0
+    return finish_process(sim, args.dump,
+                          lambda: {"orders": orders, "inactive": sorted(sim.inactive), "shipments": sim.shipments,
+                                   "batches": sim.batches, "requests": [c._asdict() for c in calls]},
+                          {"requests": len(calls), "orders": len(orders)})
 
 
 if __name__ == "__main__":

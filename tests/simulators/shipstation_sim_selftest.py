@@ -15,7 +15,7 @@ import time
 import unittest
 import urllib.parse
 
-from selftest_support import Receiver, Standalone
+from selftest_support import JsonClient, Receiver, Standalone, overridden
 from shipstation_sim import Call, Shipment, ShipStationSim
 
 
@@ -23,31 +23,12 @@ def basic(key="k", secret="s"):
     return {"Authorization": "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()}
 
 
-class Client:
+class Client(JsonClient):
     """One keep-alive connection speaking to the simulator as the connector would."""
 
-    def __init__(self, port, timeout=5.0, headers=None):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-        self.headers = basic() if headers is None else dict(headers)
-
-    def close(self):
-        self.conn.close()
-
-    def request(self, method, path, body=None, query=None, headers=None):
-        """Returns (status, lower-case headers, parsed JSON body or raw bytes)."""
-        url = path + ("?" + urllib.parse.urlencode(query) if query else "")
-        hdrs = dict(self.headers if headers is None else headers)
-        raw = None
-        if body is not None:
-            raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-            hdrs["Content-Type"] = "application/json"
-        self.conn.request(method, url, body=raw, headers=hdrs)
-        resp = self.conn.getresponse()
-        data = resp.read()
-        hdrs = {k.lower(): v for k, v in resp.getheaders()}
-        if hdrs.get("content-type", "").startswith("application/json"):
-            data = json.loads(data)
-        return resp.status, hdrs, data
+    @staticmethod
+    def default_headers():
+        return basic()
 
     def upsert(self, order):
         return self.request("POST", "/orders/createorder", order)
@@ -68,12 +49,7 @@ def order(number="10234", key="wc:store1:10234", **overrides):
             "advancedOptions": {"storeId": 12345, "customField1": key}}
     if key is None:
         del body["orderKey"]
-    for k, v in overrides.items():
-        if v is None:
-            body.pop(k, None)
-        else:
-            body[k] = v
-    return body
+    return overridden(body, overrides)
 
 
 class SimTest(unittest.TestCase):

@@ -225,7 +225,6 @@ where seed.json is {"products": [add_product kwargs], "variations": [add_variati
 "variations", "orders", "status_counts"}; --dump writes {"products", "variations", "orders", "webhooks",
 "requests"} there. Exits 0.
 """
-import argparse
 import base64
 import binascii
 import copy
@@ -244,8 +243,8 @@ import traceback
 import urllib.parse
 
 from erpnext_sim import _HTTPServer, _Outcome, _Rule, _canned, _nginx_page, _ruled_outcome
-from scripting import (Call, Recorded, RequestInfo, Scripted, ThreadedServer, parse_request, record,
-                       serve_until_signalled, take_rule)
+from scripting import (Call, Recorded, RequestInfo, Scripted, ThreadedServer, finish_process, parse_request,
+                       process_parser, record, serve_until_signalled, take_rule)
 
 __all__ = ["WooCommerceSim", "Call", "RequestInfo", "ORDER_STATUSES", "WEBHOOK_STATUSES", "API_PREFIX"]
 
@@ -1713,8 +1712,7 @@ class WooCommerceSim(Scripted, Recorded, ThreadedServer):
                  permissions="read_write"):
         self._rule_type = _Rule
         self._shop = _Shop(consumer_key, consumer_secret, tls, permissions)
-        self._stop = threading.Event()
-        self._listen(_HTTPServer((host, port), _Core(self._shop, self._stop)), host, "woocommerce-sim")
+        self._listen_http(_HTTPServer, _Core, self._shop, host, port, "woocommerce-sim")
         self._shop.home = self.url
         self._thread.start()
 
@@ -1869,12 +1867,6 @@ class WooCommerceSim(Scripted, Recorded, ThreadedServer):
             return {wid: {**self._shop.webhook_view(w), "secret": w["secret"]}
                     for wid, w in self._shop.webhooks.items()}
 
-    @property
-    def requests(self):
-        """Every request in the order it was answered: Call(method, path, query, body, status)."""
-        with self._shop.cond:
-            return list(self._shop.calls)
-
     def stock_of(self, sku):
         """The stock_quantity the API shows for the product or variation with exactly this SKU; None if it does
         not manage stock or no item has that SKU."""
@@ -1899,9 +1891,7 @@ class WooCommerceSim(Scripted, Recorded, ThreadedServer):
 # --- standalone process -------------------------------------------------------------------------------------
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=0)
+    ap = process_parser(__doc__)
     ap.add_argument("--consumer-key", default="ck_test")
     ap.add_argument("--consumer-secret", default="cs_test")
     ap.add_argument("--tls", action="store_true", help="behave as behind TLS (HTTP Basic accepted, https signed)")
@@ -1929,13 +1919,11 @@ def main(argv=None):
     sim.close()
     calls = sim.requests
     products, variations, orders = sim.products, sim.variations, sim.orders
-    if args.dump:
-        with open(args.dump, "w") as f:
-            json.dump({"products": products, "variations": variations, "orders": orders, "webhooks": sim.webhooks,
-                       "requests": [c._asdict() for c in calls]}, f, indent=1, default=str)
-    print(json.dumps({"requests": len(calls), "products": len(products), "variations": len(variations),
-                      "orders": len(orders), "status_counts": dict(sorted(sim.status_counts().items()))}), flush=True)
-    return 0
+    return finish_process(sim, args.dump,
+                          lambda: {"products": products, "variations": variations, "orders": orders,
+                                   "webhooks": sim.webhooks, "requests": [c._asdict() for c in calls]},
+                          {"requests": len(calls), "products": len(products), "variations": len(variations),
+                           "orders": len(orders)})
 
 
 if __name__ == "__main__":
