@@ -298,6 +298,7 @@ async function showDead(id) {
 
 // ---- connectors and audit -------------------------------------------------------------------------
 async function loadConnectors() {
+  loadStores().catch((e) => { if (e.message !== "unauthorized") toast(e.message); });
   const lanes = await api("GET", "/v1/connectors");
   table("#connectors", ["connector", "health", "breaker", "in flight / limit", "rate", "backlog", "oldest", "dead",
                         "last success", "last error", ""],
@@ -314,6 +315,21 @@ async function loadConnectors() {
                                      (verb === "pause" ? " Events queue up until it is resumed." : ""));
             if (reason !== null) act("POST", `/v1/connectors/${encodeURIComponent(l.name)}/${verb}`, { reason }, () => `${l.name}: ${verb}d`);
           } }, l.paused ? "Resume" : "Pause")))));
+}
+async function loadStores() {
+  // The reconciliation poller and the webhook watchdog of each shop (GET /v1/stores).
+  const stores = await api("GET", "/v1/stores");
+  table("#stores", ["shop", "poller", "watermark", "last run", "orders no webhook brought", "stock drift", "webhooks"],
+        stores.items.map((s) => {
+          const p = s.poller || {};
+          const hooks = (s.webhooks || []).map((w) =>
+            pill(`${w.topic}: ${w.state}`, w.state === "active" ? "ok" : "bad"));
+          return el("tr", {}, el("td", {}, s.id),
+            el("td", {}, p.enabled ? (p.last_error ? pill("failing", "bad") : pill("on", "ok")) : "off"),
+            el("td", {}, p.watermark || "–"), el("td", {}, p.last_run_at ? ago(p.last_run_at) : "–"),
+            el("td", { class: "num" }, p.missed_orders ?? "–"), el("td", { class: "num" }, p.stock_drift ?? "–"),
+            el("td", {}, ...(hooks.length ? hooks : ["not watched"])));
+        }));
 }
 async function loadAudit() {
   const page = await api("GET", "/v1/audit?limit=100");

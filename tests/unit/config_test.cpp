@@ -47,6 +47,20 @@ TEST(ConfigTest, EmptyDocumentGivesDocumentedDefaults) {
     EXPECT_EQ(r.settings.bus.kafka.topic, "orderbridge.events.v1");
 }
 
+TEST(ConfigTest, TheShippedExampleIsValid) {
+    FakeEnvironment env;
+    for (const char* name : {"OB_ADMIN_TOKEN", "OB_VIEWER_TOKEN", "OB_CHECKOUT_TOKEN", "OB_PG_DSN", "WOO_MAIN_SECRET",
+                             "WOO_CK", "WOO_CS", "ERP_KEY", "ERP_SECRET", "ERP_WEBHOOK_SECRET", "SHIPSTATION_KEY",
+                             "SHIPSTATION_SECRET", "SHIPSTATION_WEBHOOK_TOKEN"})
+        env.vars[name] = std::string("value-of-") + name + "-0123456789";
+    const LoadResult r = LoadFromFile(std::string(ORDERBRIDGE_SOURCE_DIR) + "/config/orderbridge.example.yaml", env);
+    EXPECT_TRUE(r.problems.empty()) << ::testing::PrintToString(Messages(r));
+    // Two connectors and the store's implicit write-back lane.
+    ASSERT_EQ(r.settings.connectors.size(), 3u);
+    EXPECT_EQ(r.settings.connectors[2].name, "woo:main");
+    EXPECT_EQ(r.settings.checkout.live_check, "erp");
+}
+
 TEST(ConfigTest, ReadsTheDesignExample) {
     FakeEnvironment env;
     env.vars = {{"OB_ADMIN_TOKEN", "0123456789abcdef0123"},
