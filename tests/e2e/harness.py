@@ -122,6 +122,21 @@ storage:
 """
 
 
+VIEWER_TOKEN = "viewer-token-0123456789"
+OPERATOR_TOKEN = "operator-token-0123456789"
+
+
+def daemon_config(storage, body, operator=False):
+    """What most e2e configurations share: the server on a free port with the viewer token `support`
+    (and, with `operator`, the operator token `ops`), JSON logs without access log, the storage of
+    `storage`; then `body` (stores, connectors, ...)."""
+    tokens = [f'    - {{name: support, token: "{VIEWER_TOKEN}", role: viewer}}']
+    if operator:
+        tokens.append(f'    - {{name: ops, token: "{OPERATOR_TOKEN}", role: operator}}')
+    return ("\nserver:\n  listen: \"127.0.0.1:0\"\n  io_threads: 2\n  admin_tokens:\n" + "\n".join(tokens) +
+            "\nlog: {level: info, format: json, access_log: false}\n" + storage.config() + "\n" + body)
+
+
 # --- WooCommerce deliveries ---------------------------------------------------------------------
 import base64
 import hashlib

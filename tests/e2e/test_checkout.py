@@ -8,7 +8,7 @@ import sys
 import time
 import unittest
 
-from harness import Daemon, Storage, fixture, woo_headers
+from harness import Daemon, Storage, daemon_config, fixture, woo_headers
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "simulators"))
 from erpnext_sim import ErpNextSim  # noqa: E402
@@ -32,22 +32,14 @@ def config(storage, erp_url=None, budget="300ms"):
     company: "Acme Ltd"
     warehouse: "Stores - ACME"
 """
-    return f"""
-server:
-  listen: "127.0.0.1:0"
-  io_threads: 2
-  admin_tokens:
-    - {{name: ops, token: "operator-token-0123456789", role: operator}}
-    - {{name: shop, token: "viewer-token-0123456789", role: viewer}}
-log: {{level: info, format: json, access_log: false}}
-{storage.config()}
+    return daemon_config(storage, f"""
 inventory: {{coalesce_window: 20ms}}
 {live}
 stores:
   - id: main
     webhook_secrets: ["{SECRET}"]
     shipping_countries: [US, CA]
-{erp}"""
+{erp}""", operator=True)
 
 
 class CheckoutTest(unittest.TestCase):

@@ -14,7 +14,7 @@ import sys
 import unittest
 import urllib.parse
 
-from harness import Daemon, Storage, fixture, wait_for, with_order_id, woo_headers
+from harness import Daemon, Storage, daemon_config, fixture, wait_for, with_order_id, woo_headers
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "simulators"))
 from erpnext_sim import ErpNextSim  # noqa: E402
@@ -29,15 +29,7 @@ BIN_SECRET = "bin-secret"
 
 
 def config(storage, woo_url, ss_url, erp_url):
-    return f"""
-server:
-  listen: "127.0.0.1:0"
-  io_threads: 2
-  admin_tokens:
-    - {{name: support, token: "viewer-token-0123456789", role: viewer}}
-    - {{name: ops, token: "operator-token-0123456789", role: operator}}
-log: {{level: info, format: json, access_log: false}}
-{storage.config()}
+    return daemon_config(storage, f"""
 inventory: {{coalesce_window: 50ms}}
 stores:
   - id: main
@@ -67,7 +59,7 @@ connectors:
     subscribe: []
     company: "Acme Ltd"
     warehouse: "Stores - ACME"
-"""
+""", operator=True)
 
 
 def order_body(order_id):

@@ -11,7 +11,7 @@ import sys
 import threading
 import unittest
 
-from harness import Daemon, Storage, fixture, wait_for, woo_headers
+from harness import Daemon, Storage, daemon_config, fixture, wait_for, woo_headers
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "simulators"))
 from http_sink import Sink  # noqa: E402
@@ -23,15 +23,7 @@ HOOK_URL = "https://bridge.example.com/webhooks/woocommerce/main"
 
 
 def config(storage, woo_url, sink_url, poller=True, repair=False):
-    return f"""
-server:
-  listen: "127.0.0.1:0"
-  io_threads: 2
-  admin_tokens:
-    - {{name: support, token: "viewer-token-0123456789", role: viewer}}
-    - {{name: ops, token: "operator-token-0123456789", role: operator}}
-log: {{level: info, format: json, access_log: false}}
-{storage.config()}
+    return daemon_config(storage, f"""
 stores:
   - id: main
     url: "{woo_url}"
@@ -52,7 +44,7 @@ connectors:
     timeout: 2s
     rate_limit: {{per_second: 500, burst: 100, max_in_flight: 4}}
     retry: {{max_attempts: 8, initial_backoff: 50ms, max_backoff: 300ms, max_age: 1h}}
-"""
+""", operator=True)
 
 
 def utc_now():

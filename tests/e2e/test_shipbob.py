@@ -8,7 +8,7 @@ import os
 import sys
 import unittest
 
-from harness import Daemon, Storage, fixture, wait_for, with_order_id, woo_headers
+from harness import Daemon, Storage, daemon_config, fixture, wait_for, with_order_id, woo_headers
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "simulators"))
 from shipbob_sim import ShipBobSim  # noqa: E402
@@ -20,13 +20,7 @@ VIEWER = {"Authorization": "Bearer viewer-token-0123456789"}
 
 
 def config(storage, sb_url, woo_url):
-    return f"""
-server:
-  listen: "127.0.0.1:0"
-  io_threads: 2
-  admin_tokens: [{{name: support, token: "viewer-token-0123456789", role: viewer}}]
-log: {{level: info, format: json, access_log: false}}
-{storage.config()}
+    return daemon_config(storage, f"""
 stores:
   - id: main
     url: "{woo_url}"
@@ -44,7 +38,7 @@ connectors:
     timeout: 2s
     rate_limit: {{per_second: 50, burst: 10, max_in_flight: 1}}
     retry: {{max_attempts: 8, initial_backoff: 50ms, max_backoff: 300ms, max_age: 1h}}
-"""
+""")
 
 
 def order_body(order_id, status="processing", modified="2025-10-14T13:41:15"):
