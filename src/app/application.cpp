@@ -1,10 +1,13 @@
 #include "orderbridge/app/application.hpp"
 
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <stack>
@@ -140,6 +143,59 @@ class Retention {
     std::thread thread_;
 };
 
+// Counts the held orders per store every 15 s for `orderbridge_held_orders` (a gauge that needs
+// the database, so it is not computed when /metrics is scraped).
+class HeldGauge {
+  public:
+    HeldGauge(store::Store& store, const std::vector<config::StoreSettings>& stores, prometheus::Registry& registry)
+        : store_(store),
+          family_(prometheus::BuildGauge()
+                      .Name("orderbridge_held_orders")
+                      .Help("Orders held by a business rule and waiting for a person, by store")
+                      .Register(registry)) {
+        for (const auto& s : stores)
+            gauges_.emplace(s.id, &family_.Add({{"store", s.id}}));
+        thread_ = std::thread([this] { Loop(); });
+    }
+    ~HeldGauge() { Stop(); }
+    void Stop() {
+        {
+            std::lock_guard lock(mutex_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+
+  private:
+    void Loop() {
+        std::unique_ptr<store::Session> session;
+        std::unique_lock lock(mutex_);
+        do {
+            lock.unlock();
+            try {
+                if (!session) session = store_.Open();
+                const auto held = session->CountHeld();
+                for (auto& [id, gauge] : gauges_) {
+                    const auto it = held.find(id);
+                    gauge->Set(it == held.end() ? 0.0 : static_cast<double>(it->second));
+                }
+            } catch (const std::exception&) {
+                session.reset();  // the store's own metrics and /readyz report the outage
+            }
+            lock.lock();
+        } while (!cv_.wait_for(lock, std::chrono::seconds(15), [this] { return stop_; }));
+    }
+
+    store::Store& store_;
+    prometheus::Family<prometheus::Gauge>& family_;
+    std::map<std::string, prometheus::Gauge*> gauges_;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool stop_ = false;
+    std::thread thread_;
+};
+
 }  // namespace
 
 Application::Application(config::Settings settings) : settings_(std::move(settings)) {}
@@ -241,6 +297,7 @@ int Application::Run() {
     auto server =
         std::make_unique<http::Server>(settings_.server, settings_.log.access_log, std::move(router), *registry);
     Retention retention(*store, settings_.storage.retention);
+    HeldGauge held_gauge(*store, settings_.stores, *registry);
     StopStack stops;  // declared after what its actions touch, so it unwinds first
     stops.Push("store", [&sessions] { sessions.Stop(); });
     stops.Push("ingest", [&ingest] { ingest.Stop(); });
@@ -261,6 +318,7 @@ int Application::Run() {
         log::Info("kafka bus", {{"brokers", settings_.bus.kafka.brokers}, {"topic", settings_.bus.kafka.topic}});
     }
     stops.Push("retention", [&retention] { retention.Stop(); });
+    stops.Push("held gauge", [&held_gauge] { held_gauge.Stop(); });
     try {
         server->Start();
     } catch (const std::exception& e) {

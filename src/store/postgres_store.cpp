@@ -447,6 +447,17 @@ class PgSession final : public Session {
         });
     }
 
+    std::map<std::string, std::int64_t> CountHeld() override {
+        return Guard(conn_, [&] {
+            pqxx::read_transaction w(Conn());
+            std::map<std::string, std::int64_t> out;
+            for (const auto& r : w.exec("SELECT store_id, COUNT(*) FROM entities WHERE kind = 'order' AND held = 1 "
+                                        "GROUP BY store_id"))
+                out[r[0].as<std::string>()] = r[1].as<std::int64_t>();
+            return out;
+        });
+    }
+
     std::int64_t PruneRaw(const std::string& before, int limit) override {
         return Guard(conn_, [&] {
             pqxx::work w(Conn());

@@ -503,6 +503,15 @@ class SqliteSession final : public Session {
         return s.Int(0);
     }
 
+    std::map<std::string, std::int64_t> CountHeld() override {
+        Stmt s(db_.get(),
+               "SELECT store_id, COUNT(*) FROM entities WHERE kind = 'order' AND held = 1 GROUP BY store_id");
+        std::map<std::string, std::int64_t> out;
+        while (s.Step())
+            out[s.Text(0)] = s.Int(1);
+        return out;
+    }
+
     std::int64_t PruneRaw(const std::string& before, int limit) override {
         Stmt s(db_.get(),
                "DELETE FROM raw_deliveries WHERE id IN (SELECT id FROM raw_deliveries WHERE received_at < ?1 "

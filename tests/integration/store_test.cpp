@@ -167,12 +167,15 @@ TEST_P(StoreTest, HeldOrdersWaitForRelease) {
     OrderQuery q;
     q.held = true;
     EXPECT_EQ(session_->ListOrders(q).items.size(), 1u);
+    // The held refund is not an order: one held order in store main.
+    EXPECT_EQ(session_->CountHeld(), (std::map<std::string, std::int64_t>{{"main", 1}}));
     EXPECT_FALSE(session_->Release("wc:main:refund:50", "ops", "child alone"));
     EXPECT_TRUE(session_->Release("wc:main:5", "ops", "SKU fixed in the ERP"));
     EXPECT_EQ(session_->CountOutbox(), 2);  // the order's event and its refund's
     EXPECT_FALSE(session_->GetEntity("wc:main:5")->held);
     EXPECT_FALSE(session_->GetEntity("wc:main:refund:50")->held);
     EXPECT_FALSE(session_->Release("wc:main:5", "ops", "again"));
+    EXPECT_TRUE(session_->CountHeld().empty());
     const AuditPage audit = session_->ListAudit(0, 10);
     ASSERT_EQ(audit.items.size(), 1u);
     EXPECT_EQ(audit.items[0].actor, "ops");

@@ -273,6 +273,8 @@ class Session {
     /// Releases a held entity: its pending events go to the outbox. False when it is not held.
     virtual bool Release(const std::string& entity_id, const std::string& actor, const std::string& reason) = 0;
     virtual std::int64_t CountOutbox() = 0;
+    /// Held orders waiting for a person, by store (stores without any are absent).
+    virtual std::map<std::string, std::int64_t> CountHeld() = 0;
     /// Records an admin action that changes nothing in the store itself (pausing a lane).
     virtual void Audit(const std::string& action, const std::string& target, const Actor& actor) = 0;
     /// Archived deliveries of an entity, oldest first (kept for storage.retention.raw_bodies).
