@@ -176,6 +176,25 @@ class FlowBackTest(unittest.TestCase):
         status, _, _ = self.d.request("POST", "/webhooks/nope", body=b"{}")
         self.assertEqual(status, 404)
 
+    def test_the_write_back_lane_can_be_paused_by_its_name(self):
+        self.woo.add_product(711, "CUP-BLUE", stock_quantity=0)
+        lane = "/v1/connectors/woo:main"
+        self.assertEqual(self.d.request("POST", f"{lane}/pause", body=b'{"reason":"shop maintenance"}',
+                                        headers=OPERATOR)[0], 200)
+        level = {"levels": [{"sku": "CUP-BLUE", "location": "east", "on_hand": 4, "available": 4,
+                             "as_of": "2026-11-20T10:00:00Z", "source": "wms"}]}
+        self.assertEqual(self.d.request("POST", "/v1/inventory", body=json.dumps(level).encode(),
+                                        headers=OPERATOR)[0], 202)
+        _, _, data = self.d.request("GET", "/v1/connectors", headers=VIEWER)
+        woo = [l for l in json.loads(data)["items"] if l["name"] == "woo:main"][0]
+        self.assertTrue(woo["paused"])
+        wait_for(lambda: [l for l in json.loads(self.d.request("GET", "/v1/connectors", headers=VIEWER)[2])["items"]
+                          if l["name"] == "woo:main"][0]["backlog"] == 1, what="the write waiting")
+        self.assertEqual(self.woo.stock_of("CUP-BLUE"), 0)
+        self.assertEqual(self.d.request("POST", "/v1/connectors/woo%3Amain/resume", body=b'{"reason":"done"}',
+                                        headers=OPERATOR)[0], 200)
+        wait_for(lambda: self.woo.stock_of("CUP-BLUE") == 4, timeout=20, what="the write after resume")
+
     def test_stock_levels_reach_the_store_summed_over_locations(self):
         self.woo.add_product(701, "MUG-RED", stock_quantity=0)
         self.woo.add_product(702, "TEE", stock_quantity=0, manage_stock=False, type="variable")
