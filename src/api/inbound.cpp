@@ -624,29 +624,37 @@ class Inbound {
                                                      std::vector<std::pair<model::Shipment, std::string>>& shipments) {
         const auto now = std::chrono::system_clock::now();
         std::vector<store::IngestRecord> records;
-        std::map<std::string, std::vector<model::Shipment>> seen;  // by order: earlier and these
+        struct Known {
+            std::optional<store::EntityRow> order;
+            std::vector<model::Shipment> shipments;  ///< the stored ones, then those of this call
+        };
+        std::map<std::string, Known> seen;  // by order, read once per call
         for (auto& [shipment, raw] : shipments) {
             const std::string& order_ref = shipment.order_ref;
-            const auto order = session.GetEntity(order_ref);
             auto [it, fresh] = seen.try_emplace(order_ref);
             if (fresh) {
+                it->second.order = session.GetEntity(order_ref);
                 for (const auto& row : session.ChildEntities(order_ref, "shipment")) {
                     try {
-                        it->second.push_back(json::parse(row.data).get<model::Shipment>());
+                        it->second.shipments.push_back(json::parse(row.data).get<model::Shipment>());
                     } catch (const std::exception&) {
                     }
                 }
             }
+            const std::optional<store::EntityRow>& order = it->second.order;
+            std::vector<model::Shipment>& earlier = it->second.shipments;
             const bool shipping =
                 shipment.status == "shipped" || shipment.status == "in_transit" || shipment.status == "delivered";
             if (order && shipment.lines.empty()) {
                 shipment.completes_order = shipping;
             } else if (order) {
                 shipment.completes_order =
-                    inbound::CompletesOrder(json::parse(order->data, nullptr, false), it->second, shipment);
+                    inbound::CompletesOrder(json::parse(order->data, nullptr, false), earlier, shipment);
             }
-            std::erase_if(it->second, [&](const model::Shipment& s) { return s.id == shipment.id; });
-            it->second.push_back(shipment);
+            // Known when stored (every shipment is a child of its order) or seen earlier in this call.
+            const bool known =
+                std::erase_if(earlier, [&](const model::Shipment& s) { return s.id == shipment.id; }) > 0;
+            earlier.push_back(shipment);
 
             const std::string store_id = order_ref.substr(3, order_ref.find(':', 3) - 3);
             const json data = shipment;
@@ -668,8 +676,8 @@ class Inbound {
             w.canonical_status = shipment.status;
             w.data = data.dump();
             w.findings = "[]";
-            const std::string type = session.GetEntity(shipment.id) ? "shipment.updated" : "shipment.created";
-            if (order && shipping && type == "shipment.created" && it->second.size() == 1) {
+            const std::string type = known ? "shipment.updated" : "shipment.created";
+            if (order && shipping && !known && earlier.size() == 1) {
                 // The order's first shipment: how long fulfilment took (order received to shipped).
                 if (const auto created = model::ParseWooGmt(order->created_at)) {
                     shipped_

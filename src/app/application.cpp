@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -89,13 +90,18 @@ class StopStack {
     std::stack<std::pair<std::string, std::function<void()>>> stops_;
 };
 
-// Prunes archived raw bodies in small batches on its own thread.
-class Retention {
+// Runs `tick` on a thread of its own with its own store session (reopened after a failure): at
+// start when `at_start`, then every `interval`, until Stop. `tick` may watch `stopping` to cut a
+// long run short; a failure goes to `on_error` (the store's own metrics and /readyz report outages).
+class PeriodicStoreTask {
   public:
-    Retention(store::Store& store, const config::RetentionSettings& settings) : store_(store), settings_(settings) {
-        thread_ = std::thread([this] { Loop(); });
+    using Tick = std::function<void(store::Session&, const std::atomic<bool>& stopping)>;
+    PeriodicStoreTask(store::Store& store, std::chrono::milliseconds interval, bool at_start, Tick tick,
+                      std::function<void(const std::exception&)> on_error = {})
+        : store_(store), interval_(interval), tick_(std::move(tick)), on_error_(std::move(on_error)) {
+        thread_ = std::thread([this, at_start] { Loop(at_start); });
     }
-    ~Retention() { Stop(); }
+    ~PeriodicStoreTask() { Stop(); }
     void Stop() {
         {
             std::lock_guard lock(mutex_);
@@ -106,95 +112,50 @@ class Retention {
     }
 
   private:
-    void Loop() {
+    void Loop(bool now) {
         std::unique_ptr<store::Session> session;
         std::unique_lock lock(mutex_);
-        while (!cv_.wait_for(lock, settings_.interval, [this] { return stop_.load(); })) {
+        while (now || !cv_.wait_for(lock, interval_, [this] { return stop_.load(); })) {
+            now = false;
             lock.unlock();
             try {
                 if (!session) session = store_.Open();
-                const auto cutoff = core::FormatRfc3339(std::chrono::system_clock::now() - settings_.raw_bodies);
-                std::int64_t total = 0, n = 0;
-                do {
-                    n = session->PruneRaw(cutoff, settings_.batch_size);
-                    total += n;
-                } while (n == settings_.batch_size && !stop_.load());
-                if (total > 0) log::Info("pruned archived webhook bodies", {{"rows", total}, {"before", cutoff}});
-                const auto outbox_cutoff =
-                    core::FormatRfc3339(std::chrono::system_clock::now() - settings_.finished_outbox);
-                total = 0;
-                do {
-                    n = session->PruneOutbox(outbox_cutoff, settings_.batch_size);
-                    total += n;
-                } while (n == settings_.batch_size && !stop_.load());
-                if (total > 0) log::Info("pruned finished outbox events", {{"rows", total}, {"before", outbox_cutoff}});
+                tick_(*session, stop_);
             } catch (const std::exception& e) {
                 session.reset();
-                log::Warn("retention failed", {{"error", e.what()}});
+                if (on_error_) on_error_(e);
             }
             lock.lock();
         }
     }
+
     store::Store& store_;
-    config::RetentionSettings settings_;
+    std::chrono::milliseconds interval_;
+    Tick tick_;
+    std::function<void(const std::exception&)> on_error_;
     std::mutex mutex_;
     std::condition_variable cv_;
     std::atomic<bool> stop_{false};
     std::thread thread_;
 };
 
-// Counts the held orders per store every 15 s for `orderbridge_held_orders` (a gauge that needs
-// the database, so it is not computed when /metrics is scraped).
-class HeldGauge {
-  public:
-    HeldGauge(store::Store& store, const std::vector<config::StoreSettings>& stores, prometheus::Registry& registry)
-        : store_(store),
-          family_(prometheus::BuildGauge()
-                      .Name("orderbridge_held_orders")
-                      .Help("Orders held by a business rule and waiting for a person, by store")
-                      .Register(registry)) {
-        for (const auto& s : stores)
-            gauges_.emplace(s.id, &family_.Add({{"store", s.id}}));
-        thread_ = std::thread([this] { Loop(); });
-    }
-    ~HeldGauge() { Stop(); }
-    void Stop() {
-        {
-            std::lock_guard lock(mutex_);
-            stop_ = true;
-        }
-        cv_.notify_all();
-        if (thread_.joinable()) thread_.join();
-    }
-
-  private:
-    void Loop() {
-        std::unique_ptr<store::Session> session;
-        std::unique_lock lock(mutex_);
-        do {
-            lock.unlock();
-            try {
-                if (!session) session = store_.Open();
-                const auto held = session->CountHeld();
-                for (auto& [id, gauge] : gauges_) {
-                    const auto it = held.find(id);
-                    gauge->Set(it == held.end() ? 0.0 : static_cast<double>(it->second));
-                }
-            } catch (const std::exception&) {
-                session.reset();  // the store's own metrics and /readyz report the outage
-            }
-            lock.lock();
-        } while (!cv_.wait_for(lock, std::chrono::seconds(15), [this] { return stop_; }));
-    }
-
-    store::Store& store_;
-    prometheus::Family<prometheus::Gauge>& family_;
-    std::map<std::string, prometheus::Gauge*> gauges_;
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    bool stop_ = false;
-    std::thread thread_;
-};
+// Retention: prunes archived raw bodies and finished outbox events in small batches.
+void Prune(store::Session& session, const config::RetentionSettings& settings, const std::atomic<bool>& stopping) {
+    const auto cutoff = core::FormatRfc3339(std::chrono::system_clock::now() - settings.raw_bodies);
+    std::int64_t total = 0, n = 0;
+    do {
+        n = session.PruneRaw(cutoff, settings.batch_size);
+        total += n;
+    } while (n == settings.batch_size && !stopping.load());
+    if (total > 0) log::Info("pruned archived webhook bodies", {{"rows", total}, {"before", cutoff}});
+    const auto outbox_cutoff = core::FormatRfc3339(std::chrono::system_clock::now() - settings.finished_outbox);
+    total = 0;
+    do {
+        n = session.PruneOutbox(outbox_cutoff, settings.batch_size);
+        total += n;
+    } while (n == settings.batch_size && !stopping.load());
+    if (total > 0) log::Info("pruned finished outbox events", {{"rows", total}, {"before", outbox_cutoff}});
+}
 
 }  // namespace
 
@@ -296,8 +257,31 @@ int Application::Run() {
 
     auto server =
         std::make_unique<http::Server>(settings_.server, settings_.log.access_log, std::move(router), *registry);
-    Retention retention(*store, settings_.storage.retention);
-    HeldGauge held_gauge(*store, settings_.stores, *registry);
+    const config::RetentionSettings retention_settings = settings_.storage.retention;
+    PeriodicStoreTask retention(
+        *store, std::chrono::duration_cast<std::chrono::milliseconds>(retention_settings.interval), false,
+        [retention_settings](store::Session& s, const std::atomic<bool>& stopping) {
+            Prune(s, retention_settings, stopping);
+        },
+        [](const std::exception& e) {
+            log::Warn("retention failed", {{"error", e.what()}});
+        });
+    // orderbridge_held_orders needs the database, so it is counted every 15 s, not when scraped.
+    auto& held_family = prometheus::BuildGauge()
+                            .Name("orderbridge_held_orders")
+                            .Help("Orders held by a business rule and waiting for a person, by store")
+                            .Register(*registry);
+    std::map<std::string, prometheus::Gauge*> held_gauges;
+    for (const auto& s : settings_.stores)
+        held_gauges.emplace(s.id, &held_family.Add({{"store", s.id}}));
+    PeriodicStoreTask held_gauge(*store, std::chrono::seconds(15), true,
+                                 [held_gauges](store::Session& s, const std::atomic<bool>&) {
+                                     const auto held = s.CountHeld();
+                                     for (const auto& [id, gauge] : held_gauges) {
+                                         const auto it = held.find(id);
+                                         gauge->Set(it == held.end() ? 0.0 : static_cast<double>(it->second));
+                                     }
+                                 });
     StopStack stops;  // declared after what its actions touch, so it unwinds first
     stops.Push("store", [&sessions] { sessions.Stop(); });
     stops.Push("ingest", [&ingest] { ingest.Stop(); });

@@ -225,10 +225,11 @@ class StoreSync {
         for (const auto& o : orders) {
             const std::string modified = Str(o, "date_modified_gmt");
             woo::Normalized n;
-            store::IngestRecord rec = api::PrepareWooRecord(s_, "order.updated", o.dump(), model::NewTraceId(), lanes_,
-                                                            relay_, validator_, n);
+            std::string body = o.dump();
+            store::IngestRecord rec =
+                api::PrepareWooRecord(s_, "order.updated", body, model::NewTraceId(), lanes_, relay_, validator_, n);
             rec.topic = "poller:order.updated";
-            rec.body = o.dump();
+            rec.body = std::move(body);
             if (!n.usable) {
                 m_.orders.Add({{"store", s_.id}, {"outcome", "rejected"}}).Increment();
                 log::Warn("poller: order not usable", {{"store", s_.id}, {"reason", n.error}});

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "orderbridge/core/log.hpp"
+#include "orderbridge/dispatch/router.hpp"
 
 namespace orderbridge::dispatch {
 
@@ -132,6 +133,9 @@ struct Dispatcher::Metrics {
     prometheus::Family<prometheus::Histogram>& refund;
 };
 
+// Buckets of the slower histograms (seconds to hours): sync delay, fulfilment, refunds.
+const prometheus::Histogram::BucketBoundaries kSlowBuckets{0.1, 0.5, 1, 2.5, 5, 15, 60, 300, 900, 3600, 14400};
+
 struct Dispatcher::Lane {
     Lane(const config::ConnectorSettings& s, Clock::time_point now, Metrics& m)
         : settings(s),
@@ -143,6 +147,15 @@ struct Dispatcher::Lane {
           latency(m.latency.Add({{"connector", s.name}},
                                 prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5,
                                                                         1, 2.5, 5, 10, 30, 60, 300, 1800, 3600})),
+          // Only the lanes that can observe them get these series.
+          sync_delay(s.kind == config::ConnectorKind::kWoocommerce
+                         ? &m.sync_delay.Add({{"connector", s.name}}, kSlowBuckets)
+                         : nullptr),
+          fulfilment(s.kind == config::ConnectorKind::kShipstation || s.kind == config::ConnectorKind::kShipbob
+                         ? &m.fulfilment.Add({{"connector", s.name}}, kSlowBuckets)
+                         : nullptr),
+          refund(Subscribes(s.subscribe, "refund.created") ? &m.refund.Add({{"connector", s.name}}, kSlowBuckets)
+                                                           : nullptr),
           backlog(m.backlog.Add({{"connector", s.name}})),
           oldest(m.oldest.Add({{"connector", s.name}})),
           breaker_gauge(m.breaker.Add({{"connector", s.name}})),
@@ -203,6 +216,9 @@ struct Dispatcher::Lane {
     std::map<std::string, prometheus::Counter*> outcomes;
 
     prometheus::Histogram& latency;
+    prometheus::Histogram* sync_delay;  ///< write-back lanes: a level's as_of to acknowledged
+    prometheus::Histogram* fulfilment;  ///< 3PL lanes: order event committed to acknowledged
+    prometheus::Histogram* refund;      ///< lanes taking refund.created: committed to acknowledged
     prometheus::Gauge& backlog;
     prometheus::Gauge& oldest;
     prometheus::Gauge& breaker_gauge;
@@ -636,18 +652,11 @@ void Dispatcher::Finish(Lane& lane, const store::DeliveryTask& task, const Deliv
             lane.last_success_at = rec.at;
             const double since_commit = static_cast<double>(core::ToUnixMillis(wall) - task.created_ms) / 1000.0;
             lane.latency.Observe(since_commit);
-            static const prometheus::Histogram::BucketBoundaries kSlow{0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 14400};
-            const bool third_party = lane.settings.kind == config::ConnectorKind::kShipstation ||
-                                     lane.settings.kind == config::ConnectorKind::kShipbob;
-            if (third_party && task.type.rfind("order.", 0) == 0)
-                metrics_->fulfilment.Add({{"connector", lane.settings.name}}, kSlow).Observe(since_commit);
-            if (task.type == "refund.created")
-                metrics_->refund.Add({{"connector", lane.settings.name}}, kSlow).Observe(since_commit);
-            if (result.source_ms && !result.error_class) {
-                metrics_->sync_delay
-                    .Add({{"connector", lane.settings.name}},
-                         prometheus::Histogram::BucketBoundaries{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600})
-                    .Observe(std::max(0.0, static_cast<double>(core::ToUnixMillis(wall) - *result.source_ms) / 1000.0));
+            if (lane.fulfilment && task.type.rfind("order.", 0) == 0) lane.fulfilment->Observe(since_commit);
+            if (lane.refund && task.type == "refund.created") lane.refund->Observe(since_commit);
+            if (lane.sync_delay && result.source_ms && !result.error_class) {
+                lane.sync_delay->Observe(
+                    std::max(0.0, static_cast<double>(core::ToUnixMillis(wall) - *result.source_ms) / 1000.0));
             }
         } else {
             const auto c = *result.error_class;

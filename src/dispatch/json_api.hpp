@@ -11,6 +11,11 @@
 
 namespace orderbridge::dispatch::detail {
 
+/// The string member `key` of `j`; empty when `j` is not an object or the member not a string.
+inline std::string Str(const nlohmann::json& j, const char* key) {
+    return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string{};
+}
+
 /// Minor units to the decimal number these APIs expect (JSON numbers).
 inline double MajorUnits(std::int64_t minor, int exponent) {
     return static_cast<double>(minor) / std::pow(10.0, exponent);

@@ -19,9 +19,7 @@ namespace {
 
 using nlohmann::json;
 
-std::string Str(const json& j, const char* key) {
-    return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string{};
-}
+using detail::Str;
 
 /// ShipBob's error texts: `message`, `title`, `detail` and every `errors` entry.
 std::string Messages(const std::string& body) {

@@ -21,9 +21,7 @@ namespace {
 
 using nlohmann::json;
 
-std::string Str(const json& j, const char* key) {
-    return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string{};
-}
+using detail::Str;
 
 json Address(const json& a, const std::string& fallback_name) {
     std::string name = Str(a, "first_name") + " " + Str(a, "last_name");

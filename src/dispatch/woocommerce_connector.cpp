@@ -27,9 +27,7 @@ namespace {
 
 using nlohmann::json;
 
-std::string Str(const json& j, const char* key) {
-    return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string{};
-}
+using detail::Str;
 
 struct Found {
     std::int64_t id = 0;
