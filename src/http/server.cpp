@@ -100,7 +100,7 @@ struct Server::Impl {
           router(std::move(r)),
           requests_family(prometheus::BuildCounter()
                               .Name("orderbridge_http_requests_total")
-                              .Help("HTTP requests answered, by route pattern, method class and status class")
+                              .Help("HTTP requests answered, by route pattern and status class")
                               .Register(registry)),
           duration_family(prometheus::BuildHistogram()
                               .Name("orderbridge_http_request_duration_seconds")
