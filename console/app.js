@@ -69,10 +69,12 @@ async function api(method, path, body) {
   }
   return data;
 }
-async function act(method, path, body, done) {
+// `after` runs once the action succeeded (e.g. to drop a detail view whose buttons no longer apply).
+async function act(method, path, body, done, after) {
   try {
     const r = await api(method, path, body);
     toast(done(r));
+    if (after) after(r);
   } catch (e) { toast(`Refused: ${e.message}`); }
   refresh();
 }
@@ -211,7 +213,11 @@ const STATUSES = ["awaiting_payment", "on_hold", "ready_to_fulfil", "partially_s
                   "cancelled", "refunded", "payment_failed"];
 async function loadOrders(more) {
   const f = new FormData($("#order-search"));
-  if (f.get("id")) return showOrder(f.get("id").trim());
+  if (f.get("id")) {  // one order: its detail only, not above it a list it is not part of
+    $("#orders").replaceChildren();
+    $("#orders-more").hidden = true;
+    return showOrder(f.get("id").trim());
+  }
   const q = new URLSearchParams({ limit: "25" });
   if (f.get("status")) q.set("status", f.get("status"));
   if (f.get("held")) q.set("held", "true");
@@ -237,7 +243,8 @@ async function showOrder(id) {
   } catch (e) { box.replaceChildren(el("p", { class: "error" }, e.message)); return; }
   const release = order.held ? el("button", { class: "primary", onclick: () => {
     const reason = askReason(`Release ${id}? Its events go to the connectors.`);
-    if (reason !== null) act("POST", `/v1/orders/${encodeURIComponent(id)}/release`, { reason }, () => `${id} released`);
+    if (reason !== null) act("POST", `/v1/orders/${encodeURIComponent(id)}/release`, { reason }, () => `${id} released`,
+                             () => box.replaceChildren());
   } }, "Release") : null;
   box.replaceChildren(el("div", { class: "detail" },
     el("h3", {}, id, " ", pill(order.canonical_status), order.held ? pill("held", "warn") : null, " ", release),
@@ -283,7 +290,8 @@ async function showDead(id) {
          el("td", { class: "num" }, a.latency_ms), el("td", {}, a.reason)))),
     el("p", {}, el("button", { class: "primary", onclick: () => {
       const reason = askReason(`Replay dead letter ${d.id} as it is?`);
-      if (reason !== null) act("POST", `/v1/dlq/${d.id}/replay`, { reason }, () => `dead letter ${d.id} replayed`);
+      if (reason !== null) act("POST", `/v1/dlq/${d.id}/replay`, { reason }, () => `dead letter ${d.id} replayed`,
+                               () => $("#dlq-detail").replaceChildren());
     } }, "Replay")),
     el("h3", {}, "Edit and replay"),
     el("p", { class: "hint" }, "The whole event envelope; what you change here is what the connector receives."),
@@ -292,7 +300,8 @@ async function showDead(id) {
       let payload;
       try { payload = JSON.parse(editor.value); } catch (e) { toast(`Not JSON: ${e.message}`); return; }
       const reason = askReason(`Replay dead letter ${d.id} with the edited payload?`);
-      if (reason !== null) act("POST", `/v1/dlq/${d.id}/replay`, { reason, payload }, () => `dead letter ${d.id} replayed (edited)`);
+      if (reason !== null) act("POST", `/v1/dlq/${d.id}/replay`, { reason, payload }, () => `dead letter ${d.id} replayed (edited)`,
+                               () => $("#dlq-detail").replaceChildren());
     } }, "Replay edited"))));
 }
 
