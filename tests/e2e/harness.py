@@ -156,6 +156,15 @@ def with_order_id(body, new_id, old_id=4101):
     return body.replace(str(old_id).encode(), str(new_id).encode())
 
 
+def with_full_refund(body, refund_id, reason="Customer changed their mind"):
+    """An order body (status already "refunded") as WooCommerce sends it after a full refund: one refund
+    of the whole total in `refunds` (the body's bytes are otherwise kept)."""
+    total = json.loads(body)["total"]
+    refund = json.dumps([{"id": refund_id, "reason": reason, "total": "-" + total}], separators=(",", ":"))
+    assert body.count(b'"refunds":[]') == 1
+    return body.replace(b'"refunds":[]', b'"refunds":' + refund.encode())
+
+
 def sign(body, secret):
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 

@@ -8,7 +8,7 @@ import os
 import sys
 import unittest
 
-from harness import Daemon, Storage, daemon_config, fixture, wait_for, with_order_id, woo_headers
+from harness import Daemon, Storage, daemon_config, fixture, wait_for, with_full_refund, with_order_id, woo_headers
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "simulators"))
 from shipbob_sim import ShipBobSim  # noqa: E402
@@ -92,6 +92,13 @@ class ShipBobTest(unittest.TestCase):
         self.sb.wait_until(lambda s: "wc:main:61002" in s.orders, timeout=20, what="the order in ShipBob")
         self.post(order_body(61002, status="cancelled", modified="2025-10-15T08:00:00"), "order.updated")
         self.sb.wait_until(lambda s: s.orders["wc:main:61002"]["status"] == "Cancelled", timeout=20, what="cancelled")
+
+    def test_a_full_refund_cancels_the_order_while_nothing_has_shipped(self):
+        self.post(order_body(61003))
+        self.sb.wait_until(lambda s: "wc:main:61003" in s.orders, timeout=20, what="the order in ShipBob")
+        refunded = with_full_refund(order_body(61003, status="refunded", modified="2025-10-15T08:00:00"), 61004)
+        self.post(refunded, "order.updated")
+        self.sb.wait_until(lambda s: s.orders["wc:main:61003"]["status"] == "Cancelled", timeout=20, what="cancelled")
 
     def test_shipments_come_back_signed_and_in_event_time_order(self):
         self.woo.add_order(61003, status="processing")

@@ -7,7 +7,7 @@ import os
 import sys
 import unittest
 
-from harness import Daemon, Storage, fixture, wait_for, with_order_id, woo_headers
+from harness import Daemon, Storage, fixture, wait_for, with_full_refund, with_order_id, woo_headers
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "simulators"))
 from shipstation_sim import ShipStationSim  # noqa: E402
@@ -105,6 +105,22 @@ class ShipStationTest(unittest.TestCase):
         self.post(order_body(42003, status="pending"))
         self.sim.wait_until(lambda s: "wc:main:42003" in s.orders, timeout=20)
         self.assertEqual(self.sim.orders["wc:main:42003"]["orderStatus"], "awaiting_payment")
+
+    def test_a_full_refund_cancels_the_order_while_it_is_unshipped(self):
+        self.start()
+        for n in (43001, 43002):
+            self.post(order_body(n))
+        self.sim.wait_until(lambda s: {"wc:main:43001", "wc:main:43002"} <= set(s.orders), timeout=20)
+        self.sim.mark_shipped("wc:main:43002")
+        for n in (43001, 43002):
+            refunded = with_full_refund(order_body(n, status="refunded", modified="2025-10-15T10:00:00"), n + 100)
+            self.post(refunded, topic="order.updated")
+        self.sim.wait_until(lambda s: s.orders["wc:main:43001"]["orderStatus"] == "cancelled", timeout=20)
+        wait_for(lambda: self.delivery("wc:main:43002").get("events") == 2
+                 and self.delivery("wc:main:43002").get("state") == "delivered", what="the refund handled")
+        # Goods that have left are not cancelled: a return is a person's call.
+        self.assertEqual(self.sim.orders["wc:main:43002"]["orderStatus"], "shipped")
+        self.assertEqual(self.delivery("wc:main:43002")["error_class"], "duplicate")
 
     def test_the_rate_window_is_read_from_the_headers_and_no_429_is_provoked(self):
         self.start(sim={"limit_per_minute": 6, "window_seconds": 2})
