@@ -213,6 +213,7 @@ const STATUSES = ["awaiting_payment", "on_hold", "ready_to_fulfil", "partially_s
                   "cancelled", "refunded", "payment_failed"];
 async function loadOrders(more) {
   const f = new FormData($("#order-search"));
+  const gen = (state.ordersGen = (state.ordersGen || 0) + 1);  // a slower, older answer must not win
   if (f.get("id")) {  // one order: its detail only, not above it a list it is not part of
     $("#orders").replaceChildren();
     $("#orders-more").hidden = true;
@@ -223,6 +224,7 @@ async function loadOrders(more) {
   if (f.get("held")) q.set("held", "true");
   if (more && state.ordersCursor) q.set("cursor", state.ordersCursor);
   const page = await api("GET", `/v1/orders?${q}`);
+  if (gen !== state.ordersGen) return;
   state.ordersCursor = page.next_cursor;
   $("#orders-more").hidden = !page.next_cursor;
   const rows = page.items.map((o) => el("tr", { class: "clickable", onclick: () => showOrder(o.entity_id) },

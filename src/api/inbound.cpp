@@ -19,6 +19,7 @@
 #include "orderbridge/core/log.hpp"
 #include "orderbridge/dispatch/connector.hpp"
 #include "orderbridge/dispatch/router.hpp"
+#include "orderbridge/dispatch/stock_source.hpp"
 #include "orderbridge/http/error_mapping.hpp"
 #include "orderbridge/model/identity.hpp"
 #include "orderbridge/woo/signature.hpp"
@@ -179,24 +180,17 @@ bool CompletesOrder(const json& order, const std::vector<model::Shipment>& earli
 }
 
 std::optional<store::StockLevel> FromErpNextBin(const json& bin, const std::string& source, std::string& error) {
-    const std::string item = Str(bin, "item_code");
-    const std::string warehouse = Str(bin, "warehouse");
-    const auto actual = Quantity(bin, "actual_qty");
-    const auto modified = Utc(Str(bin, "modified"));
-    if (item.empty() || warehouse.empty() || !actual || !modified) {
-        error = "not a Bin document (item_code, warehouse, actual_qty and modified are needed)";
-        return std::nullopt;
-    }
-    store::StockLevel l;
-    l.sku = item;
-    l.location = warehouse;
-    l.on_hand = *actual;
-    l.reserved = Quantity(bin, "reserved_qty");
-    l.available = *actual - l.reserved.value_or(0);
-    l.as_of = *modified;
-    l.as_of_ms = *model::ParseWooGmt(*modified);
-    l.source = source;
-    return l;
+    const auto actual = bin.is_object() && bin.contains("actual_qty") && bin["actual_qty"].is_number()
+                            ? std::optional<double>(bin["actual_qty"].get<double>())
+                            : std::nullopt;
+    const auto reserved = bin.is_object() && bin.contains("reserved_qty") && bin["reserved_qty"].is_number()
+                              ? std::optional<double>(bin["reserved_qty"].get<double>())
+                              : std::nullopt;
+    auto level = actual ? dispatch::SourceLevel(Str(bin, "item_code"), Str(bin, "warehouse"), *actual, reserved,
+                                                Str(bin, "modified"), source)
+                        : std::nullopt;
+    if (!level) error = "not a Bin document (item_code, warehouse, actual_qty and modified are needed)";
+    return level;
 }
 
 std::vector<store::StockLevel> ParseLevels(const json& body, std::vector<std::string>& problems) {
@@ -802,6 +796,11 @@ std::shared_ptr<Inbound> AddInboundRoutes(http::Router& router, const config::Se
 
 void StopInbound(Inbound& inbound) {
     inbound.Stop();
+}
+
+void SubmitLevels(Inbound& inbound, std::vector<store::StockLevel> levels,
+                  std::function<void(bool, const std::string&)> done) {
+    inbound.Submit(std::move(levels), std::move(done));
 }
 
 void ResyncStock(Inbound& inbound, std::vector<std::string> skus) {

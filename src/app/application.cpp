@@ -23,6 +23,7 @@
 #include "orderbridge/api/orders.hpp"
 #include "orderbridge/api/webhooks.hpp"
 #include "orderbridge/app/reconcile.hpp"
+#include "orderbridge/app/stock_poller.hpp"
 #include "orderbridge/core/build_info.hpp"
 #include "orderbridge/core/clock.hpp"
 #include "orderbridge/core/health.hpp"
@@ -294,6 +295,15 @@ int Application::Run() {
         inbound_pool.Stop();
         api::StopInbound(*inbound);
     });
+    // Stock levels polled from ERPs (connectors[].stock_poll) go through the same intake.
+    app::StockPoller stock_poller(
+        settings_, *store,
+        [&inbound](std::vector<store::StockLevel> levels, std::function<void(bool, const std::string&)> done) {
+            api::SubmitLevels(*inbound, std::move(levels), std::move(done));
+        },
+        *registry);
+    stock_poller.Start();
+    stops.Push("stock-poll", [&stock_poller] { stock_poller.Stop(); });
     dispatcher.Start();
     stops.Push("dispatch", [&dispatcher] { dispatcher.Stop(); });
     if (kafka) {

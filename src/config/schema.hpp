@@ -235,6 +235,14 @@ void Describe(V& v, ConnectorSettings& c) {
         v.Field("tax_account", c.tax_account);
         v.Field("refund_item", c.refund_item);
         v.Field("webhook_secret", c.inbound_secret);
+        v.Object("stock_poll", c.stock_poll);
+    }
+    if (v.ForKind(c.kind, ConnectorKind::kOdoo)) {
+        v.Field("transport", c.transport);
+        v.Field("database", c.database);
+        v.Field("shipping_product", c.shipping_product);
+        v.Field("refund_product", c.refund_item);
+        v.Object("stock_poll", c.stock_poll);
     }
     if (v.ForKind(c.kind, ConnectorKind::kShipstation)) {
         v.Field("store_id", c.store_id, {false, Between<std::int64_t>(0, 1'000'000'000'000)});

@@ -196,8 +196,23 @@ void Validate(const Settings& s, std::vector<Problem>& problems) {
             Add(problems, path + ".path", "must start with '/'");
         }
         if (c.kind == ConnectorKind::kOdoo) {
-            Add(problems, path + ".kind",
-                "kind odoo is not available in this version (available: http, erpnext, shipstation, shipbob)");
+            if (c.transport != "json2" && c.transport != "jsonrpc")
+                Add(problems, path + ".transport", "must be json2 (Odoo 19+) or jsonrpc");
+            if (c.auth.api_key.empty())
+                Add(problems, path + ".auth.api_key", "is required for kind odoo (Preferences > Account Security)");
+            if (c.transport == "jsonrpc" && c.auth.username.empty())
+                Add(problems, path + ".auth.username", "is required for transport jsonrpc (the API user's login)");
+            if (c.transport == "jsonrpc" && c.database.empty())
+                Add(problems, path + ".database", "is required for transport jsonrpc");
+            const std::vector<std::string> types = {"order.*",         "order.created", "order.updated",
+                                                    "order.cancelled", "order.deleted", "refund.created"};
+            for (std::size_t k = 0; k < c.subscribe.size(); ++k) {
+                if (std::find(types.begin(), types.end(), c.subscribe[k]) == types.end()) {
+                    Add(problems, path + ".subscribe[" + std::to_string(k) + "]",
+                        "kind odoo takes order events and refund.created (order.created, order.updated, "
+                        "order.cancelled, order.deleted, refund.created)");
+                }
+            }
         }
         if (c.kind == ConnectorKind::kShipbob) {
             if (c.auth.token.empty()) Add(problems, path + ".auth.token", "is required for kind shipbob (a PAT)");
@@ -223,12 +238,14 @@ void Validate(const Settings& s, std::vector<Problem>& problems) {
                 Add(problems, path + ".auth", "api_key and api_secret are required for kind " + kind);
             std::vector<std::string> types = {"order.*", "order.created", "order.updated", "order.cancelled",
                                               "order.deleted"};
-            if (c.kind == ConnectorKind::kErpnext) types.push_back("refund.created");
+            if (c.kind == ConnectorKind::kErpnext) {
+                types.insert(types.end(), {"refund.created", "shipment.*", "shipment.created", "shipment.updated"});
+            }
             for (std::size_t k = 0; k < c.subscribe.size(); ++k) {
                 if (std::find(types.begin(), types.end(), c.subscribe[k]) == types.end()) {
                     Add(problems, path + ".subscribe[" + std::to_string(k) + "]",
                         "kind " + kind + " takes order events" +
-                            (c.kind == ConnectorKind::kErpnext ? " and refund.created" : std::string()) +
+                            (c.kind == ConnectorKind::kErpnext ? ", refund.created and shipment.*" : std::string()) +
                             " in this version (order.created, order.updated, order.cancelled, order.deleted)");
                 }
                 if (c.subscribe[k] == "refund.created" && c.refund_item.empty()) {

@@ -229,16 +229,16 @@ std::unique_ptr<Connector> MakeConnector(const config::ConnectorSettings& settin
             return MakeHttpConnector(settings);
         case config::ConnectorKind::kErpnext:
             return MakeErpNextConnector(settings);
+        case config::ConnectorKind::kOdoo:
+            return MakeOdooConnector(settings);
         case config::ConnectorKind::kShipstation:
             return MakeShipStationConnector(settings);
         case config::ConnectorKind::kShipbob:
             return MakeShipBobConnector(settings);
         case config::ConnectorKind::kWoocommerce:
             return MakeWooCommerceConnector(settings);
-        default:
-            throw std::invalid_argument("connector kind " + std::string(config::ToString(settings.kind)) +
-                                        " is not available in this version");
     }
+    throw std::invalid_argument("unknown connector kind");
 }
 
 }  // namespace orderbridge::dispatch

@@ -8,6 +8,10 @@
 //                                 attempt is submitted; a submitted one is the same order (success).
 //   order cancelled / deleted     cancel the Sales Order while nothing has been delivered
 //   order not paid yet            nothing is sent (success, with the reason recorded)
+//   shipment.* (from a 3PL)       shipped / in transit / delivered: a submitted Delivery Note made by
+//                                 ERPNext's make_delivery_note from the Sales Order, trimmed to the
+//                                 shipment's SKUs and quantities, lr_no = tracking number (found by
+//                                 po_no + lr_no before it is made again); voided: that note cancelled
 //   refund.created                a money-only credit note: a Sales Invoice with is_return 1,
 //                                 update_stock 0, one line of the configured `refund_item` at minus
 //                                 the refunded amount, po_no = the refund's idempotency key (found
@@ -20,10 +24,12 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "json_api.hpp"
 #include "orderbridge/dispatch/connector.hpp"
+#include "orderbridge/dispatch/stock_source.hpp"
 
 namespace orderbridge::dispatch {
 namespace {
@@ -82,10 +88,31 @@ std::string AddDays(const std::string& date, int days) {
     return buf;
 }
 
+// A failed answer in the taxonomy, with ERPNext's own words.
+DeliveryResult Failure(const HttpAnswer& a, const std::string& step) {
+    DeliveryResult r = ClassifyAnswer(a);
+    if (a.transport == HttpAnswer::Transport::kAnswered) {
+        if (a.status == 417) r.error_class = core::ErrorClass::kPermanent;  // ValidationError
+        if (a.status == 508) r.error_class = core::ErrorClass::kTransient;  // deadlock or lock timeout
+        const std::string said = FrappeMessages(a.body);
+        r.reason = step + ": HTTP " + std::to_string(a.status) + (said.empty() ? "" : ": " + said);
+    } else {
+        r.reason = step + ": " + r.reason;
+    }
+    return r;
+}
+
+bool Ok(const HttpAnswer& a) {
+    return a.transport == HttpAnswer::Transport::kAnswered && a.status >= 200 && a.status < 300;
+}
+
+detail::JsonApi FrappeApi(const config::ConnectorSettings& s) {
+    return detail::JsonApi(s.base_url, "token " + s.auth.api_key + ":" + s.auth.api_secret);
+}
+
 class ErpNextConnector final : public Connector {
   public:
-    explicit ErpNextConnector(config::ConnectorSettings s)
-        : s_(std::move(s)), api_(s_.base_url, "token " + s_.auth.api_key + ":" + s_.auth.api_secret) {}
+    explicit ErpNextConnector(config::ConnectorSettings s) : s_(std::move(s)), api_(FrappeApi(s_)) {}
     const std::string& Name() const override { return s_.name; }
     // find order, find customer, create customer, create order, (find again,) submit
     int MaxCallsPerDelivery() const override { return 6; }
@@ -96,14 +123,15 @@ class ErpNextConnector final : public Connector {
             return detail::Permanent("the event is not an order envelope");
         const json& order = env["data"];
         const std::string key = env.value("idempotency_key", "");
+        if (task.type.rfind("shipment.", 0) == 0) return ShipmentNote(client, order);
         if (task.type == "refund.created") return CreditNote(client, key, order, env.value("occurred_at", ""));
-        const std::string status = order.value("canonical_status", "");
-        if (task.type == "order.cancelled" || task.type == "order.deleted" || status == "cancelled")
-            return Cancel(client, key);
-        if (status == "awaiting_payment" || status == "payment_failed") {
-            DeliveryResult r;
-            r.reason = "not sent: the order is " + status;
-            return r;
+        switch (detail::ErpStepOf(task.type, order)) {
+            case detail::ErpOrderStep::kCancel:
+                return Cancel(client, key);
+            case detail::ErpOrderStep::kNotYet:
+                return detail::NotSent(order);
+            case detail::ErpOrderStep::kCreate:
+                break;
         }
         return CreateOrSubmit(client, key, order);
     }
@@ -112,6 +140,12 @@ class ErpNextConnector final : public Connector {
         if (task.type == "order.cancelled" || task.type == "order.deleted") return std::nullopt;
         const json env = json::parse(task.payload, nullptr, false);
         if (!env.is_object()) return std::nullopt;
+        if (task.type.rfind("shipment.", 0) == 0) {
+            const json& shipment = env.contains("data") ? env["data"] : json();
+            json dn;
+            if (FindDeliveryNote(client, shipment, dn) || dn.is_null()) return std::nullopt;
+            return ExistingDeliveryNote(client, dn);
+        }
         if (task.type == "refund.created") {
             json note;
             if (FindCreditNote(client, env.value("idempotency_key", ""), note) || note.is_null()) return std::nullopt;
@@ -127,24 +161,6 @@ class ErpNextConnector final : public Connector {
     HttpAnswer Call(HttpClient& client, const std::string& method, const std::string& path,
                     const json* body = nullptr) {
         return api_.Call(client, method, path, body);
-    }
-
-    // A failed answer in the taxonomy, with ERPNext's own words.
-    static DeliveryResult Failure(const HttpAnswer& a, const std::string& step) {
-        DeliveryResult r = ClassifyAnswer(a);
-        if (a.transport == HttpAnswer::Transport::kAnswered) {
-            if (a.status == 417) r.error_class = core::ErrorClass::kPermanent;  // ValidationError
-            if (a.status == 508) r.error_class = core::ErrorClass::kTransient;  // deadlock or lock timeout
-            const std::string said = FrappeMessages(a.body);
-            r.reason = step + ": HTTP " + std::to_string(a.status) + (said.empty() ? "" : ": " + said);
-        } else {
-            r.reason = step + ": " + r.reason;
-        }
-        return r;
-    }
-
-    static bool Ok(const HttpAnswer& a) {
-        return a.transport == HttpAnswer::Transport::kAnswered && a.status >= 200 && a.status < 300;
     }
 
     std::optional<DeliveryResult> FindSalesOrder(HttpClient& client, const std::string& key, json& out) {
@@ -381,11 +397,212 @@ class ErpNextConnector final : public Connector {
         return r;
     }
 
+    // --- shipments from a 3PL: Delivery Notes against the Sales Order -------------------------------
+
+    /// What identifies the shipment's Delivery Note besides its po_no: the tracking number (Transport
+    /// Receipt No), else the shipment's id.
+    static std::string TransportNo(const json& shipment) {
+        const std::string tracking = detail::Str(shipment, "tracking_number");
+        return tracking.empty() ? detail::Str(shipment, "id") : tracking;
+    }
+
+    std::optional<DeliveryResult> FindDeliveryNote(HttpClient& client, const json& shipment, json& out) {
+        const json filters =
+            json::array({json::array({"po_no", "=", detail::Str(shipment, "order_ref")}),
+                         json::array({"lr_no", "=", TransportNo(shipment)}), json::array({"docstatus", "<", 2})});
+        const auto a = Call(client, "GET",
+                            "/api/resource/Delivery%20Note?filters=" + UrlEncode(filters.dump()) +
+                                "&fields=" + UrlEncode(R"(["name","docstatus"])"));
+        if (!Ok(a)) return Failure(a, "find Delivery Note by po_no and lr_no");
+        const json j = json::parse(a.body, nullptr, false);
+        out = nullptr;
+        if (j.is_object() && j.contains("data") && j["data"].is_array() && !j["data"].empty()) out = j["data"][0];
+        return std::nullopt;
+    }
+
+    DeliveryResult ExistingDeliveryNote(HttpClient& client, const json& dn) {
+        const std::string name = dn.value("name", "");
+        DeliveryResult r;
+        r.external_id = name;
+        if (dn.value("docstatus", 0) == 0) {
+            const json body = {{"docstatus", 1}};
+            const auto a = Call(client, "PUT", "/api/resource/Delivery%20Note/" + UrlEncode(name), &body);
+            if (!Ok(a)) return Failure(a, "submit Delivery Note " + name);
+            r.reason = "Delivery Note " + name + " submitted";
+            return r;
+        }
+        r.error_class = core::ErrorClass::kDuplicate;
+        r.reason = "Delivery Note " + name + " exists";
+        return r;
+    }
+
+    DeliveryResult CancelDeliveryNote(HttpClient& client, const json& shipment) {
+        json dn;
+        if (auto err = FindDeliveryNote(client, shipment, dn)) return *err;
+        DeliveryResult r;
+        if (dn.is_null()) {
+            r.reason = "no Delivery Note for this shipment";
+            return r;
+        }
+        const std::string name = dn.value("name", "");
+        r.external_id = name;
+        HttpAnswer a;
+        if (dn.value("docstatus", 0) == 0) {
+            a = Call(client, "DELETE", "/api/resource/Delivery%20Note/" + UrlEncode(name));
+        } else {
+            const json body = {{"doctype", "Delivery Note"}, {"name", name}};
+            a = Call(client, "POST", "/api/method/frappe.client.cancel", &body);
+        }
+        if (!Ok(a)) return Failure(a, "cancel Delivery Note " + name);
+        r.reason = "Delivery Note " + name + (dn.value("docstatus", 0) == 0 ? " (draft) deleted" : " cancelled");
+        return r;
+    }
+
+    // A shipped (in transit, delivered) shipment becomes a submitted Delivery Note made from the Sales
+    // Order with ERPNext's own mapper, trimmed to the shipment's lines; a voided one cancels it.
+    DeliveryResult ShipmentNote(HttpClient& client, const json& shipment) {
+        const std::string status = detail::Str(shipment, "status");
+        if (status == "voided" || status == "cancelled") return CancelDeliveryNote(client, shipment);
+        if (status != "shipped" && status != "in_transit" && status != "delivered") {
+            DeliveryResult r;
+            r.reason = "not recorded: shipment status " + status;
+            return r;
+        }
+        json dn;
+        if (auto err = FindDeliveryNote(client, shipment, dn)) return *err;
+        if (!dn.is_null()) return ExistingDeliveryNote(client, dn);
+        const std::string order_ref = detail::Str(shipment, "order_ref");
+        json so;
+        if (auto err = FindSalesOrder(client, order_ref, so)) return *err;
+        if (so.is_null() || so.value("docstatus", 0) != 1) {
+            DeliveryResult r;
+            r.error_class = core::ErrorClass::kTransient;
+            r.reason = "no submitted Sales Order with po_no " + order_ref + " yet: the shipment waits for its order";
+            return r;
+        }
+        const std::string so_name = so.value("name", "");
+        const json source = {{"source_name", so_name}};
+        const auto mapped = Call(
+            client, "POST", "/api/method/erpnext.selling.doctype.sales_order.sales_order.make_delivery_note", &source);
+        if (!Ok(mapped)) return Failure(mapped, "make Delivery Note from " + so_name);
+        json doc = json::parse(mapped.body, nullptr, false);
+        doc = doc.is_object() && doc.contains("message") && doc["message"].is_object() ? doc["message"] : json();
+        if (doc.is_null()) return detail::Permanent("make Delivery Note from " + so_name + ": no document answered");
+
+        // Trim the mapped rows (what is left to deliver) to what this shipment carries, by SKU; a
+        // shipment without lines (a 3PL that ships orders whole) takes everything left.
+        const json lines = shipment.value("lines", json::array());
+        std::map<std::string, std::int64_t> shipped;
+        for (const auto& l : lines)
+            shipped[detail::Str(l, "sku")] += l.value("quantity", std::int64_t{0});
+        json items = json::array();
+        for (auto item : doc.value("items", json::array())) {
+            if (!lines.empty()) {
+                auto it = shipped.find(detail::Str(item, "item_code"));
+                if (it == shipped.end() || it->second <= 0) continue;
+                const double left = item.value("qty", 0.0);
+                const double take = std::min<double>(left, static_cast<double>(it->second));
+                it->second -= static_cast<std::int64_t>(take);
+                item["qty"] = take;
+                if (item.contains("stock_qty") && left > 0)
+                    item["stock_qty"] = item.value("stock_qty", 0.0) * take / left;
+            }
+            items.push_back(std::move(item));
+        }
+        if (items.empty()) {
+            DeliveryResult r;
+            r.error_class = core::ErrorClass::kDuplicate;
+            r.external_id = so_name;
+            r.reason = "nothing of this shipment is left to deliver on Sales Order " + so_name;
+            return r;
+        }
+        for (auto it = doc.begin(); it != doc.end();) {
+            if (it.key().rfind("__", 0) == 0)
+                it = doc.erase(it);
+            else
+                ++it;
+        }
+        doc["items"] = items;
+        doc["lr_no"] = TransportNo(shipment);
+        std::string instructions = "Shipped";
+        if (!detail::Str(shipment, "carrier_code").empty())
+            instructions += " via " + detail::Str(shipment, "carrier_code");
+        if (!detail::Str(shipment, "tracking_number").empty())
+            instructions += ", tracking " + detail::Str(shipment, "tracking_number");
+        if (!detail::Str(shipment, "tracking_url").empty()) instructions += " " + detail::Str(shipment, "tracking_url");
+        doc["instructions"] = instructions + " (" + detail::Str(shipment, "id") + ")";
+        const std::string ship_date = detail::Str(shipment, "ship_date");
+        if (ship_date.size() >= 10) {
+            doc["lr_date"] = ship_date.substr(0, 10);
+            doc["posting_date"] = ship_date.substr(0, 10);
+            doc["set_posting_time"] = 1;  // booked on the day it left, not the day it was reported
+        }
+        doc["docstatus"] = 1;
+        const auto a = Call(client, "POST", "/api/resource/Delivery%20Note", &doc);
+        if (!Ok(a)) return Failure(a, "create Delivery Note");
+        const json j = json::parse(a.body, nullptr, false);
+        DeliveryResult r;
+        r.external_id = j.is_object() && j.contains("data") ? j["data"].value("name", "") : "";
+        r.reason = "Delivery Note " + r.external_id + " against Sales Order " + so_name;
+        return r;
+    }
+
     config::ConnectorSettings s_;
     detail::JsonApi api_;
 };
 
+/// ERPNext's `Bin` documents by `modified` (research/erp_3pl.md 1.7 and 1.10: "poll Bin by modified"),
+/// 500 a page, oldest first.
+class ErpNextStock final : public StockSource {
+  public:
+    explicit ErpNextStock(const config::ConnectorSettings& s) : name_(s.name), api_(FrappeApi(s)) {}
+
+    StockPoll Poll(HttpClient& client, const std::string& since) override {
+        StockPoll out;
+        out.watermark = since;
+        const json filters = since.empty() ? json::array() : json::array({json::array({"modified", ">=", since})});
+        const std::string fields = R"(["name","item_code","warehouse","actual_qty","reserved_qty","modified"])";
+        constexpr int kPage = 500;
+        for (int start = 0; start < kPage * 400; start += kPage) {
+            const auto a =
+                api_.Call(client, "GET",
+                          "/api/resource/Bin?filters=" + UrlEncode(filters.dump()) + "&fields=" + UrlEncode(fields) +
+                              "&order_by=" + UrlEncode("modified asc") + "&limit_start=" + std::to_string(start) +
+                              "&limit_page_length=" + std::to_string(kPage));
+            if (!Ok(a)) {
+                out.error = Failure(a, "list Bin by modified");
+                return out;
+            }
+            const json j = json::parse(a.body, nullptr, false);
+            const json rows = j.is_object() && j.contains("data") && j["data"].is_array() ? j["data"] : json::array();
+            for (const auto& bin : rows) {
+                const auto number = [&](const char* key) {
+                    return bin.contains(key) && bin[key].is_number() ? std::optional<double>(bin[key].get<double>())
+                                                                     : std::nullopt;
+                };
+                const std::string modified = detail::Str(bin, "modified");
+                if (!number("actual_qty")) continue;
+                if (auto level = SourceLevel(detail::Str(bin, "item_code"), detail::Str(bin, "warehouse"),
+                                             *number("actual_qty"), number("reserved_qty"), modified, name_)) {
+                    out.levels.push_back(std::move(*level));
+                    if (modified > out.watermark) out.watermark = modified;
+                }
+            }
+            if (static_cast<int>(rows.size()) < kPage) break;
+        }
+        return out;
+    }
+
+  private:
+    std::string name_;
+    detail::JsonApi api_;
+};
+
 }  // namespace
+
+std::unique_ptr<StockSource> MakeErpNextStockSource(const config::ConnectorSettings& settings) {
+    return std::make_unique<ErpNextStock>(settings);
+}
 
 std::unique_ptr<Connector> MakeErpNextConnector(const config::ConnectorSettings& settings) {
     return std::make_unique<ErpNextConnector>(settings);

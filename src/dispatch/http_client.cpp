@@ -1,6 +1,7 @@
 // Outbound HTTP on libcurl: one easy handle per client keeps its connections alive between calls
 // and brings TLS verification, proxies and timeouts that we do not write ourselves.
 #include <curl/curl.h>
+#include <strings.h>
 
 #include <algorithm>
 #include <cctype>
@@ -70,6 +71,16 @@ HttpAnswer HttpClient::Send(const HttpCall& call) {
     } else {
         curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     }
+    // libcurl sends a request again, once, when a reused keep-alive connection dies before any
+    // answer byte. For a POST or PATCH that may have been acted on (a create) that is a blind
+    // duplicate, unless the request carries an Idempotency-Key; such requests get a fresh
+    // connection, which libcurl never re-sends on: the failure reaches the lane as ambiguous and
+    // the connector looks the entity up first.
+    const bool replay_safe =
+        call.method == "GET" || call.method == "HEAD" || call.method == "PUT" || call.method == "DELETE" ||
+        std::any_of(call.headers.begin(), call.headers.end(),
+                    [](const auto& h) { return strcasecmp(h.first.c_str(), "Idempotency-Key") == 0; });
+    if (!replay_safe) curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     const auto timeout = call.timeout.value_or(impl_->timeout);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));

@@ -50,6 +50,24 @@ inline DeliveryResult Permanent(std::string reason) {
     return r;
 }
 
+/// What an ERP connector does with an order event (research/erp_3pl.md 7.3): cancelled or deleted
+/// orders are cancelled there, unpaid ones are not sent yet, the others are created (or found).
+enum class ErpOrderStep { kCancel, kNotYet, kCreate };
+
+inline ErpOrderStep ErpStepOf(const std::string& type, const nlohmann::json& order) {
+    const std::string status = Str(order, "canonical_status");
+    if (type == "order.cancelled" || type == "order.deleted" || status == "cancelled") return ErpOrderStep::kCancel;
+    if (status == "awaiting_payment" || status == "payment_failed") return ErpOrderStep::kNotYet;
+    return ErpOrderStep::kCreate;
+}
+
+/// The success of an event that is deliberately not sent (an unpaid order).
+inline DeliveryResult NotSent(const nlohmann::json& order) {
+    DeliveryResult r;
+    r.reason = "not sent: the order is " + Str(order, "canonical_status");
+    return r;
+}
+
 /// A JSON API at `base_url` with a fixed Authorization header value.
 class JsonApi {
   public:

@@ -204,7 +204,7 @@ class ConsoleTest(unittest.TestCase):
         status, body = self.api("GET", "/v1/dlq?connector=erp")
         self.assertEqual(body["items"], [], "the dead letter is still listed")
         self.erp.wait_until(lambda s: f"wc:main:{DEAD}" in s.by_entity(), timeout=20, what="the replayed event at the sink")
-        self.assertEqual(self.lanes()["erp"]["dead"], 0)
+        wait_for(lambda: self.lanes()["erp"]["dead"] == 0, timeout=20, what="the lane's dead count back to 0")
         status, audit = self.api("GET", "/v1/audit")
         self.assertEqual(status, 200)
         self.assertEqual([(a["actor"], a["action"], a["target"], a["reason"]) for a in audit["items"]],

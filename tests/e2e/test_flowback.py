@@ -28,7 +28,7 @@ TOKEN = "inbound-token-42"
 BIN_SECRET = "bin-secret"
 
 
-def config(storage, woo_url, ss_url, erp_url):
+def config(storage, woo_url, ss_url, erp_url, erp_subscribe="[]", erp_extra=""):
     return daemon_config(storage, f"""
 inventory: {{coalesce_window: 50ms}}
 stores:
@@ -56,10 +56,12 @@ connectors:
     base_url: "{erp_url}"
     auth: {{api_key: "k", api_secret: "s"}}
     webhook_secret: "{BIN_SECRET}"
-    subscribe: []
+    subscribe: {erp_subscribe}
     company: "Acme Ltd"
     warehouse: "Stores - ACME"
-""", operator=True)
+    timeout: 2s
+    retry: {{max_attempts: 6, initial_backoff: 50ms, max_backoff: 300ms, max_age: 1h}}
+{erp_extra}""", operator=True)
 
 
 def order_body(order_id):
@@ -67,12 +69,14 @@ def order_body(order_id):
 
 
 class FlowBackTest(unittest.TestCase):
+    erp_config = {}
+
     def setUp(self):
         self.woo = WooCommerceSim()
         self.ss = ShipStationSim()
         self.erp = ErpNextSim(items=("POD-CER-WHT", "FLT-2-100", "MUG-RED"), warehouses=("Stores - ACME", "Backroom - ACME"))
         self.storage = Storage("sqlite")
-        self.d = Daemon(config(self.storage, self.woo.url, self.ss.url, self.erp.url)).start()
+        self.d = Daemon(config(self.storage, self.woo.url, self.ss.url, self.erp.url, **self.erp_config)).start()
         self.hook = f"http://127.0.0.1:{self.d.port}/webhooks/3pl"
 
     def tearDown(self):
@@ -246,6 +250,62 @@ class FlowBackTest(unittest.TestCase):
         self.erp.configure_stock_webhook(f"http://127.0.0.1:{self.d.port}/webhooks/erp", "other-secret")
         self.erp.set_stock("MUG-RED", "Stores - ACME", 1)
         self.assertEqual(self.erp.webhook_log[-1].status, 401)
+
+
+class ErpShipmentsTest(FlowBackTest):
+    """What a 3PL ships reaches ERPNext as Delivery Notes (subscribe `shipment.*`), and ERPNext's stock
+    can be polled instead of pushed (`stock_poll`)."""
+    erp_config = {"erp_subscribe": '["order.*", "shipment.*"]',
+                  "erp_extra": "    stock_poll: {enabled: true, interval: 200ms}"}
+
+    def so(self, key):
+        sos = [so for so in self.erp.sales_orders.values() if so["po_no"] == key and so["docstatus"] == 1]
+        return sos[0] if sos else None
+
+    def notes_of(self, key):
+        return [dn for dn in self.erp.delivery_notes_by_name.values() if dn.get("po_no") == key]
+
+    def test_shipments_become_delivery_notes_and_a_voided_label_cancels_its_note(self):
+        key = self.place_order(52101)
+        self.erp.wait_until(lambda e: self.so(key) is not None, timeout=20)
+        first_item = self.ss.orders[key]["items"][0]
+        # The first Delivery Note is inserted and submitted, then the connection is reset: looked up by
+        # po_no + lr_no, not made twice (a blind retry would over-deliver).
+        self.erp.ack_then_reset_next_delivery_note()
+        part = self.ss.ship(key, "TRACK-DN-1", items=[{"lineItemKey": first_item["lineItemKey"],
+                                                       "quantity": first_item["quantity"]}])
+        self.assertEqual(self.ss.notify(self.hook, part.batch_id, token=TOKEN)[0], 200)
+        self.erp.wait_until(lambda e: self.so(key)["delivery_status"] == "Partly Delivered", timeout=20)
+        (dn,) = self.notes_of(key)
+        self.assertEqual((dn["docstatus"], dn["lr_no"]), (1, "TRACK-DN-1"))
+        self.assertEqual([(i["item_code"], i["qty"]) for i in dn["items"]], [(first_item["sku"], first_item["quantity"])])
+        self.assertTrue(all(i["against_sales_order"] == self.so(key)["name"] for i in dn["items"]))
+
+        rest = [{"lineItemKey": i["lineItemKey"], "quantity": i["quantity"]} for i in self.ss.orders[key]["items"][1:]]
+        second = self.ss.ship(key, "TRACK-DN-2", items=rest)
+        self.assertEqual(self.ss.notify(self.hook, second.batch_id, token=TOKEN)[0], 200)
+        self.erp.wait_until(lambda e: self.so(key)["delivery_status"] == "Fully Delivered", timeout=20)
+        self.assertEqual(self.so(key)["status"], "To Bill")
+        wait_for(lambda: self.woo.order_status(52101) == "completed", timeout=20, what="the shop's order completed")
+
+        # The second label is voided: its Delivery Note is cancelled, the order partly delivered again.
+        voided = self.ss.void(second["shipmentId"])
+        self.assertEqual(self.ss.notify(self.hook, voided.batch_id, token=TOKEN)[0], 200)
+        self.erp.wait_until(lambda e: self.so(key)["delivery_status"] == "Partly Delivered", timeout=20)
+        states = sorted((dn["lr_no"], dn["docstatus"]) for dn in self.notes_of(key))
+        self.assertEqual(states, [("TRACK-DN-1", 1), ("TRACK-DN-2", 2)])
+
+    def test_erp_stock_is_polled_into_the_shop(self):
+        self.woo.add_product(711, "MUG-RED", stock_quantity=0)
+        self.erp.set_stock("MUG-RED", "Stores - ACME", 12, reserved_qty=2)
+        self.erp.set_stock("MUG-RED", "Backroom - ACME", 3)
+        wait_for(lambda: self.woo.stock_of("MUG-RED") == 13, timeout=20, what="polled stock written")
+        self.erp.set_stock("MUG-RED", "Backroom - ACME", 8)
+        wait_for(lambda: self.woo.stock_of("MUG-RED") == 18, timeout=20, what="a change polled")
+        bin_lists = [c for c in self.erp.requests if c.method == "GET" and c.path == "/api/resource/Bin"]
+        self.assertTrue(any("modified" in (c.query.get("filters") or "") for c in bin_lists))
+        _, _, metrics = self.d.request("GET", "/metrics")
+        self.assertIn(b'orderbridge_stock_poll_runs_total{connector="erp",result="ok"}', metrics)
 
 
 if __name__ == "__main__":

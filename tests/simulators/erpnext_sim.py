@@ -10,8 +10,9 @@ that is a JSON string holding a list of JSON strings, informational `_server_mes
 second customer with an existing name silently created as "Name - 1", a duplicate `po_no` for the same
 customer refused on Sales Orders (the server-side dedupe key) but not on Sales Invoices, documents
 answered as `{"data": doc}` with HTTP 200 (not 201), docstatus transitions, credit notes as Sales
-Invoices with is_return 1 and negative quantities, lists that return only `name` and 20 rows unless asked
-otherwise, a signed webhook per stock level change. Where the
+Invoices with is_return 1 and negative quantities, Delivery Notes mapped from a Sales Order (make_delivery_note)
+that move its delivered quantities on submit and back on cancel, lists that return only `name` and 20 rows
+unless asked otherwise, a signed webhook per stock level change. Where the
 fact sheet is silent, the Frappe/ERPNext v15 sources decided the detail (message texts, exception
 classes, where the exception text is omitted).
 
@@ -24,9 +25,18 @@ In a test process:
         ... point the connector at erp.url with "token k:s" ...
         erp.wait_until(lambda e: len(e.sales_orders) == 1, timeout=10)
         (so,) = erp.sales_orders.values()
-        erp.set_delivered(so["name"])             # a Delivery Note now blocks cancelling it
+        erp.set_delivered(so["name"])             # a submitted Delivery Note now blocks cancelling it
         erp.configure_stock_webhook(receiver_url, secret="whsec")
         erp.set_stock("SKU-1", "Stores - ACME", 12, reserved_qty=2)   # the Bin changes, its webhook is POSTed
+
+    with ErpNextSim() as erp:                                          # a 3PL's shipment recorded in ERPNext
+        erp.ack_then_reset_next_delivery_note()   # inserted and submitted, then the connection is reset
+        ... the connector POSTs {"source_name": "SAL-ORD-2025-00001"} to /api/method/erpnext.selling.doctype.
+            sales_order.sales_order.make_delivery_note, trims message.items to what was shipped, sets lr_no
+            (the tracking number), lr_date, transporter_name, then POSTs it with "docstatus": 1 to
+            /api/resource/Delivery Note ...
+        erp.wait_until(lambda e: any(dn["lr_no"] == "1Z999" for dn in e.delivery_notes_by_name.values()))
+        assert erp.sales_orders["SAL-ORD-2025-00001"]["delivery_status"] == "Partly Delivered"
 
     with ErpNextSim(non_stock_items=("WOO-REFUND",)) as erp:            # a refund connector's credit notes
         erp.add_customer("Jane Doe")
@@ -43,11 +53,11 @@ stock_webhook_secret=None, host="127.0.0.1").
 It listens on host, port 0, in a daemon thread (ThreadingHTTPServer, HTTP/1.1 keep-alive, every answer
 with Content-Length); a context manager. Attributes `url`, `port`.
     items / non_stock_items  the Item master (item codes); a non-stock item needs no warehouse
-    custom_fields            extra field names a Customer, Sales Order or Sales Invoice keeps (e.g.
-                             "woo_order_id"); any other unknown field in a body is dropped silently, as
-                             Frappe does
-    naming_year              the YYYY of "SAL-ORD-YYYY-NNNNN" and "ACC-SINV-YYYY-NNNNN" (ERPNext uses the
-                             current year)
+    custom_fields            extra field names a Customer, Sales Order, Sales Invoice or Delivery Note keeps
+                             (e.g. "woo_order_id"; make_delivery_note copies them from the order); any other
+                             unknown field in a body is dropped silently, as Frappe does
+    naming_year              the YYYY of "SAL-ORD-YYYY-NNNNN", "ACC-SINV-YYYY-NNNNN" and "MAT-DN-YYYY-NNNNN"
+                             (ERPNext uses the current year)
     rate_limit               {"limit": s, "window": s, "cost": s}: Frappe's processing-time budget;
                              each answered request counts `cost` seconds (default 0.1); every answer
                              carries X-RateLimit-Limit/-Remaining (microseconds) and -Reset (seconds);
@@ -56,17 +66,22 @@ with Content-Length); a context manager. Attributes `url`, `port`.
                              where tracebacks are not allowed for the API user)
     stock_webhook(_secret)   as configure_stock_webhook(url, secret) (below)
 
-State (snapshots, thread-safe): `customers` {name: doc}, `sales_orders` {name: doc}, `sales_invoices`
-{name: doc} (credit notes included), `requests` [Call]
-where Call = (method, path, query, body, status): the URL-decoded path, the query as a dict of first
-values, the parsed JSON body or None, and the status answered or "hang" / "reset". `wait_until(predicate,
-timeout)` waits until predicate(sim) holds (AssertionError on timeout). Helpers: `add_customer(name,
-**fields)` (same naming rules as the API), `set_delivered(so_name)` (delivery_status "Fully Delivered",
-status "To Bill", a submitted Delivery Note linked), `ack_then_reset_next_sales_order(n=1)` (the next n
-Sales Orders that pass validation are created, then the connection is reset without an answer: the
-ambiguous failure after which a client must look the order up by po_no before retrying),
-`ack_then_reset_next_sales_invoice(n=1)` (the same for Sales Invoices), `add_sales_invoice(**fields)` (a
-Sales Invoice made as the POST makes it, e.g. a submitted original to return against: docstatus=1; returns
+State (snapshots, thread-safe): `customers` {name: doc}, `sales_orders` {name: doc}, `sales_invoices` {name:
+doc} (credit notes included), `delivery_notes_by_name` {name: doc} (drafts, submitted and cancelled ones),
+`requests` [Call] where Call = (method, path, query, body, status): the URL-decoded path, the query as a dict
+of first values, the parsed JSON body or None, and the status answered or "hang" / "reset".
+`wait_until(predicate, timeout)` waits until predicate(sim) holds (AssertionError on timeout). Helpers:
+`add_customer(name, **fields)` (same naming rules as the API), `set_delivered(so_name)` (delivery_status
+"Fully Delivered", status "To Bill", a submitted Delivery Note linked: a real one, made as make_delivery_note
+and the POST with docstatus 1 make it, for what is left to deliver; its name is returned, or the last
+submitted note's when nothing is left; KeyError for an unknown order, ValueError for one not submitted),
+`ack_then_reset_next_sales_order(n=1)` (the next n Sales Orders that pass validation are created, then the
+connection is reset without an answer: the ambiguous failure after which a client must look the order up by
+po_no before retrying), `ack_then_reset_next_sales_invoice(n=1)` (the same for Sales Invoices),
+`ack_then_reset_next_delivery_note(n=1)` (the same for Delivery Notes POSTed: inserted, and submitted with the
+Sales Orders updated when the body says docstatus 1, then reset; the client must look its note up, e.g. by
+po_no and lr_no, before retrying, since a blind retry is an over-delivery 417), `add_sales_invoice(**fields)`
+(a Sales Invoice made as the POST makes it, e.g. a submitted original to return against: docstatus=1; returns
 its name; ValueError("<exc_type>: <message>") where the POST would answer 417).
 
 Stock levels (state `bins` {name: Bin doc}, `webhook_log` [WebhookCall]):
@@ -127,12 +142,12 @@ Endpoints (paths URL-decoded, so ".../Sales%20Order" is ".../Sales Order"; "/api
     any          Authorization "token <key>:<secret>" or "Basic base64(key:secret)", else 401
                  AuthenticationError with a message (a real site treats a request without usable
                  credentials as Guest, which usually ends in a 403 PermissionError instead)
-    GET  /api/resource/{Customer|Sales Order|Sales Invoice|Item|Warehouse|Company|Bin}
+    GET  /api/resource/{Customer|Sales Order|Sales Invoice|Delivery Note|Item|Warehouse|Company|Bin}
                  filters (JSON [[field, op, value], ...] or [[doctype, field, op, value], ...] or a
                  dict of equalities / [op, value]; ops = != < > <= >= in, not in, like, not like, is,
                  between; strings compare case-insensitively and ignore trailing spaces, as MariaDB
-                 does; a Sales Order Item / Sales Invoice Item field such as item_code matches through
-                 the child rows),
+                 does; a Sales Order Item / Sales Invoice Item / Delivery Note Item field such as
+                 item_code or against_sales_order matches through the child rows),
                  or_filters, fields (JSON list, default ["name"], "*" = every header field),
                  order_by (default "modified desc"), limit_start, limit_page_length (default 20,
                  0 = all) -> {"data": [...]}; an unknown field is a 500 OperationalError (1054). Bin
@@ -211,11 +226,76 @@ Endpoints (paths URL-decoded, so ".../Sales%20Order" is ".../Sales Order"; "/api
                  cancels; moves and their 417 texts as on Sales Order; 1 -> 1 changes only po_no, po_date
                  and custom fields (UpdateAfterSubmitError otherwise), without revalidating
     PUT  /api/resource/Customer/{name}        fields merged (the name never changes)
+    GET|POST /api/method/erpnext.selling.doctype.sales_order.sales_order.make_delivery_note
+                 source_name from the JSON body, a form-encoded body or the query string ->
+                 {"message": <unsaved Delivery Note>}: doctype "Delivery Note", __islocal 1, __onload
+                 {"load_after_mapping": true}, docstatus 0, no name, naming_series "MAT-DN-.YYYY.-", customer,
+                 customer_name, company, currency, conversion_rate, selling_price_list, set_warehouse, po_date,
+                 discount fields and custom fields copied from the order, po_no the order's (set_po_nos),
+                 posting_date/lr_date today, posting_time now, set_posting_time 0, status "Draft", the
+                 order's taxes (whole: an "Actual" shipping charge is on every note), totals; items: one per
+                 order row with delivered_qty < qty (and not delivered_by_supplier), with item_code,
+                 item_name, description, qty = qty - delivered_qty, stock_qty, uom, stock_uom,
+                 conversion_factor, rate, amount (and net/base amounts), warehouse, against_sales_order,
+                 so_detail (the order row's name), __islocal 1; None fields left out (as_dict(no_nulls)).
+                 Nothing left to deliver: 200 with "items": [] (the insert then fails). Unknown order: 404
+                 DoesNotExistError "Sales Order X not found"; a draft or cancelled order: 417 ValidationError
+                 "Cannot map because following condition fails: docstatus=1"; no source_name: 500 TypeError
+    POST /api/resource/Delivery Note          "MAT-DN-YYYY-00001", ... (naming_series "MAT-DN-RET-.YYYY.-"
+                 also accepted, any other: 417); {"data": doc}; docstatus 0 status "Draft", or docstatus 1 in
+                 the body: submitted at once, status "To Bill". Kept: customer, company, posting_date,
+                 posting_time, set_posting_time, currency, conversion_rate, selling_price_list, set_warehouse,
+                 po_no, po_date, lr_no (Transport Receipt No), lr_date (default today), transporter_name,
+                 vehicle_no, driver_name, instructions, discounts and taxes as on Sales Order, custom fields;
+                 items [{item_code, qty, rate, uom, conversion_factor, warehouse, against_sales_order,
+                 so_detail, ...}] (rows may be left out and quantities lowered: whatever the client sends);
+                 posting date/time now unless set_posting_time 1 (as on Sales Invoice); an empty po_no is
+                 filled with the rows' orders' po_no. 417 on insert and save (in this order):
+                   unknown customer / company / set_warehouse / transporter (a Supplier link: there are no
+                     Suppliers, so any value) / item / warehouse / against_sales_order: LinkValidationError
+                     "Could not find Customer: X, Row #1: Against Sales Order: Y"; a cancelled order:
+                     CancelledLinkError "Cannot link cancelled document: Row #1: Against Sales Order: Y"
+                   qty 0: InvalidQtyError "Row #1: Item quantity cannot be zero"
+                   against_sales_order without so_detail or the reverse: "'Sales Order Item' reference
+                     (<strong>so_detail</strong>) is missing in row <strong>1</strong><br>" (or "'Sales Order'
+                     reference (<strong>against_sales_order</strong>) ..."), title "References to Sales Orders
+                     are Incomplete"
+                   a stock item without warehouse: "Warehouse required for stock Item X"
+                   the header against each order: "Incorrect value: Customer must be = Jane Doe" (also
+                     Company, Project, Currency)
+                   so_detail not a row of against_sales_order: "Invalid reference Sales Order Item abc123";
+                     a row against its order row: "Incorrect value in row 1: Item Code must be = SKU-1" (also
+                     UOM, UOM Conversion Factor)
+                   no rows / no customer ...: MandatoryError, messages "Error: Data missing in table: Delivery
+                     Note Item", "Error: Value missing for Delivery Note: Customer", exception
+                     "[Delivery Note, MAT-DN-...]: items"
+                 and, when submitting (docstatus 1 in the POST, or the PUT below), before anything changes:
+                   a row's order not submitted (a draft): "Sales Order SAL-ORD-... is not submitted"
+                   a qty < 0: "For an item SKU-1, quantity must be positive number"
+                   over-delivery (the order row's delivered qty, this note included, above its qty):
+                     OverAllowanceError (exception "erpnext.controllers.status_updater.OverAllowanceError:
+                     ..."), title "Limit Crossed", "This document is over limit by <strong>Qty</strong>
+                     <strong>2.0</strong> for item <strong>SKU-1</strong>. Are you making another
+                     <strong>Delivery Note</strong> against the same <strong>Sales Order Item</strong>?<br><br>To
+                     allow over receipt / delivery, update "Over Receipt/Delivery Allowance" in Stock Settings or
+                     the Item." (the amount over, a float; no allowance; a draft may hold too much, its submit
+                     is refused)
+                 Submitting sets each order row's delivered_qty to what the submitted notes deliver of it, then
+                 per the order: per_delivered = sum(min(qty, delivered_qty)) / sum(qty) * 100 (6 decimals),
+                 delivery_status "Not Delivered" (0) / "Partly Delivered" / "Fully Delivered" (>= 99.999999),
+                 status "To Deliver and Bill" / "To Bill" (nothing is billed here), modified refreshed
+    PUT  /api/resource/Delivery Note/{name}   draft: fields merged (items/taxes replaced) and revalidated;
+                 {"docstatus": 1} submits (the checks and effects above), 2 cancels; moves and their 417 texts as
+                 on Sales Order; 1 -> 1 changes only po_no and custom fields (UpdateAfterSubmitError "Not
+                 allowed to change <strong>Transport Receipt No</strong> after submission from ..." for lr_no:
+                 set the tracking number before or with the submit)
     POST /api/method/frappe.client.cancel     {"doctype", "name"} -> {"message": doc}; docstatus 1 -> 2,
                  status "Cancelled"; 417 as above when not submitted; 417 LinkExistsError
                  ("Cannot delete or cancel because Sales Order ... is linked with Delivery Note ...")
-                 once set_delivered() was called, and ("... because Sales Invoice ... is linked with Sales
-                 Invoice ...") for an invoice with a submitted credit note against it
+                 while a submitted Delivery Note has a row against the order (a cancelled or draft one does not
+                 block), and ("... because Sales Invoice ... is linked with Sales Invoice ...") for an invoice
+                 with a submitted credit note against it. A cancelled Delivery Note gives its quantities back
+                 to its orders (delivered_qty, per_delivered, delivery_status, status as on submit)
     else         404 with a Frappe-style JSON body
 
 Sales Invoice assumptions (ERPNext v15 sources decided the rest):
@@ -236,6 +316,25 @@ Sales Invoice assumptions (ERPNext v15 sources decided the rest):
     reqd; a real site fails later, without a debit_to account); an unknown naming_series is refused with
     the select-field text 'Series cannot be "X". It should be one of ...'.
 
+Delivery Note assumptions (ERPNext v15 sources decided the rest: sales_order.py make_delivery_note,
+delivery_note.py, delivery_note.json, status_updater.py, transaction_base.py, frappe/model/mapper.py):
+    Assumption: a note without rows fails with the MandatoryError of the items table (reqd, label "Delivery Note
+    Item"); nothing in DeliveryNote.validate was found to raise first.
+    Assumption: "Sales Order X is not submitted" (Sales Invoice's check_prev_docstatus text) on submitting a note
+    against a draft order; v15's Delivery Note has no such check (it would count the delivery on the draft).
+    Assumption: "Invalid reference Sales Order Item X" also when so_detail is a row of another order than
+    against_sales_order; v15 checks only that the row exists and matches item_code, uom, conversion_factor.
+    Assumption: posting_time in the mapped note is now (v15 may leave it out until saved); the mapped note has no
+    title, company address or packed items; lr_date gets its default (today) also on insert.
+    Assumption: transporter_name is kept as sent (a read-only field fetched from Transporter, a Supplier link,
+    which a real site fills from the Supplier); any transporter value is an unknown link.
+    Not modelled: stock. Submitting moves no Bin (actual_qty, reserved_qty stay as set_stock left them) and has
+    no negative-stock check (a real site with allow_negative_stock off refuses a note the warehouse cannot
+    cover, NegativeStockError "N units of Item needed in Warehouse to complete this transaction."); no stock
+    reservation entries, serial or batch numbers, credit limit check, over-delivery allowance, billing of
+    notes, returns (is_return), Closed / On Hold orders (the "Sales Order X is Y" check is there, but nothing
+    sets those statuses).
+
 A Frappe error body is built as in frappe/utils/response.py report_error: {"exception": "<module>.<Class>:
 <text>", "exc_type": "<Class>", "exc": "[\"Traceback ...\"]", "_server_messages": "[\"{\\\"message\\\": ...,
 \\\"title\\\": ..., \\\"indicator\\\": \\\"red\\\", \\\"raise_exception\\\": 1, ...}\"]"}; exception and exc are
@@ -252,8 +351,8 @@ As a process, for end-to-end tests:
 
 sets the --stock levels (each as set_stock, so each fires the webhook), then prints {"port": N} once
 listening and, on SIGTERM or SIGINT, one summary line {"requests", "customers", "sales_orders",
-"sales_invoices", "status_counts"}; --dump writes {"customers", "sales_orders", "sales_invoices", "bins",
-"webhooks" (the webhook_log, bodies as text), "requests"} there. Exits 0.
+"sales_invoices", "status_counts"}; --dump writes {"customers", "sales_orders", "sales_invoices",
+"delivery_notes", "bins", "webhooks" (the webhook_log, bodies as text), "requests"} there. Exits 0.
 """
 import base64
 import binascii
@@ -301,6 +400,7 @@ EXCEPTIONS = {
     "LinkExistsError": ("frappe.exceptions", 417),
     "WarehouseRequired": ("erpnext.selling.doctype.sales_order.sales_order", 417),
     "InvalidQtyError": ("erpnext.controllers.accounts_controller", 417),
+    "OverAllowanceError": ("erpnext.controllers.status_updater", 417),
     "DoesNotExistError": ("frappe.exceptions", 404),
     "AuthenticationError": ("frappe.exceptions", 401),
     "PermissionError": ("frappe.exceptions", 403),
@@ -383,12 +483,40 @@ SI_LABELS = {**SO_LABELS, "posting_date": "Date", "posting_time": "Posting Time"
 NUMERIC_INPUT = {"conversion_rate", "discount_amount", "additional_discount_percentage"}
 CHECK_INPUT = {"skip_delivery_note", "disable_rounded_total", "is_return", "update_stock", "set_posting_time",
                "update_outstanding_for_self"}
-DATE_INPUT = {"transaction_date", "posting_date", "due_date"}
+DATE_INPUT = {"transaction_date", "posting_date", "due_date", "po_date", "lr_date"}
+DN_INPUT = ["customer", "company", "posting_date", "posting_time", "set_posting_time", "currency", "conversion_rate",
+            "selling_price_list", "set_warehouse", "po_no", "po_date", "lr_no", "lr_date", "transporter",
+            "transporter_name", "vehicle_no", "driver_name", "instructions", "apply_discount_on",
+            "additional_discount_percentage", "discount_amount", "taxes_and_charges", "disable_rounded_total",
+            "customer_address", "shipping_address_name", "contact_person", "project"]
+DN_FIELDS = STD_FIELDS + ["naming_series", "title", "customer_name", "is_return", "price_list_currency",
+                          "plc_conversion_rate", "total_qty", "total", "net_total", "base_total", "base_net_total",
+                          "base_discount_amount", "total_taxes_and_charges", "base_total_taxes_and_charges",
+                          "grand_total", "base_grand_total", "rounding_adjustment", "base_rounding_adjustment",
+                          "rounded_total", "base_rounded_total", "status", "per_billed", "per_installed",
+                          "per_returned", "installation_status", "amended_from"] + DN_INPUT
+DN_ITEM_INPUT = ["item_code", "item_name", "description", "qty", "rate", "uom", "conversion_factor", "warehouse",
+                 "price_list_rate", "against_sales_order", "so_detail"]
+DN_ITEM_FIELDS = CHILD_STD_FIELDS + DN_ITEM_INPUT + ["stock_uom", "stock_qty", "amount", "net_rate", "net_amount",
+                                                     "base_rate", "base_amount", "base_net_amount", "billed_amt"]
+# The Delivery Note naming_series options (delivery_note.json); the first is the default.
+DN_SERIES = ("MAT-DN-.YYYY.-", "MAT-DN-RET-.YYYY.-")
+# Delivery Note header fields with allow_on_submit (delivery_note.json) among those kept: lr_no is not one of them.
+DN_ALLOW_ON_SUBMIT = {"po_no"}
+DN_LABELS = {**SO_LABELS, "posting_date": "Date", "posting_time": "Posting Time", "set_posting_time":
+             "Edit Posting Date and Time", "set_warehouse": "Set Source Warehouse", "warehouse": "Warehouse",
+             "po_no": "Customer's Purchase Order No", "po_date": "Customer's Purchase Order Date",
+             "lr_no": "Transport Receipt No", "lr_date": "Transport Receipt Date", "transporter": "Transporter",
+             "transporter_name": "Transporter Name", "vehicle_no": "Vehicle No", "driver_name": "Driver Name",
+             "instructions": "Instructions"}
+MAKE_DELIVERY_NOTE = "/api/method/erpnext.selling.doctype.sales_order.sales_order.make_delivery_note"
 # doctype -> (header fields, [(table, child fields, child doctype)]) of the submittable documents kept.
 LAYOUT = {
     "Sales Order": (SO_FIELDS, [("items", SO_ITEM_FIELDS, "Sales Order Item"),
                                 ("taxes", TAX_FIELDS, "Sales Taxes and Charges")]),
     "Sales Invoice": (SI_FIELDS, [("items", SI_ITEM_FIELDS, "Sales Invoice Item"),
+                                  ("taxes", TAX_FIELDS, "Sales Taxes and Charges")]),
+    "Delivery Note": (DN_FIELDS, [("items", DN_ITEM_FIELDS, "Delivery Note Item"),
                                   ("taxes", TAX_FIELDS, "Sales Taxes and Charges")]),
 }
 BIN_QTY_FIELDS = ["actual_qty", "reserved_qty", "ordered_qty", "indented_qty", "planned_qty", "projected_qty",
@@ -678,7 +806,7 @@ class _Site:
         self.customers = {}
         self.sales_orders = {}
         self.sales_invoices = {}
-        self.delivery_notes = {}        # SO name -> Delivery Note name
+        self.delivery_notes = {}        # Delivery Note name -> doc
         self.bins = {}                  # Bin name -> doc
         self.bin_names = {}             # (item_code, warehouse) -> Bin name
         self.stock_webhook = None       # (url, secret or None)
@@ -687,6 +815,7 @@ class _Site:
         self.rules = []
         self.ack_then_reset = 0
         self.ack_then_reset_si = 0
+        self.ack_then_reset_dn = 0
         self.calls = []
         self.last_modified = None
 
@@ -709,6 +838,8 @@ class _Site:
             return self.sales_orders
         if doctype == "Sales Invoice":
             return self.sales_invoices
+        if doctype == "Delivery Note":
+            return self.delivery_notes
         if doctype == "Item":
             return {code: self._item_doc(code) for code in self.items}
         if doctype == "Warehouse":
@@ -866,6 +997,8 @@ class _Site:
                         return {"data": self._insert_sales_order(ctx, data)}
                     if doctype == "Sales Invoice":
                         return {"data": self._insert_sales_invoice(ctx, data)}
+                    if doctype == "Delivery Note":
+                        return {"data": self._insert_delivery_note(ctx, data)}
                     self._collection(doctype)
                     raise _throw(f"Not permitted to create {doctype} in this simulator", "PermissionError")
             else:
@@ -877,6 +1010,8 @@ class _Site:
                         return {"data": self._update_sales_order(ctx, name, data)}
                     if doctype == "Sales Invoice":
                         return {"data": self._update_sales_invoice(ctx, name, data)}
+                    if doctype == "Delivery Note":
+                        return {"data": self._update_delivery_note(ctx, name, data)}
                     if doctype == "Customer":
                         return {"data": self._update_customer(name, data)}
                     self._collection(doctype)
@@ -891,6 +1026,16 @@ class _Site:
             if missing:
                 raise _FrappeError("TypeError", f"cancel() missing 1 required positional argument: '{missing[0]}'")
             return {"message": self._cancel(args["doctype"], args["name"])}
+        elif path == MAKE_DELIVERY_NOTE:
+            if method not in ("GET", "POST", "PUT", "DELETE"):     # a whitelisted method without methods=[...]
+                raise _throw("Not permitted", "PermissionError")
+            args = dict(query)
+            if raw:
+                args.update(self._body_dict(body, raw, content_type))
+            if not args.get("source_name"):
+                raise _FrappeError("TypeError", "make_delivery_note() missing 1 required positional argument: "
+                                                "'source_name'")
+            return {"message": self._map_delivery_note(args["source_name"])}
         raise _throw(f"{method} {path} not found", "DoesNotExistError")
 
     def _body_dict(self, body, raw, content_type):
@@ -1379,11 +1524,15 @@ class _Site:
             raise _throw("Cannot change docstatus from 0 (Draft) to 2 (Cancelled)", "DocstatusTransitionError")
         if doc["docstatus"] == 2:
             raise _throw("Cannot edit cancelled document")
-        if doc.get("status") == "Closed":
+        if doctype == "Sales Order" and doc.get("status") == "Closed":
             raise _throw("Closed order cannot be cancelled. Unclose to cancel.")
+        if doctype == "Delivery Note":
+            self._check_on_hold_or_closed(doc)
         linked = None                   # check_no_back_links_exist: a submitted document linking to this one
-        if doctype == "Sales Order" and doc["name"] in self.delivery_notes:
-            linked = ("Delivery Note", self.delivery_notes[doc["name"]])
+        if doctype == "Sales Order":
+            delivery_notes = self._submitted_dns_against(doc["name"])
+            if delivery_notes:
+                linked = ("Delivery Note", delivery_notes[0]["name"])
         elif doctype == "Sales Invoice":
             credit_notes = self._returns_against(doc["name"])
             if credit_notes:
@@ -1400,26 +1549,342 @@ class _Site:
         if doctype == "Sales Invoice":
             self._apply_to_original(doc, cancel=True)
             self._set_invoice_status(doc)
+        elif doctype == "Delivery Note":
+            self._set_dn_status(doc)
+            self._update_deliveries(doc)        # on_cancel: update_prevdoc_status without this note
         else:
             self._set_status(doc)
         return copy.deepcopy(doc)
 
     def set_delivered(self, so_name):
+        """A submitted Delivery Note for everything left to deliver on the order, made as make_delivery_note and
+        POST /api/resource/Delivery Note with docstatus 1 make it; its name (the last submitted one linked when
+        nothing is left to deliver)."""
         doc = self._find(self.sales_orders, so_name)
         if doc is None:
             raise KeyError(f"no Sales Order {so_name!r}")
         if doc["docstatus"] != 1:
             raise ValueError(f"Sales Order {doc['name']} is not submitted (docstatus {doc['docstatus']}); a Delivery "
                              f"Note can only be made against a submitted order")
-        prefix = f"MAT-DN-{self.naming_year}-"
-        self.series[prefix] += 1
-        self.delivery_notes[doc["name"]] = f"{prefix}{self.series[prefix]:05d}"
-        for row in doc["items"]:
-            row["delivered_qty"] = row["qty"]
-        doc.update({"per_delivered": 100.0, "delivery_status": "Fully Delivered", "modified": self._now()})
-        self._set_status(doc)
-        return self.delivery_notes[doc["name"]]
+        mapped = self._map_delivery_note(doc["name"])
+        if not mapped["items"]:
+            done = self._submitted_dns_against(doc["name"])
+            if done:
+                return done[-1]["name"]
+            raise ValueError(f"Sales Order {doc['name']} has nothing left to deliver")
+        try:
+            return self._insert_delivery_note(_Ctx(), {**mapped, "docstatus": 1}, consume_reset=False)["name"]
+        except _FrappeError as err:
+            raise ValueError(f"{err.exc_type}: {err}") from None
 
+    # --- Delivery Note ---------------------------------------------------------------------------------------
+    def _submitted_dns_against(self, so_name):
+        """The submitted Delivery Notes with a row against Sales Order `so_name` (the back links that block
+        cancelling it), oldest first."""
+        return [dn for dn in self.delivery_notes.values()
+                if dn["docstatus"] == 1 and any(r.get("against_sales_order") == so_name for r in dn.get("items") or [])]
+
+    def _map_delivery_note(self, source_name):
+        """sales_order.make_delivery_note: the unsaved Delivery Note mapped from a submitted Sales Order (one row per
+        item not fully delivered, for what is left), as frappe.as_json sends it (BaseDocument.as_dict(no_nulls)):
+        fields that are None left out, __islocal 1 on the document and its rows."""
+        so = self._find(self.sales_orders, _strip_name(source_name))
+        if so is None:
+            raise _throw(f"Sales Order {source_name} not found", "DoesNotExistError")
+        if so["docstatus"] != 1:        # get_mapped_doc's "validation": {"docstatus": ["=", 1]}
+            raise _throw("Cannot map because following condition fails: docstatus=1")
+        now = datetime.datetime.now()
+        dn = {"owner": OWNER, "docstatus": 0, "idx": 0, "naming_series": DN_SERIES[0], "is_return": 0,
+              "posting_date": now.date().isoformat(), "posting_time": now.strftime("%H:%M:%S.%f"),
+              "set_posting_time": 0, "lr_date": now.date().isoformat(), "status": "Draft", "per_billed": 0.0,
+              "per_installed": 0.0, "per_returned": 0.0}
+        for field in ["customer", "customer_name", "company", "currency", "conversion_rate", "selling_price_list",
+                      "price_list_currency", "plc_conversion_rate", "set_warehouse", "po_date", "apply_discount_on",
+                      "additional_discount_percentage", "discount_amount", "taxes_and_charges",
+                      "disable_rounded_total", "customer_address", "shipping_address_name", "contact_person",
+                      "project"] + self.custom_fields:
+            if so.get(field) is not None:
+                dn[field] = copy.deepcopy(so[field])
+        if so.get("po_no"):             # po_no is no_copy: set_po_nos fills it from the orders of the rows
+            dn["po_no"] = so["po_no"]
+        if _flt(dn.get("additional_discount_percentage")):
+            dn["discount_amount"] = 0.0     # recomputed from the percentage, as set_discount_amount does
+        rows = []
+        for so_row in so.get("items") or []:
+            qty, delivered = _flt(so_row.get("qty")), _flt(so_row.get("delivered_qty"))
+            if not (abs(delivered) < abs(qty)) or _cint(so_row.get("delivered_by_supplier")) == 1:
+                continue
+            row = {f: copy.deepcopy(so_row[f]) for f in ("item_code", "item_name", "description", "uom", "stock_uom",
+                                                        "conversion_factor", "rate", "price_list_rate", "warehouse")
+                   if so_row.get(f) is not None}
+            row.update({"qty": qty - delivered, "against_sales_order": so["name"], "so_detail": so_row["name"]})
+            rows.append(row)
+        dn["items"] = rows
+        dn["taxes"] = [{f: copy.deepcopy(t[f]) for f in TAX_INPUT if t.get(f) is not None}
+                       for t in so.get("taxes") or []]
+        _calculate_taxes_and_totals(dn)
+        for table, child_doctype in (("items", "Delivery Note Item"), ("taxes", "Sales Taxes and Charges")):
+            for idx, row in enumerate(dn[table], 1):
+                row.update({"owner": OWNER, "docstatus": 0, "idx": idx, "parentfield": table,
+                            "parenttype": "Delivery Note", "doctype": child_doctype})
+        out = self._ordered(dn, "Delivery Note")
+        out = {k: v for k, v in out.items() if v is not None}
+        for table in ("items", "taxes"):
+            out[table] = [{**{k: v for k, v in row.items() if v is not None}, "__islocal": 1} for row in out[table]]
+        out["__islocal"] = 1
+        out["__onload"] = {"load_after_mapping": True}
+        return out
+
+    def _insert_delivery_note(self, ctx, data, consume_reset=True):
+        docstatus = self._insert_docstatus(data)
+        series = data.get("naming_series") or DN_SERIES[0]
+        if series not in DN_SERIES:
+            raise _throw(f"Series cannot be \"{series}\". It should be one of "
+                         + ", ".join(f'"{s}"' for s in DN_SERIES))
+        prefix = series.replace(".YYYY.", str(self.naming_year))
+        name = f"{prefix}{self.series[prefix] + 1:05d}"
+        doc = {"name": name, "doctype": "Delivery Note"}
+        self._apply_input(doc, data, True, DN_INPUT, DN_ITEM_INPUT)
+        if not doc.get("lr_date"):      # Document._set_defaults: the field's default "Today"
+            doc["lr_date"] = datetime.date.today().isoformat()
+        self._validate_delivery_note(ctx, doc, name)
+        if docstatus == 1:
+            self._check_delivery_submit(doc)
+        self.series[prefix] += 1
+        now = self._now()
+        doc.update({"owner": OWNER, "creation": now, "modified": now, "modified_by": OWNER, "idx": 0,
+                    "naming_series": series, "docstatus": docstatus})
+        self._finish_rows(doc, now, "Delivery Note")
+        self._set_dn_status(doc)
+        doc = self.delivery_notes[name] = self._ordered(doc, "Delivery Note")
+        if docstatus == 1:
+            self._update_deliveries(doc)
+        if consume_reset and self.ack_then_reset_dn > 0:
+            self.ack_then_reset_dn -= 1
+            ctx.reset_after = True
+        return copy.deepcopy(doc)
+
+    def _update_delivery_note(self, ctx, name, data):
+        stored = self._get("Delivery Note", name)
+        before, after = self._docstatus_move(stored, data)
+        if before == 1 and after == 2:
+            return self._cancel("Delivery Note", stored["name"])
+        doc = copy.deepcopy(stored)
+        self._apply_input(doc, data, False, DN_INPUT, DN_ITEM_INPUT)
+        now = self._now()
+        if before == 1:                 # update after submit: only allow_on_submit fields may change
+            self._check_update_after_submit(stored, doc, DN_INPUT, DN_ALLOW_ON_SUBMIT, DN_LABELS)
+            doc = copy.deepcopy(stored)
+            for field in sorted(DN_ALLOW_ON_SUBMIT) + self.custom_fields:
+                if field in data:
+                    doc[field] = data[field]
+            doc["modified"] = now
+            doc = self.delivery_notes[stored["name"]] = self._ordered(doc, "Delivery Note")
+            return copy.deepcopy(doc)
+        self._validate_delivery_note(ctx, doc, stored["name"])
+        if after == 1:
+            self._check_delivery_submit(doc)
+        doc["docstatus"] = after
+        doc["modified"] = now
+        self._finish_rows(doc, now, "Delivery Note")
+        self._set_dn_status(doc)
+        doc = self.delivery_notes[stored["name"]] = self._ordered(doc, "Delivery Note")
+        if after == 1:
+            self._update_deliveries(doc)
+        return copy.deepcopy(doc)
+
+    def _so_row(self, so_detail):
+        """(Sales Order, its item row) of a Sales Order Item name, or (None, None)."""
+        for so in self.sales_orders.values():
+            for row in so.get("items") or []:
+                if row.get("name") == so_detail:
+                    return so, row
+        return None, None
+
+    def _check_on_hold_or_closed(self, doc):
+        """SellingController.check_sales_order_on_hold_or_close("against_sales_order")."""
+        for row in doc.get("items") or []:
+            so = self.sales_orders.get(row.get("against_sales_order"))
+            if so is not None and so.get("status") in ("Closed", "On Hold"):
+                raise _throw(f"Sales Order {so['name']} is {so['status']}")
+
+    def _validate_delivery_note(self, ctx, doc, name):
+        """DeliveryNote.insert/save: links, the controller's validate (posting date, quantities, the references to
+        Sales Orders, warehouses, validate_with_previous_doc, set_po_nos, totals), mandatory fields."""
+        self._selling_defaults(doc)
+        for field in ("is_return", "set_posting_time", "disable_rounded_total"):
+            doc[field] = _cint(doc.get(field))
+        for field in ("po_date", "lr_date"):
+            if doc.get(field):
+                doc[field] = _getdate(doc[field]).isoformat()
+
+        # Document._validate_links: every broken link in one message (header fields, then each row's), then links
+        # to cancelled documents.
+        invalid, cancelled = [], []
+        self._link_party(doc, invalid)
+        if doc.get("set_warehouse"):
+            wh = self._canonical(self.warehouses, doc["set_warehouse"])
+            if wh is None:
+                invalid.append(f"Set Source Warehouse: {doc['set_warehouse']}")
+            else:
+                doc["set_warehouse"] = wh
+        if doc.get("transporter"):      # a Supplier link; the simulator has no Suppliers
+            invalid.append(f"Transporter: {doc['transporter']}")
+        for idx, row in enumerate(doc["items"], 1):
+            if row.get("item_code"):
+                code = self._canonical(self.items, row["item_code"])
+                if code is None:
+                    invalid.append(f"Row #{idx}: Item Code: {row['item_code']}")
+                else:
+                    row["item_code"] = code
+            if row.get("warehouse"):
+                wh = self._canonical(self.warehouses, row["warehouse"])
+                if wh is None:
+                    invalid.append(f"Row #{idx}: Warehouse: {row['warehouse']}")
+                else:
+                    row["warehouse"] = wh
+            if row.get("against_sales_order"):
+                so = self._find(self.sales_orders, row["against_sales_order"])
+                if so is None:
+                    invalid.append(f"Row #{idx}: Against Sales Order: {row['against_sales_order']}")
+                else:
+                    row["against_sales_order"] = so["name"]
+                    if so["docstatus"] == 2:
+                        cancelled.append(f"Row #{idx}: Against Sales Order: {so['name']}")
+        if invalid:
+            raise _throw("Could not find " + ", ".join(invalid), "LinkValidationError")
+        if cancelled:
+            raise _throw("Cannot link cancelled document: " + ", ".join(cancelled), "CancelledLinkError")
+
+        _validate_posting_time(doc)
+        self._set_missing_values(doc)
+        _check_qty_not_zero(doc)
+
+        # DeliveryNote.validate_sales_order_references
+        err = ""
+        for idx, row in enumerate(doc["items"], 1):
+            against, detail = row.get("against_sales_order"), row.get("so_detail")
+            if against and not detail:
+                err += f"'Sales Order Item' reference ({_bold('so_detail')}) is missing in row {_bold(idx)}<br>"
+            elif detail and not against:
+                err += f"'Sales Order' reference ({_bold('against_sales_order')}) is missing in row {_bold(idx)}<br>"
+        if err:
+            raise _throw(err, title="References to Sales Orders are Incomplete")
+        self._check_on_hold_or_closed(doc)
+
+        # DeliveryNote.validate_warehouse
+        for row in doc["items"]:
+            code = row.get("item_code")
+            if code in self.items and self.items[code]["is_stock_item"] and not row.get("warehouse"):
+                raise _throw(f"Warehouse required for stock Item {code}")
+
+        # TransactionBase.validate_with_previous_doc: the orders' header, then each row against its order row.
+        orders = list(dict.fromkeys(r["against_sales_order"] for r in doc["items"] if r.get("against_sales_order")))
+        for so_name in orders:
+            so = self.sales_orders[so_name]
+            for field in ("customer", "company", "project", "currency"):
+                if so.get(field) not in (None, "") and str(doc.get(field) or "") != str(so[field]):
+                    raise _throw(f"Incorrect value: {DN_LABELS.get(field, field.title())} must be = {so[field]}")
+        for idx, row in enumerate(doc["items"], 1):
+            if not row.get("so_detail"):
+                continue
+            so, so_row = self._so_row(row["so_detail"])
+            if so_row is None or so["name"] != row["against_sales_order"]:     # the latter: stricter than v15
+                raise _throw(f"Invalid reference Sales Order Item {row['so_detail']}")
+            for field, label in (("item_code", "Item Code"), ("uom", "UOM"),
+                                 ("conversion_factor", "UOM Conversion Factor")):
+                prev = so_row.get(field)
+                if prev in (None, ""):
+                    continue
+                if field == "conversion_factor":
+                    same = _flt(row.get(field), 9) == _flt(prev, 9)
+                else:
+                    same = str(row.get(field) or "") == str(prev)
+                if not same:
+                    raise _throw(f"Incorrect value in row {idx}: {label} must be = {prev}")
+
+        # SellingController.set_po_nos(for_validate=True): an empty po_no is filled from the rows' orders.
+        if not doc.get("po_no"):
+            po_nos = [self.sales_orders[o]["po_no"] for o in orders if self.sales_orders[o].get("po_no")]
+            parts = [p.strip() for p in ",".join(po_nos).split(",")] if po_nos else []
+            doc["po_no"] = ", ".join(dict.fromkeys(parts)) or None
+        _calculate_taxes_and_totals(doc)
+        doc["installation_status"] = doc.get("installation_status") or "Not Installed"
+        for field in ("per_billed", "per_installed", "per_returned"):
+            doc[field] = _flt(doc.get(field))
+        warehouses = {row.get("warehouse") for row in doc["items"]}    # reset_default_field_value
+        if len(warehouses) > 1:
+            doc["set_warehouse"] = None
+        elif len(warehouses) == 1:
+            doc["set_warehouse"] = warehouses.pop()
+
+        _check_mandatory(doc, name, "Delivery Note", "posting_date", DN_LABELS, items_label="Delivery Note Item")
+
+    def _check_delivery_submit(self, doc):
+        """What submitting a Delivery Note checks before anything changes: every order of its rows submitted, then
+        StatusUpdater.validate_qty per row (the quantity sign, then the order row's delivered quantity, this note
+        included, against its ordered quantity; no over-delivery allowance)."""
+        for row in doc["items"]:
+            so = self.sales_orders.get(row.get("against_sales_order"))
+            if so is not None and so["docstatus"] != 1:
+                raise _throw(f"Sales Order {so['name']} is not submitted")
+        this_note = collections.Counter()
+        for row in doc["items"]:
+            if row.get("so_detail"):
+                this_note[row["so_detail"]] += _flt(row.get("qty"))
+        for row in doc["items"]:
+            code = row.get("item_code")
+            if _flt(row.get("qty")) < 0:
+                raise _throw(f"For an item {code}, quantity must be positive number")
+            if not row.get("so_detail"):
+                continue
+            so, so_row = self._so_row(row["so_detail"])
+            ordered = _flt(so_row.get("qty"))
+            delivered = self._delivered_qty(row["so_detail"], doc["name"]) + this_note[row["so_detail"]]
+            if so["docstatus"] != 1 or not ordered or not ordered < delivered:
+                continue
+            if (delivered - ordered) / ordered * 100 > 0.01:       # check_overflow_with_allowance, allowance 0
+                reduce_by = delivered - _flt(ordered * 100 / 100)
+                raise _throw(f"This document is over limit by {_bold('Qty')} {_bold(reduce_by)} for item "
+                             f"{_bold(so_row.get('item_code'))}. Are you making another {_bold('Delivery Note')} "
+                             f"against the same {_bold('Sales Order Item')}?<br><br>To allow over receipt / "
+                             f"delivery, update \"Over Receipt/Delivery Allowance\" in Stock Settings or the Item.",
+                             "OverAllowanceError", title="Limit Crossed")
+
+    def _delivered_qty(self, so_detail, exclude=None):
+        """What the submitted Delivery Notes (but `exclude`) deliver of Sales Order Item `so_detail`."""
+        return sum(_flt(row.get("qty")) for dn in self.delivery_notes.values()
+                   if dn["docstatus"] == 1 and dn["name"] != exclude
+                   for row in dn.get("items") or [] if row.get("so_detail") == so_detail)
+
+    def _update_deliveries(self, dn):
+        """StatusUpdater.update_prevdoc_status for the orders of a Delivery Note just submitted or cancelled: each
+        order row's delivered_qty (the submitted notes' quantities), per_delivered, delivery_status, status."""
+        orders = dict.fromkeys(r["against_sales_order"] for r in dn.get("items") or [] if r.get("against_sales_order"))
+        now = self._now()
+        for so_name in orders:
+            so = self.sales_orders.get(so_name)
+            if so is None:
+                continue
+            for row in so.get("items") or []:
+                row["delivered_qty"] = _flt(self._delivered_qty(row.get("name")), 9)
+            ordered = sum(abs(_flt(r.get("qty"))) for r in so.get("items") or [])
+            done = sum(min(abs(_flt(r.get("qty"))), abs(_flt(r.get("delivered_qty")))) for r in so.get("items") or [])
+            so["per_delivered"] = _flt(done / ordered * 100, 6) if ordered else 0.0
+            if so["per_delivered"] == 0:
+                so["delivery_status"] = "Not Delivered"
+            elif so["per_delivered"] >= 99.999999:
+                so["delivery_status"] = "Fully Delivered"
+            else:
+                so["delivery_status"] = "Partly Delivered"
+            so["modified"] = now
+            self._set_status(so)
+        self.cond.notify_all()
+
+    @staticmethod
+    def _set_dn_status(doc):
+        """DeliveryNote status (status_map): Draft, To Bill (nothing is billed here), Cancelled."""
+        doc["status"] = {0: "Draft", 1: "To Bill", 2: "Cancelled"}[doc["docstatus"]]
 
     # --- Sales Invoice (credit notes) -----------------------------------------------------------------------
     def _returns_against(self, name):
@@ -1488,16 +1953,7 @@ class _Site:
         doc["update_outstanding_for_self"] = _cint(doc.get("update_outstanding_for_self", 1))
         for field in ("is_return", "update_stock", "set_posting_time", "disable_rounded_total"):
             doc[field] = _cint(doc.get(field))
-        # TransactionBase.validate_posting_time: without set_posting_time the posting date and time are now.
-        now = datetime.datetime.now()
-        if not doc["set_posting_time"] or not doc.get("posting_date"):
-            doc["posting_date"] = now.date().isoformat()
-        else:
-            doc["posting_date"] = _getdate(doc["posting_date"]).isoformat()
-        if not doc["set_posting_time"] or not doc.get("posting_time"):
-            doc["posting_time"] = now.strftime("%H:%M:%S.%f")
-        elif _gettime(doc["posting_time"]) is None:
-            raise _throw("Invalid Posting Time")
+        _validate_posting_time(doc)
         doc["due_date"] = _getdate(doc["due_date"]).isoformat() if doc.get("due_date") else doc["posting_date"]
         if doc.get("po_date"):
             doc["po_date"] = _getdate(doc["po_date"]).isoformat()
@@ -1711,6 +2167,19 @@ def _order(actual, value):
     return (a > b) - (a < b)
 
 
+def _validate_posting_time(doc):
+    """TransactionBase.validate_posting_time: without set_posting_time the posting date and time are now."""
+    now = datetime.datetime.now()
+    if not doc["set_posting_time"] or not doc.get("posting_date"):
+        doc["posting_date"] = now.date().isoformat()
+    else:
+        doc["posting_date"] = _getdate(doc["posting_date"]).isoformat()
+    if not doc["set_posting_time"] or not doc.get("posting_time"):
+        doc["posting_time"] = now.strftime("%H:%M:%S.%f")
+    elif _gettime(doc["posting_time"]) is None:
+        raise _throw("Invalid Posting Time")
+
+
 def _check_qty_not_zero(doc):
     """AccountsController.validate_qty_is_not_zero."""
     for idx, row in enumerate(doc["items"], 1):
@@ -1719,14 +2188,14 @@ def _check_qty_not_zero(doc):
                          title="Invalid Quantity")
 
 
-def _check_mandatory(doc, name, doctype, date_field, labels):
+def _check_mandatory(doc, name, doctype, date_field, labels, items_label="Items"):
     """Document._validate_mandatory of a selling document: one message per missing field, then MandatoryError."""
     missing = []
     for field in ("customer", "company", date_field, "currency"):
         if not doc.get(field):
             missing.append((field, f"Error: Value missing for {doctype}: {labels[field]}"))
     if not doc["items"]:
-        missing.append(("items", "Error: Data missing in table: Items"))
+        missing.append(("items", f"Error: Data missing in table: {items_label}"))
     for idx, row in enumerate(doc["items"], 1):
         if not row.get("item_code"):
             missing.append(("item_code", f"Error: {_bold(doctype + ' Item')} Row #{idx}: Value missing for: "
@@ -2038,6 +2507,13 @@ class ErpNextSim(Scripted, Recorded, ThreadedServer):
             self._site.ack_then_reset_si += int(n)
         return self
 
+    def ack_then_reset_next_delivery_note(self, n=1):
+        """The next n Delivery Notes POSTed that pass validation (and, with docstatus 1, the submit checks) are
+        inserted (and submitted, the Sales Orders updated), then the connection is reset unanswered."""
+        with self._site.cond:
+            self._site.ack_then_reset_dn += int(n)
+        return self
+
     # --- state ---------------------------------------------------------------------------------------------
     @property
     def customers(self):
@@ -2055,6 +2531,12 @@ class ErpNextSim(Scripted, Recorded, ThreadedServer):
         with self._site.cond:
             return copy.deepcopy(self._site.sales_invoices)
 
+    @property
+    def delivery_notes_by_name(self):
+        """{name: Delivery Note doc} (drafts, submitted and cancelled ones)."""
+        with self._site.cond:
+            return copy.deepcopy(self._site.delivery_notes)
+
     def add_customer(self, customer_name, **fields):
         """Creates a Customer as POST /api/resource/Customer would; returns its name ("X - 1" if X exists)."""
         with self._site.cond:
@@ -2071,7 +2553,11 @@ class ErpNextSim(Scripted, Recorded, ThreadedServer):
 
     def set_delivered(self, so_name):
         """A submitted Delivery Note now covers the whole order: delivery_status "Fully Delivered", status
-        "To Bill", and cancelling the order fails with LinkExistsError. Returns the Delivery Note's name."""
+        "To Bill", and cancelling the order fails with LinkExistsError. Returns the Delivery Note's name. The note
+        is made as a client would make it (make_delivery_note, then the POST with docstatus 1), for what is left
+        to deliver; when nothing is left, the last submitted note linked is returned and none is made. KeyError
+        for an unknown order, ValueError for one not submitted (or "<exc_type>: <message>" where the POST would
+        answer 417). Does not use up ack_then_reset_next_delivery_note."""
         with self._site.cond:
             dn = self._site.set_delivered(so_name)
             self._site.cond.notify_all()
@@ -2161,8 +2647,8 @@ def main(argv=None):
     ap.add_argument("--stock", help='JSON list of stock levels set once listening, each {"item_code", "warehouse", '
                                     '"actual_qty", ...} as set_stock takes them (each fires the Bin webhook)')
     ap.add_argument("--script", help="JSON list of rules to start with (no callables)")
-    ap.add_argument("--dump", help="write customers, sales orders, sales invoices, bins, webhooks sent and requests "
-                                   "as JSON to this file at exit")
+    ap.add_argument("--dump", help="write customers, sales orders, sales invoices, delivery notes, bins, webhooks sent "
+                                   "and requests as JSON to this file at exit")
     args = ap.parse_args(argv)
 
     def split(text):
@@ -2182,7 +2668,7 @@ def main(argv=None):
     customers, orders, invoices, calls = sim.customers, sim.sales_orders, sim.sales_invoices, sim.requests
     return finish_process(sim, args.dump,
                           lambda: {"customers": customers, "sales_orders": orders, "sales_invoices": invoices,
-                                   "bins": sim.bins,
+                                   "delivery_notes": sim.delivery_notes_by_name, "bins": sim.bins,
                                    "webhooks": [{**w._asdict(), "body": w.body.decode()} for w in sim.webhook_log],
                                    "requests": [c._asdict() for c in calls]},
                           {"requests": len(calls), "customers": len(customers), "sales_orders": len(orders),

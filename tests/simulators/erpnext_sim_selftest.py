@@ -1,7 +1,9 @@
 """Self-test of the ERPNext (Frappe v15) REST simulator (Python standard library only): authentication,
 Customer naming, Sales Order validations and totals, listing, docstatus moves, cancellation, scripted faults,
 the acknowledged-then-reset create, Sales Invoice credit notes (negative quantities, return rules, lookup by
-po_no, create-then-reset), stock levels (Bin listing, the signed Bin webhook), and the standalone process.
+po_no, create-then-reset), Delivery Notes (make_delivery_note, partial shipments, over-delivery, cancelling,
+lookup by po_no and lr_no, create-then-reset), stock levels (Bin listing, the signed Bin webhook), and the
+standalone process.
 
 Run: cd tests/simulators && python3 -m unittest -v erpnext_sim_selftest
 """
@@ -24,6 +26,9 @@ from selftest_support import Receiver, Standalone
 TOKEN = {"Authorization": "token k:s"}
 SO_PATH = "/api/resource/Sales Order"
 SI_PATH = "/api/resource/Sales Invoice"
+DN_PATH = "/api/resource/Delivery Note"
+MAKE_DN = "/api/method/erpnext.selling.doctype.sales_order.sales_order.make_delivery_note"
+CANCEL = "/api/method/frappe.client.cancel"
 
 
 def quote_path(path):
@@ -489,6 +494,276 @@ class ErpNextSimTest(unittest.TestCase):
         self.assert_417(self.c.post("/api/method/frappe.client.cancel", {"doctype": "Sales Order", "name": other}),
                         "ValidationError", "Cannot edit cancelled document")
 
+    # --- Delivery Notes --------------------------------------------------------------------------------
+    def submitted_order(self, **overrides):
+        """A submitted Sales Order of 3 x SKU-1 and 1 x SKU-2 with a shipping charge; its doc."""
+        body = order(docstatus=1, po_date="2025-01-09",
+                     items=[{"item_code": "SKU-1", "qty": 3, "rate": 10}, {"item_code": "SKU-2", "qty": 1, "rate": 5}],
+                     taxes=[{"charge_type": "Actual", "account_head": "Freight - ACME", "tax_amount": 4.9}])
+        body.update(overrides)
+        status, _, answer = self.c.post(SO_PATH, body)
+        self.assertEqual(status, 200, answer)
+        return answer["data"]
+
+    def assert_no_items(self, response):
+        """The MandatoryError of a Delivery Note without rows (the exception names the field, the message the
+        table's label)."""
+        status, _, body = response
+        self.assertEqual((status, body["exc_type"]), (417, "MandatoryError"), body)
+        self.assertTrue(body["exception"].endswith("]: items"), body["exception"])
+        self.assertEqual([m["message"] for m in server_messages(body)],
+                         ["Error: Data missing in table: Delivery Note Item"])
+
+    def mapped(self, so_name):
+        status, _, body = self.c.post(MAKE_DN, {"source_name": so_name})
+        self.assertEqual(status, 200, body)
+        return body["message"]
+
+    def test_delivery_note_partial_shipment_then_the_rest(self):
+        so = self.submitted_order()
+        sku1, sku2 = (row["name"] for row in so["items"])
+        dn = self.mapped(so["name"])
+        self.assertEqual((dn["doctype"], dn["__islocal"], dn["docstatus"], dn["naming_series"]),
+                         ("Delivery Note", 1, 0, "MAT-DN-.YYYY.-"))
+        self.assertNotIn("name", dn)
+        self.assertEqual((dn["customer"], dn["customer_name"], dn["company"], dn["currency"], dn["po_no"],
+                          dn["po_date"], dn["set_warehouse"]),
+                         ("Jane Doe", "Jane Doe", "Acme Ltd", "EUR", "wc:store1:10234", "2025-01-09", "Stores - ACME"))
+        self.assertEqual(dn["posting_date"], datetime.date.today().isoformat())
+        self.assertEqual([(r["item_code"], r["qty"], r["stock_qty"], r["uom"], r["rate"], r["amount"], r["warehouse"],
+                           r["against_sales_order"], r["so_detail"], r["__islocal"]) for r in dn["items"]],
+                         [("SKU-1", 3.0, 3.0, "Nos", 10.0, 30.0, "Stores - ACME", so["name"], sku1, 1),
+                          ("SKU-2", 1.0, 1.0, "Nos", 5.0, 5.0, "Stores - ACME", so["name"], sku2, 1)])
+        self.assertEqual((dn["total"], dn["grand_total"]), (35.0, 39.9))     # the whole shipping charge is mapped
+        # the 3PL shipped 2 x SKU-1: trim the rows, add the tracking, insert and submit in one call
+        dn["items"] = dn["items"][:1]
+        dn["items"][0]["qty"] = 2
+        dn.update(docstatus=1, lr_no="1Z999AA10123456784", lr_date="2025-01-12", transporter_name="UPS",
+                  instructions="ShipBob shipment 777", no_such_field="dropped")
+        status, _, body = self.c.post(DN_PATH, dn)
+        self.assertEqual(status, 200, body)
+        first = body["data"]
+        self.assertEqual((first["name"], first["doctype"], first["docstatus"], first["status"]),
+                         ("MAT-DN-2025-00001", "Delivery Note", 1, "To Bill"))
+        self.assertEqual((first["lr_no"], first["lr_date"], first["transporter_name"], first["instructions"],
+                          first["po_no"], first["total_qty"]),
+                         ("1Z999AA10123456784", "2025-01-12", "UPS", "ShipBob shipment 777", "wc:store1:10234", 2.0))
+        self.assertNotIn("no_such_field", first)
+        self.assertNotIn("__islocal", first)
+        self.assertEqual([(r["so_detail"], r["qty"], r["docstatus"], r["parent"]) for r in first["items"]],
+                         [(sku1, 2.0, 1, "MAT-DN-2025-00001")])
+        so_now = self.erp.sales_orders[so["name"]]
+        self.assertEqual((so_now["delivery_status"], so_now["per_delivered"], so_now["status"]),
+                         ("Partly Delivered", 50.0, "To Deliver and Bill"))
+        self.assertEqual([r["delivered_qty"] for r in so_now["items"]], [2.0, 0.0])
+        self.assertEqual(list(self.erp.delivery_notes_by_name), ["MAT-DN-2025-00001"])
+        # the rest: mapped with what is left, inserted as a draft, then submitted
+        rest = self.mapped(so["name"])
+        self.assertEqual([(r["item_code"], r["qty"], r["so_detail"]) for r in rest["items"]],
+                         [("SKU-1", 1.0, sku1), ("SKU-2", 1.0, sku2)])
+        status, _, body = self.c.post(DN_PATH, {**rest, "lr_no": "1Z999AA10123456795"})
+        self.assertEqual((status, body["data"]["docstatus"], body["data"]["status"]), (200, 0, "Draft"), body)
+        second = body["data"]["name"]
+        self.assertEqual(self.erp.sales_orders[so["name"]]["delivery_status"], "Partly Delivered")  # drafts count not
+        status, _, body = self.c.put(f"{DN_PATH}/{second}", {"docstatus": 1})
+        self.assertEqual((status, body["data"]["docstatus"], body["data"]["status"]), (200, 1, "To Bill"), body)
+        so_now = self.erp.sales_orders[so["name"]]
+        self.assertEqual((so_now["delivery_status"], so_now["per_delivered"], so_now["status"]),
+                         ("Fully Delivered", 100.0, "To Bill"))
+        self.assertEqual([r["delivered_qty"] for r in so_now["items"]], [3.0, 1.0])
+        # nothing left: the mapped note has no rows, and inserting it fails on the mandatory table
+        empty = self.mapped(so["name"])
+        self.assertEqual(empty["items"], [])
+        self.assert_no_items(self.c.post(DN_PATH, {**empty, "docstatus": 1}))
+        self.assertEqual(len(self.erp.delivery_notes_by_name), 2)
+
+    def test_delivery_note_over_delivery(self):
+        so = self.submitted_order()
+        dn = self.mapped(so["name"])
+        dn["items"] = dn["items"][:1]
+        dn["items"][0]["qty"] = 2
+        self.assertEqual(self.c.post(DN_PATH, {**dn, "docstatus": 1})[0], 200)
+        again = self.mapped(so["name"])
+        again["items"][0]["qty"] = 3            # 1 is left of SKU-1
+        messages = self.assert_417(self.c.post(DN_PATH, {**again, "docstatus": 1}), "OverAllowanceError",
+                                   "This document is over limit by <strong>Qty</strong> <strong>2.0</strong> for item "
+                                   "<strong>SKU-1</strong>. Are you making another <strong>Delivery Note</strong> "
+                                   "against the same <strong>Sales Order Item</strong>?<br><br>To allow over receipt "
+                                   "/ delivery, update \"Over Receipt/Delivery Allowance\" in Stock Settings or the "
+                                   "Item.")
+        self.assertEqual(messages[-1]["title"], "Limit Crossed")
+        self.assertEqual(list(self.erp.delivery_notes_by_name), ["MAT-DN-2025-00001"])   # nothing kept
+        self.assertEqual(self.erp.sales_orders[so["name"]]["items"][0]["delivered_qty"], 2.0)
+        # ERPNext checks it on submit only: the draft is kept, its submit refused
+        status, _, body = self.c.post(DN_PATH, again)
+        self.assertEqual((status, body["data"]["name"]), (200, "MAT-DN-2025-00002"))
+        self.assert_417(self.c.put(f"{DN_PATH}/MAT-DN-2025-00002", {"docstatus": 1}), "OverAllowanceError",
+                        "over limit by <strong>Qty</strong> <strong>2.0</strong>")
+        self.assertEqual(self.erp.delivery_notes_by_name["MAT-DN-2025-00002"]["docstatus"], 0)
+
+    def test_cancelling_delivery_notes_reopens_the_order(self):
+        so = self.submitted_order()
+        dn = self.mapped(so["name"])
+        dn["items"] = dn["items"][:1]
+        first = self.c.post(DN_PATH, {**dn, "docstatus": 1})[2]["data"]["name"]
+        second = self.c.post(DN_PATH, {**self.mapped(so["name"]), "docstatus": 1})[2]["data"]["name"]
+        self.assertEqual(self.erp.sales_orders[so["name"]]["delivery_status"], "Fully Delivered")
+        cancel_so = {"doctype": "Sales Order", "name": so["name"]}
+        self.assert_417(self.c.post(CANCEL, cancel_so), "LinkExistsError",
+                        f"Cannot delete or cancel because Sales Order")
+        status, _, body = self.c.post(CANCEL, {"doctype": "Delivery Note", "name": second})
+        self.assertEqual((status, body["message"]["docstatus"], body["message"]["status"]), (200, 2, "Cancelled"))
+        so_now = self.erp.sales_orders[so["name"]]
+        self.assertEqual((so_now["delivery_status"], so_now["per_delivered"], so_now["status"]),
+                         ("Partly Delivered", 75.0, "To Deliver and Bill"))
+        self.assertEqual([r["delivered_qty"] for r in so_now["items"]], [3.0, 0.0])
+        messages = self.assert_417(self.c.post(CANCEL, cancel_so), "LinkExistsError", "is linked with Delivery Note")
+        self.assertIn(first, messages[-1]["message"])                   # the cancelled note no longer blocks
+        self.assert_417(self.c.post(CANCEL, {"doctype": "Delivery Note", "name": second}), "ValidationError",
+                        "Cannot edit cancelled document")
+        status, _, body = self.c.put(f"{DN_PATH}/{first}", {"docstatus": 2})       # cancel by PUT
+        self.assertEqual((status, body["data"]["status"]), (200, "Cancelled"))
+        so_now = self.erp.sales_orders[so["name"]]
+        self.assertEqual((so_now["delivery_status"], so_now["per_delivered"]), ("Not Delivered", 0.0))
+        status, _, body = self.c.post(CANCEL, cancel_so)
+        self.assertEqual((status, body["message"]["status"]), (200, "Cancelled"))
+        # a cancelled order can be mapped no more
+        self.assert_417(self.c.post(MAKE_DN, {"source_name": so["name"]}), "ValidationError",
+                        "Cannot map because following condition fails: docstatus=1")
+
+    def test_delivery_note_lookup_by_po_no_and_lr_no(self):
+        so = self.submitted_order()
+        other = self.submitted_order(po_no="wc:store1:10235")
+        for so_name, lr_no in ((so["name"], "TRK-1"), (other["name"], "TRK-2")):
+            self.assertEqual(self.c.post(DN_PATH, {**self.mapped(so_name), "lr_no": lr_no, "docstatus": 1})[0], 200)
+        status, _, body = self.c.get(DN_PATH, filters=[["po_no", "=", "wc:store1:10234"], ["lr_no", "=", "TRK-1"],
+                                                       ["docstatus", "=", 1]],
+                                     fields=["name", "lr_no", "customer", "docstatus", "status"])
+        self.assertEqual((status, body["data"]), (200, [{"name": "MAT-DN-2025-00001", "lr_no": "TRK-1",
+                                                         "customer": "Jane Doe", "docstatus": 1,
+                                                         "status": "To Bill"}]))
+        self.assertEqual(self.c.get(DN_PATH, filters={"customer": "Jane Doe", "lr_no": "TRK-3"})[2]["data"], [])
+        by_order = self.c.get(DN_PATH, filters=[["Delivery Note Item", "against_sales_order", "=", other["name"]]])
+        self.assertEqual(by_order[2]["data"], [{"name": "MAT-DN-2025-00002"}])
+        status, _, body = self.c.get(f"{DN_PATH}/MAT-DN-2025-00002")
+        self.assertEqual((status, body["data"]["lr_no"], len(body["data"]["items"])), (200, "TRK-2", 2))
+        self.assertEqual(self.c.get(f"{DN_PATH}/MAT-DN-2025-09999")[0], 404)
+        self.assertEqual(self.c.get(DN_PATH, filters=[["tracking_no", "=", "x"]])[0], 500)    # no such column
+        # lr_no cannot change once submitted (po_no can: allow_on_submit)
+        self.assert_417(self.c.put(f"{DN_PATH}/MAT-DN-2025-00001", {"lr_no": "TRK-9"}), "UpdateAfterSubmitError",
+                        "Not allowed to change <strong>Transport Receipt No</strong> after submission")
+        status, _, body = self.c.put(f"{DN_PATH}/MAT-DN-2025-00001", {"po_no": "wc:store1:10234-b"})
+        self.assertEqual((status, body["data"]["po_no"], body["data"]["lr_no"]), (200, "wc:store1:10234-b", "TRK-1"))
+
+    def test_make_delivery_note_arguments_and_refusals(self):
+        draft = self.c.post(SO_PATH, order())[2]["data"]["name"]
+        messages = self.assert_417(self.c.post(MAKE_DN, {"source_name": draft}), "ValidationError",
+                                   "Cannot map because following condition fails: docstatus=1")
+        self.assertEqual(messages[-1]["message"], "Cannot map because following condition fails: docstatus=1")
+        status, _, body = self.c.post(MAKE_DN, {"source_name": "SAL-ORD-2025-09999"})
+        self.assertEqual((status, body["exc_type"]), (404, "DoesNotExistError"))
+        status, _, body = self.c.post(MAKE_DN, {})
+        self.assertEqual((status, body["exc_type"]), (500, "TypeError"))
+        so = self.submitted_order(po_no="other")
+        status, _, body = self.c.request("POST", MAKE_DN, query={"source_name": so["name"]})     # query string
+        self.assertEqual((status, body["message"]["items"][0]["against_sales_order"]), (200, so["name"]))
+        conn = http.client.HTTPConnection("127.0.0.1", self.erp.port, timeout=5)                 # form-encoded
+        conn.request("POST", MAKE_DN, body=urllib.parse.urlencode({"source_name": so["name"]}),
+                     headers={**TOKEN, "Content-Type": "application/x-www-form-urlencoded"})
+        resp = conn.getresponse()
+        self.assertEqual((resp.status, len(json.loads(resp.read())["message"]["items"])), (200, 2))
+        conn.close()
+        self.assertEqual(self.erp.delivery_notes_by_name, {})          # mapping saves nothing
+
+    def test_delivery_note_validations(self):
+        so = self.submitted_order()
+        dn = self.mapped(so["name"])
+        sku1 = dn["items"][0]["so_detail"]
+
+        def with_row(**row):
+            return {**dn, "docstatus": 1, "items": [{**dn["items"][0], **row}]}
+        self.assert_no_items(self.c.post(DN_PATH, {**dn, "items": []}))
+        self.assert_417(self.c.post(DN_PATH, with_row(qty=0)), "InvalidQtyError",
+                        "Row #1: Item quantity cannot be zero")
+        self.assert_417(self.c.post(DN_PATH, with_row(qty=-1)), "ValidationError",
+                        "For an item SKU-1, quantity must be positive number")
+        self.assert_417(self.c.post(DN_PATH, with_row(so_detail="nosuchrow")), "ValidationError",
+                        "Invalid reference Sales Order Item nosuchrow")
+        other = self.submitted_order(po_no="other")
+        self.assert_417(self.c.post(DN_PATH, with_row(so_detail=other["items"][0]["name"])), "ValidationError",
+                        f"Invalid reference Sales Order Item {other['items'][0]['name']}")
+        messages = self.assert_417(self.c.post(DN_PATH, with_row(so_detail=None)), "ValidationError",
+                                   "'Sales Order Item' reference (<strong>so_detail</strong>) is missing in row "
+                                   "<strong>1</strong>")
+        self.assertEqual(messages[-1]["title"], "References to Sales Orders are Incomplete")
+        self.assert_417(self.c.post(DN_PATH, with_row(item_code="SKU-2")), "ValidationError",
+                        "Incorrect value in row 1: Item Code must be = SKU-1")
+        self.erp.add_customer("John Roe")
+        self.assert_417(self.c.post(DN_PATH, {**with_row(), "customer": "John Roe"}), "ValidationError",
+                        "Incorrect value: Customer must be = Jane Doe")
+        self.assert_417(self.c.post(DN_PATH, with_row(against_sales_order="SAL-ORD-2025-09999")),
+                        "LinkValidationError", "Could not find Row #1: Against Sales Order: SAL-ORD-2025-09999")
+        self.assert_417(self.c.post(DN_PATH, {**with_row(warehouse=None), "set_warehouse": None}), "ValidationError",
+                        "Warehouse required for stock Item SKU-1")
+        self.assert_417(self.c.post(DN_PATH, {**dn, "transporter": "UPS"}), "LinkValidationError",
+                        "Could not find Transporter: UPS")
+        self.assert_417(self.c.post(DN_PATH, {**dn, "naming_series": "DN-"}), "ValidationError",
+                        'Series cannot be "DN-"')
+        # a note against a draft order: kept as a draft, refused when submitted
+        draft = self.c.post(SO_PATH, order(po_no="draft"))[2]["data"]
+        row = {"item_code": "SKU-1", "qty": 1, "rate": 19.99, "warehouse": "Stores - ACME",
+               "against_sales_order": draft["name"], "so_detail": draft["items"][0]["name"]}
+        status, _, body = self.c.post(DN_PATH, {"customer": "Jane Doe", "items": [row]})
+        self.assertEqual((status, body["data"]["docstatus"], body["data"]["po_no"]), (200, 0, "draft"), body)
+        self.assert_417(self.c.put(f"{DN_PATH}/{body['data']['name']}", {"docstatus": 1}), "ValidationError",
+                        f"Sales Order {draft['name']} is not submitted")
+        self.assertEqual([r["delivered_qty"] for r in self.erp.sales_orders[so["name"]]["items"]], [0.0, 0.0])
+        self.assertEqual(sku1, self.erp.sales_orders[so["name"]]["items"][0]["name"])
+
+    def test_set_delivered_makes_a_real_delivery_note(self):
+        so = self.submitted_order()
+        dn = self.mapped(so["name"])
+        dn["items"] = dn["items"][:1]
+        dn["items"][0]["qty"] = 1
+        self.c.post(DN_PATH, {**dn, "docstatus": 1})
+        name = self.erp.set_delivered(so["name"])                       # the rest
+        self.assertEqual(name, "MAT-DN-2025-00002")
+        note = self.erp.delivery_notes_by_name[name]
+        self.assertEqual([(r["item_code"], r["qty"], r["against_sales_order"]) for r in note["items"]],
+                         [("SKU-1", 2.0, so["name"]), ("SKU-2", 1.0, so["name"])])
+        self.assertEqual(self.erp.sales_orders[so["name"]]["delivery_status"], "Fully Delivered")
+        self.assertEqual(self.erp.set_delivered(so["name"]), name)      # nothing left: no new note
+        self.assertEqual(len(self.erp.delivery_notes_by_name), 2)
+        draft = self.c.post(SO_PATH, order(po_no="draft"))[2]["data"]["name"]
+        with self.assertRaises(ValueError):
+            self.erp.set_delivered(draft)
+
+    def test_ack_then_reset_next_delivery_note(self):
+        so = self.submitted_order()
+        self.erp.ack_then_reset_next_delivery_note()
+        dn = {**self.mapped(so["name"]), "lr_no": "TRK-1", "docstatus": 1}
+        self.assert_no_items(self.c.post(DN_PATH, {**dn, "items": []}))     # a refused note does not use it up
+        with self.assertRaises((ConnectionResetError, http.client.RemoteDisconnected, BrokenPipeError)):
+            self.c.post(DN_PATH, dn)
+        self.c.close()
+        self.assertEqual(self.erp.requests[-1].status, "reset")
+        self.assertEqual(self.erp.sales_orders[so["name"]]["delivery_status"], "Fully Delivered")
+        # what a client must do next: look the note up by po_no and lr_no, and not make it again
+        found = self.c.get(DN_PATH, filters=[["po_no", "=", "wc:store1:10234"], ["lr_no", "=", "TRK-1"],
+                                             ["docstatus", "<", 2]], fields=["name", "docstatus"])[2]["data"]
+        self.assertEqual(found, [{"name": "MAT-DN-2025-00001", "docstatus": 1}])
+        self.assert_417(self.c.post(DN_PATH, dn), "OverAllowanceError", "over limit")   # a blind retry
+        # the same through a scripted rule: served (committed), then reset
+        other = self.submitted_order(po_no="other")
+        self.erp.script({"reset": True, "commit": True, "match": {"method": "POST", "path_prefix": DN_PATH}})
+        with self.assertRaises((ConnectionResetError, http.client.RemoteDisconnected, BrokenPipeError)):
+            self.c.post(DN_PATH, {**self.mapped(other["name"]), "docstatus": 1})
+        self.c.close()
+        self.assertEqual((self.erp.pending_rules(), len(self.erp.delivery_notes_by_name)), (0, 2))
+        self.assertEqual(self.erp.sales_orders[other["name"]]["delivery_status"], "Fully Delivered")
+        third = self.submitted_order(po_no="third")                      # both are used up: answered again
+        self.assertEqual(self.c.post(DN_PATH, {**self.mapped(third["name"]), "docstatus": 1})[0], 200)
+
     # --- Sales Invoice (credit notes) -----------------------------------------------------------------
     def test_credit_note_submitted_in_the_insert_and_found_by_po_no(self):
         status, _, body = self.c.post(SI_PATH, credit_note(unknown_field="dropped"))
@@ -855,7 +1130,7 @@ class ErpNextSimTest(unittest.TestCase):
             self.assertEqual(list(state["sales_orders"]), ["SAL-ORD-2025-00001"])
             self.assertEqual(state["sales_invoices"]["ACC-SINV-2025-00001"]["status"], "Return")
             self.assertEqual(state["requests"][0]["status"], 503)
-            self.assertEqual((state["bins"], state["webhooks"]), ({}, []))
+            self.assertEqual((state["bins"], state["webhooks"], state["delivery_notes"]), ({}, [], {}))
 
     def test_standalone_process_stock_webhook(self):
         receiver = Receiver()

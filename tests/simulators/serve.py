@@ -5,6 +5,7 @@
     serve.py shipstation [--port N] [shipstation_sim.py options]
     serve.py shipbob     [--port N] [shipbob_sim.py options]
     serve.py woocommerce [--port N] [woocommerce_sim.py options]
+    serve.py odoo        [--port N] [odoo_sim.py options]
     serve.py http        [--port N] [http_sink.py options]
 
 Each prints {"port": N} once listening and a summary line on SIGTERM or SIGINT, as the simulator's
@@ -14,7 +15,7 @@ import os
 import sys
 
 KINDS = {"erpnext": "erpnext_sim", "shipstation": "shipstation_sim", "shipbob": "shipbob_sim",
-         "woocommerce": "woocommerce_sim", "http": "http_sink"}
+         "woocommerce": "woocommerce_sim", "http": "http_sink", "odoo": "odoo_sim"}
 
 
 def main(argv=None):

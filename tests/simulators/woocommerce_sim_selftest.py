@@ -477,7 +477,7 @@ class ProtocolTests(SimTest):
 
 class ProcessTests(unittest.TestCase):
     def test_every_simulator_serves_from_one_entry_point(self):
-        for kind in ("woocommerce", "shipstation", "erpnext", "http"):
+        for kind in ("woocommerce", "shipstation", "erpnext", "odoo", "shipbob", "http"):
             with Standalone(f"serve.py {kind}") as proc:
                 conn = http.client.HTTPConnection("127.0.0.1", proc.port, timeout=5)
                 conn.request("GET", "/no-such-path")
@@ -488,7 +488,7 @@ class ProcessTests(unittest.TestCase):
             self.assertEqual(proc.returncode, 0, kind)
             self.assertIsInstance(proc.summary, dict, kind)
         bad = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "serve.py"),
-                              "odoo"], capture_output=True, text=True)
+                              "no-such-system"], capture_output=True, text=True)
         self.assertEqual(bad.returncode, 2)
         self.assertIn("usage: serve.py", bad.stderr)
 

@@ -208,7 +208,8 @@ connectors:
     EXPECT_TRUE(HasProblem(bad, "connectors[0].company: is required for kind erpnext"));
     EXPECT_TRUE(HasProblem(bad, "connectors[0].warehouse: is required for kind erpnext"));
     EXPECT_TRUE(HasProblem(bad, "connectors[0].auth: api_key and api_secret are required for kind erpnext"));
-    EXPECT_TRUE(HasProblem(bad, "connectors[0].subscribe[2]: kind erpnext takes order events and refund.created"));
+    EXPECT_TRUE(
+        HasProblem(bad, "connectors[0].subscribe[2]: kind erpnext takes order events, refund.created and shipment.*"));
     EXPECT_TRUE(HasProblem(bad, "connectors[0].refund_item: is required to subscribe to refund.created"));
     EXPECT_TRUE(HasProblem(bad, "connectors[0].path: unknown key")) << "http keys do not apply to erpnext";
     LoadResult good = LoadFromString(R"(
@@ -258,6 +259,44 @@ connectors:
     EXPECT_TRUE(good.problems.empty()) << ::testing::PrintToString(Messages(good));
     EXPECT_EQ(good.settings.connectors.at(0).channel_id, 1234);
     EXPECT_EQ(good.settings.connectors.at(0).shipping_method, "Standard");
+}
+
+TEST(ConfigTest, OdooConnectorsNeedTheirKeyAndForJsonRpcALoginAndDatabase) {
+    FakeEnvironment env;
+    LoadResult bad = LoadFromString(R"(
+connectors:
+  - name: odoo
+    kind: odoo
+    base_url: "https://acme.odoo.com"
+    transport: xmlrpc
+    subscribe: [order.created, shipment.created]
+    company: "Acme"
+  - name: odoo-legacy
+    kind: odoo
+    base_url: "https://acme.odoo.com"
+    transport: jsonrpc
+    auth: {api_key: k}
+)",
+                                    env);
+    EXPECT_TRUE(HasProblem(bad, "connectors[0].transport: must be json2 (Odoo 19+) or jsonrpc"));
+    EXPECT_TRUE(HasProblem(bad, "connectors[0].auth.api_key: is required for kind odoo"));
+    EXPECT_TRUE(HasProblem(bad, "connectors[0].subscribe[1]: kind odoo takes order events and refund.created"));
+    EXPECT_TRUE(HasProblem(bad, "connectors[0].company: unknown key")) << "erpnext keys do not apply to odoo";
+    EXPECT_TRUE(HasProblem(bad, "connectors[1].auth.username: is required for transport jsonrpc"));
+    EXPECT_TRUE(HasProblem(bad, "connectors[1].database: is required for transport jsonrpc"));
+    LoadResult good = LoadFromString(R"(
+connectors:
+  - name: odoo
+    kind: odoo
+    base_url: "https://acme.odoo.com"
+    auth: {api_key: k}
+    refund_product: WOO-REFUND
+    subscribe: ["order.*", refund.created]
+)",
+                                     env);
+    EXPECT_TRUE(good.problems.empty()) << ::testing::PrintToString(Messages(good));
+    EXPECT_EQ(good.settings.connectors.at(0).transport, "json2");
+    EXPECT_EQ(good.settings.connectors.at(0).refund_item, "WOO-REFUND");
 }
 
 TEST(ConfigTest, WrongShapesAreNamed) {

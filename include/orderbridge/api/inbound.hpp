@@ -9,6 +9,7 @@
 // levels of one SKU arriving within `inventory.coalesce_window` coalesced into one. Everything is
 // committed with its outbox rows through the ingest queue; fetching and store reads run on the
 // inbound workers, never on an io thread.
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -40,6 +41,10 @@ std::shared_ptr<Inbound> AddInboundRoutes(http::Router& router, const config::Se
                                           prometheus::Registry& registry, StockView* view = nullptr);
 /// Commits what the inventory intake still holds and stops its thread.
 void StopInbound(Inbound& inbound);
+/// Hands levels read elsewhere (the stock poller) to the inventory intake; `done` runs once they are
+/// committed (true) or could not be (false, why).
+void SubmitLevels(Inbound& inbound, std::vector<store::StockLevel> levels,
+                  std::function<void(bool, const std::string&)> done);
 /// Writes these SKUs' cached sums to the stores again (the poller found the shop's stock drifted).
 void ResyncStock(Inbound& inbound, std::vector<std::string> skus);
 

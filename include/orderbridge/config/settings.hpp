@@ -201,7 +201,15 @@ struct ConnectorSettings {
     int delivery_days = 3;         ///< delivery date policy: order date + this many days
     std::string shipping_account;  ///< shipping as an "Actual" tax row on this account; empty: not sent
     std::string tax_account;       ///< WooCommerce's tax total as an "Actual" row; empty: not sent
-    std::string refund_item;  ///< non-stock Item of money-only credit notes (refund.created); empty: refunds refused
+    /// erpnext: non-stock Item of money-only credit notes (refund.created; empty: refunds refused);
+    /// odoo (`refund_product`): default_code of the credit note's product (empty: a line without one)
+    std::string refund_item;
+    // kinds erpnext and odoo: stock levels read by polling (Bin by modified, stock.quant by write_date)
+    PollerSettings stock_poll = {false, std::chrono::minutes(1)};
+    // kind: odoo
+    std::string transport = "json2";  ///< json2 (Odoo 19+) | jsonrpc (legacy /jsonrpc)
+    std::string database;             ///< jsonrpc: required; json2: sent as X-Odoo-Database when set
+    std::string shipping_product;     ///< default_code of the delivery product of shipping lines; empty: none
     // kind: shipstation
     std::int64_t store_id = 0;  ///< advancedOptions.storeId of the orders it creates; 0: ShipStation's default
     // kind: shipbob

@@ -109,6 +109,8 @@ std::optional<std::chrono::milliseconds> RetryAfterOf(const HttpAnswer& answer,
 std::unique_ptr<Connector> MakeHttpConnector(const config::ConnectorSettings& settings);
 /// The `erpnext` connector: Sales Orders through the Frappe REST API (see docs/connectors.md).
 std::unique_ptr<Connector> MakeErpNextConnector(const config::ConnectorSettings& settings);
+/// The `odoo` connector: confirmed sale.orders and credit notes over JSON-2 or JSON-RPC.
+std::unique_ptr<Connector> MakeOdooConnector(const config::ConnectorSettings& settings);
 /// The `shipstation` connector: orders upserted by orderKey through ShipStation V1.
 std::unique_ptr<Connector> MakeShipStationConnector(const config::ConnectorSettings& settings);
 /// The `shipbob` connector: orders created by reference_id through the ShipBob API.

@@ -1,0 +1,41 @@
+#pragma once
+// Stock levels read from an ERP by polling (`connectors[].stock_poll`), for systems whose webhooks
+// are unsigned or absent: ERPNext `Bin` documents by `modified`, Odoo `stock.quant` by `write_date`.
+// A source answers the levels that changed at or after a watermark of its own (the source's time
+// text, compared by the source), and the newest such time as the next watermark. It runs on the
+// stock poller's own thread (blocking calls are fine there).
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "orderbridge/config/settings.hpp"
+#include "orderbridge/dispatch/connector.hpp"
+#include "orderbridge/store/store.hpp"
+
+namespace orderbridge::dispatch {
+
+struct StockPoll {
+    std::vector<store::StockLevel> levels;
+    std::string watermark;                ///< the newest change seen; the given one when nothing changed
+    std::optional<DeliveryResult> error;  ///< the call that failed, in the taxonomy
+};
+
+class StockSource {
+  public:
+    virtual ~StockSource() = default;
+    /// Levels changed at or after `since` (empty: every level), each the sum of its location.
+    virtual StockPoll Poll(HttpClient& client, const std::string& since) = 0;
+};
+
+/// The stock source of a connector kind that has one (erpnext, odoo); nullptr for the others.
+std::unique_ptr<StockSource> MakeStockSource(const config::ConnectorSettings& settings);
+
+/// A level from a source's numbers: on_hand, reserved (when the source keeps it), available =
+/// on_hand - reserved, as_of = `modified` read as UTC ("YYYY-MM-DD HH:MM:SS[.ffffff]" or RFC 3339).
+/// nullopt when the SKU or location is empty or `modified` is not a time.
+std::optional<store::StockLevel> SourceLevel(const std::string& sku, const std::string& location, double on_hand,
+                                             std::optional<double> reserved, const std::string& modified,
+                                             const std::string& source);
+
+}  // namespace orderbridge::dispatch
