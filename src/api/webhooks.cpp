@@ -187,8 +187,15 @@ class WooWebhooks {
                            .Name("orderbridge_webhook_ack_latency_seconds")
                            .Help("Time from a delivery being read to its answer, by store")
                            .Register(registry)) {
-        for (const auto& s : settings.stores)
+        for (const auto& s : settings.stores) {
             stores_.emplace(s.id, s);
+            // The series the webhook alerts take increase() or rate() over exist from the start, so the
+            // first refused or unavailable delivery counts (a series born at 1 shows no increase).
+            for (const char* reason : {"missing_signature", "bad_signature"})
+                rejected_.Add({{"store", s.id}, {"reason", reason}});
+            for (const char* topic : {"order.created", "order.updated"})
+                received_.Add({{"store", s.id}, {"topic", topic}, {"outcome", "unavailable"}});
+        }
     }
 
     void Handle(http::Request& req, http::Responder respond) {

@@ -102,6 +102,10 @@ class StoreSync {
                      {"missed_orders", 0},
                      {"stock_drift", 0}}},
                    {"webhooks", json::array()}};
+        if (s_.poller.enabled) {  // both results exist from the start: OrderbridgePollerFailing compares them
+            for (const char* result : {"ok", "error"})
+                m_.runs.Add({{"store", s_.id}, {"result", result}});
+        }
     }
     ~StoreSync() { Stop(); }
 

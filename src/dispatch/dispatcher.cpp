@@ -170,6 +170,10 @@ struct Dispatcher::Lane {
                 milliseconds(static_cast<std::int64_t>(queued_s * 1000)) + milliseconds(5000);
         for (const char* outcome : {"delivered", "duplicate", "retry", "dead", "reclaimed"})
             outcomes.emplace(outcome, &m.deliveries.Add({{"connector", s.name}, {"outcome", outcome}}));
+        // Alerts take increase() over these: a series that appears with its first failure would hide
+        // that failure, so the ones OrderbridgeConnectorAuthFailing watches exist from the start.
+        for (const int status : {401, 403})
+            Attempts(m, "auth", status);
     }
 
     /// How many claimed deliveries the lane holds at most: four times its concurrency (or a batch per

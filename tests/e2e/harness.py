@@ -3,9 +3,11 @@
 Each Daemon runs in its own temporary directory with its own config, binds port 0, and reads the
 real port from its "listening" log line. Waits are conditions with deadlines, never fixed sleeps.
 """
+import atexit
 import http.client
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -26,11 +28,24 @@ def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+_DIRS = []
+
+
+@atexit.register
+def _remove_dirs():
+    """The daemons' working directories go when the test process ends (a test may stop a daemon and read
+    its database afterwards, or start it again); ORDERBRIDGE_KEEP_TEST_DIRS=1 keeps them for a post-mortem."""
+    if not os.environ.get("ORDERBRIDGE_KEEP_TEST_DIRS"):
+        for d in _DIRS:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 class Daemon:
     """orderbridge serve with a generated config; use as a context manager."""
 
     def __init__(self, config_text, env=None, args=None):
         self.dir = tempfile.mkdtemp(prefix="ob-e2e-")
+        _DIRS.append(self.dir)
         self.config_path = os.path.join(self.dir, "orderbridge.yaml")
         with open(self.config_path, "w") as f:
             f.write(config_text)
@@ -47,7 +62,8 @@ class Daemon:
             self.lines = []  # a restart must not find the previous process's "listening" line
         self.proc = subprocess.Popen([BIN, "--config", self.config_path, *self.args, "serve"], cwd=self.dir,
                                      env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        threading.Thread(target=self._pump, daemon=True).start()
+        self._pump_thread = threading.Thread(target=self._pump, daemon=True)
+        self._pump_thread.start()
         if wait:
             self.port = wait_for(self._listening_port, timeout=30, what="the daemon to listen")
         return self
@@ -100,6 +116,10 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.proc and self.proc.poll() is not None and self.proc.stdout:
+            self._pump_thread.join(5)  # the pipe reaches its end once the process has gone
+            if not self._pump_thread.is_alive():
+                self.proc.stdout.close()
 
     def __enter__(self):
         return self.start()

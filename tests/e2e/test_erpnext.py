@@ -19,7 +19,7 @@ VIEWER = {"Authorization": "Bearer viewer-token-0123456789"}
 SKUS = ("POD-CER-WHT", "FLT-2-100")
 
 
-def config(storage, erp_url, subscribe='["order.*"]', extra=""):
+def config(storage, erp_url, subscribe='["order.*"]', extra="", api_secret="s"):
     return f"""
 server:
   listen: "127.0.0.1:0"
@@ -34,7 +34,7 @@ connectors:
   - name: erp
     kind: erpnext
     base_url: "{erp_url}"
-    auth: {{api_key: "k", api_secret: "s"}}
+    auth: {{api_key: "k", api_secret: "{api_secret}"}}
     subscribe: {subscribe}
     company: "Acme Ltd"
     warehouse: "Stores - ACME"
@@ -139,6 +139,22 @@ class ErpNextTest(unittest.TestCase):
         self.assertEqual(self.orders_for("wc:main:36001"), [])
         self.post(order_body(36001, status="processing", modified="2025-10-15T10:00:00"), topic="order.updated")
         self.erp.wait_until(lambda e: len(self.orders_for("wc:main:36001")) == 1, timeout=20)
+
+    def test_a_wrong_api_secret_is_an_auth_dead_letter_and_nothing_is_created(self):
+        self.d.stop()
+        self.d = Daemon(config(Storage("sqlite"), self.erp.url, api_secret="rotated")).start()
+        self.post(order_body(37001))
+        wait_for(lambda: (self.delivery_state("wc:main:37001") or {}).get("state") == "dead", timeout=20,
+                 what="the dead letter")
+        dead = self.delivery_state("wc:main:37001")
+        self.assertEqual((dead["error_class"], dead["http_status"]), ("auth", 401))
+        self.assertEqual(dead["attempts"], 1, "dead at once, not retried")
+        self.assertEqual(self.erp.sales_orders, {})
+        self.assertEqual(self.erp.customers, {})
+        self.assertEqual({c.status for c in self.erp.requests}, {401}, "the first call was refused, nothing written")
+        _, _, data = self.d.request("GET", "/v1/connectors", headers=VIEWER)
+        lane = next(lane for lane in json.loads(data)["items"] if lane["name"] == "erp")
+        self.assertTrue(lane["auth_failed"])
 
 
 class RefundTest(unittest.TestCase):

@@ -3,6 +3,7 @@ section 5): orders created by reference_id (a 422 duplicate means it exists, and
 but never acknowledged is found, not created twice), cancellation while nothing has shipped, and
 ShipBob's webhooks back (Standard Webhooks signature, events out of order ordered by event time)
 completing the order in the WooCommerce simulator."""
+import datetime
 import json
 import os
 import sys
@@ -19,7 +20,7 @@ SIGNING = "whsec_" + "c2hpcGJvYi1zaWduaW5nLWtleS0wMTIzNDU2Nzg5"  # base64 of a t
 VIEWER = {"Authorization": "Bearer viewer-token-0123456789"}
 
 
-def config(storage, sb_url, woo_url):
+def config(storage, sb_url, woo_url, token="pat-test"):
     return daemon_config(storage, f"""
 stores:
   - id: main
@@ -30,7 +31,7 @@ connectors:
   - name: fulfil
     kind: shipbob
     base_url: "{sb_url}"
-    auth: {{token: "pat-test"}}
+    auth: {{token: "{token}"}}
     channel_id: 1234
     shipping_method: Standard
     webhook_secret: "{SIGNING}"
@@ -69,6 +70,23 @@ class ShipBobTest(unittest.TestCase):
     def deliveries(self, entity):
         _, _, data = self.d.request("GET", f"/v1/orders/{entity}", headers=VIEWER)
         return json.loads(data)["deliveries"]
+
+    def attempts(self, entity):
+        """The ShipBob lane's attempt steps of the order's timeline, oldest first."""
+        _, _, data = self.d.request("GET", f"/v1/orders/{entity}/timeline", headers=VIEWER)
+        return [s for s in json.loads(data)["steps"] if s["step"] == "attempt" and s["connector"] == "fulfil"]
+
+    def lane(self):
+        _, _, data = self.d.request("GET", "/v1/connectors", headers=VIEWER)
+        return next(lane for lane in json.loads(data)["items"] if lane["name"] == "fulfil")
+
+    def order_posts(self):
+        return [c for c in self.sb.requests if c.method == "POST" and c.path == "/2025-07/order"]
+
+    def dead(self, entity):
+        wait_for(lambda: self.deliveries(entity) and self.deliveries(entity)[0]["state"] == "dead", timeout=20,
+                 what="the dead letter")
+        return self.deliveries(entity)[0]
 
     def test_orders_are_created_once_by_reference_id(self):
         self.sb.script({"reset": True, "commit": True, "match": {"method": "POST", "path_prefix": "/2025-07/order"}})
@@ -125,6 +143,62 @@ class ShipBobTest(unittest.TestCase):
                                       headers={"webhook-id": "msg_x", "webhook-timestamp": "1",
                                                "webhook-signature": "v1,AAAA", "x-webhook-topic": "order.shipped"})
         self.assertEqual(status, 401)
+
+    def test_a_429_is_waited_out_for_its_x_retry_after_and_the_order_created_once(self):
+        self.sb.script({"status": 429, "retry_after": 1, "match": {"method": "POST", "path": "/2025-07/order"}})
+        self.post(order_body(61101))
+        wait_for(lambda: self.deliveries("wc:main:61101") and self.deliveries("wc:main:61101")[0]["state"] ==
+                 "delivered", timeout=20, what="delivered after the 429")
+        delivery = self.deliveries("wc:main:61101")[0]
+        self.assertIsNone(delivery["error_class"], "created, not found as a duplicate")
+        self.assertEqual(delivery["external_id"], str(self.sb.orders["wc:main:61101"]["id"]))
+        self.assertEqual(delivery["attempts"], 1, "throttling does not use up attempts")
+        self.assertEqual(list(self.sb.orders), ["wc:main:61101"])
+        self.assertEqual([c.status for c in self.order_posts()], [429, 201])
+        throttled, created = self.attempts("wc:main:61101")
+        self.assertEqual((throttled["http_status"], created["http_status"]), (429, 201))
+        self.assertIn("throttled", throttled["detail"])
+        # The lane waited the x-retry-after second (retry.max_backoff is 300ms, so only the header explains it).
+        at = [datetime.datetime.strptime(s["at"], "%Y-%m-%dT%H:%M:%S.%fZ") for s in (throttled, created)]
+        self.assertGreaterEqual((at[1] - at[0]).total_seconds(), 0.95)
+
+    def test_a_validation_error_is_a_permanent_dead_letter_in_shipbobs_words(self):
+        # No city in the shipping address: ShipBob's 400 names the field (not the duplicate 422).
+        shipping_city = b'"city":"New York","state":"NY","postcode":"10019","country":"US","phone"'
+        body = order_body(61102)
+        self.assertEqual(body.count(shipping_city), 1)
+        self.post(body.replace(shipping_city, shipping_city.replace(b"New York", b"")))
+        dead = self.dead("wc:main:61102")
+        self.assertEqual((dead["error_class"], dead["http_status"]), ("permanent", 400))
+        self.assertIn("One or more validation errors occurred.", dead["reason"])
+        self.assertIn("recipient.address.city", dead["reason"])
+        self.assertIn("The city field is required.", dead["reason"])
+        self.assertEqual(self.sb.orders, {})
+        self.assertEqual([c.status for c in self.order_posts()], [400], "dead at once, not retried")
+
+    def test_a_422_that_is_not_the_duplicate_answer_is_permanent(self):
+        refusal = {"type": "https://tools.ietf.org/html/rfc4918#section-11.2", "title": "Unprocessable Entity",
+                   "status": 422, "errors": {"products[1].reference_id": ["Product FLT-2-100 is inactive."]}}
+        self.sb.script({"status": 422, "body": refusal, "match": {"method": "POST", "path": "/2025-07/order"}})
+        self.post(order_body(61103))
+        dead = self.dead("wc:main:61103")
+        self.assertEqual((dead["error_class"], dead["http_status"]), ("permanent", 422))
+        self.assertIn("products[1].reference_id: Product FLT-2-100 is inactive.", dead["reason"])
+        self.assertEqual(self.sb.orders, {})
+        self.assertEqual([c.status for c in self.order_posts()], [422])
+
+    def test_a_wrong_token_is_an_auth_dead_letter_and_nothing_is_created(self):
+        self.d.stop()
+        self.d = Daemon(config(Storage("sqlite"), self.sb.url, self.woo.url, token="pat-revoked")).start()
+        self.post(order_body(61104))
+        dead = self.dead("wc:main:61104")
+        self.assertEqual((dead["error_class"], dead["http_status"]), ("auth", 401))
+        self.assertIn("Access token is missing or invalid", dead["reason"])
+        self.assertEqual(self.sb.orders, {})
+        self.assertEqual([c.status for c in self.order_posts()], [401], "dead at once, not retried")
+        lane = self.lane()
+        self.assertTrue(lane["auth_failed"])
+        self.assertFalse(lane["healthy"])
 
 
 if __name__ == "__main__":

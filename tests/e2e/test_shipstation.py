@@ -66,6 +66,14 @@ class ShipStationTest(unittest.TestCase):
         deliveries = json.loads(data)["deliveries"]
         return deliveries[0] if deliveries else {}
 
+    def attempts(self, entity):
+        """The lane's attempt steps of the order's timeline, oldest first."""
+        _, _, data = self.d.request("GET", f"/v1/orders/{entity}/timeline", headers=VIEWER)
+        return [s for s in json.loads(data)["steps"] if s["step"] == "attempt" and s["connector"] == "3pl"]
+
+    def createorder_calls(self):
+        return [c for c in self.sim.requests if c.method == "POST" and c.path == "/orders/createorder"]
+
     def test_orders_are_upserted_by_order_key_and_shipped_ones_left_alone(self):
         self.start()
         self.post(order_body(41001))
@@ -135,6 +143,46 @@ class ShipStationTest(unittest.TestCase):
         wait_for(lambda: self.delivery("wc:main:44001").get("state") == "dead", what="the dead letter")
         self.assertEqual((self.delivery("wc:main:44001")["error_class"], self.delivery("wc:main:44001")["http_status"]),
                          ("auth", 401))
+
+    def test_a_validation_error_is_a_permanent_dead_letter_naming_the_field(self):
+        self.start()
+        refusal = {"Message": "The request is invalid.",
+                   "ModelState": {"order.shipTo.postalCode": ["The postalCode field is required."],
+                                  "order.items[1].quantity": ["The value '0' is not valid for quantity."]}}
+        self.sim.script({"status": 400, "body": refusal, "match": {"method": "POST", "path": "/orders/createorder"}})
+        self.post(order_body(45001))
+        wait_for(lambda: self.delivery("wc:main:45001").get("state") == "dead", timeout=20, what="the dead letter")
+        dead = self.delivery("wc:main:45001")
+        self.assertEqual((dead["error_class"], dead["http_status"]), ("permanent", 400))
+        self.assertIn("The request is invalid.", dead["reason"])
+        self.assertIn("order.shipTo.postalCode: The postalCode field is required.", dead["reason"])
+        self.assertIn("order.items[1].quantity: The value '0' is not valid for quantity.", dead["reason"])
+        self.assertEqual([c.status for c in self.createorder_calls()], [400], "dead at once, not retried")
+        self.assertEqual(self.sim.orders, {})
+
+    def test_an_order_upserted_but_never_acknowledged_is_there_once(self):
+        self.start()
+        # createorder is acted on, then the connection is reset: the answer is lost.
+        self.sim.script({"reset": True, "commit": True, "match": {"method": "POST", "path": "/orders/createorder"}})
+        self.post(order_body(46001))
+        wait_for(lambda: self.delivery("wc:main:46001").get("state") == "delivered", timeout=20,
+                 what="delivered after the reset")
+        self.assertEqual(self.sim.pending_rules(), 0)
+        self.assertEqual([c.status for c in self.createorder_calls()], ["reset", 200])
+        # Exactly one ShipStation order with that orderKey (the retry upserted the same one).
+        self.assertEqual(list(self.sim.orders), ["wc:main:46001"])
+        o = self.sim.orders["wc:main:46001"]
+        self.assertEqual((o["orderNumber"], o["orderStatus"]), ("46001", "awaiting_shipment"))
+        self.assertEqual([c.body["orderKey"] for c in self.createorder_calls()], ["wc:main:46001"] * 2)
+        delivery = self.delivery("wc:main:46001")
+        self.assertEqual(delivery["external_id"], str(o["orderId"]))
+        self.assertIsNone(delivery["error_class"])
+        # The reset reached the lane as a failed attempt (the POST is not re-sent blindly by libcurl).
+        failed, done = self.attempts("wc:main:46001")
+        self.assertIn("transient", failed["detail"])
+        self.assertIsNone(failed["http_status"])
+        self.assertEqual(done["http_status"], 200)
+        self.assertEqual(delivery["attempts"], 2)
 
 
 if __name__ == "__main__":
