@@ -84,10 +84,17 @@ function askReason(what) {
 }
 
 // ---- sign-in ------------------------------------------------------------------------------------
+// "HTTP 503: reason" once: connectors' reasons usually name the status themselves.
+function withStatus(status, reason) {
+  if (!reason) return status ? `HTTP ${status}` : "";
+  if (!status || reason.includes(`HTTP ${status}`)) return reason;
+  return `HTTP ${status}: ${reason}`;
+}
 function signOut(message) {
   state.token = "";
   sessionStorage.removeItem("ob-token");
   $("#app").hidden = true;
+  $("#tabs").hidden = true;
   $("#signin").hidden = false;
   $("#signin-error").textContent = message || "";
   $("#who").replaceChildren();
@@ -103,6 +110,7 @@ async function signIn(token) {
   sessionStorage.setItem("ob-token", token);
   $("#signin").hidden = true;
   $("#app").hidden = false;
+  $("#tabs").hidden = false;
   $("#who").replaceChildren("signed in", el("button", { onclick: () => signOut() }, "Sign out"));
   show(state.tab);
 }
@@ -256,10 +264,10 @@ async function showOrder(id) {
     table(el("table"), ["connector", "state", "events", "attempts", "last answer"], (order.deliveries || []).map((d) =>
       el("tr", {}, el("td", {}, d.connector), el("td", {}, pill(d.state, d.state === "delivered" ? "ok" : d.state === "dead" ? "bad" : "warn")),
          el("td", { class: "num" }, d.events), el("td", { class: "num" }, d.attempts),
-         el("td", {}, d.http_status ? `HTTP ${d.http_status} ` : "", d.reason || "")))),
+         el("td", {}, withStatus(d.http_status, d.reason))))),
     el("h3", {}, "Timeline"),
     table(el("table"), ["at", "step", "connector", "HTTP", "ms", "detail"], timeline.steps.map((s) =>
-      el("tr", {}, el("td", {}, s.at), el("td", {}, pill(s.step, s.step === "dead" ? "bad" : s.step === "delivered" ? "ok" : "")),
+      el("tr", {}, el("td", { class: "time", title: s.at }, s.at.replace("T", " ").replace("Z", "")), el("td", {}, pill(s.step, s.step === "dead" ? "bad" : s.step === "delivered" ? "ok" : "")),
          el("td", {}, s.connector || ""), el("td", {}, s.http_status || ""), el("td", { class: "num" }, s.latency_ms ?? ""),
          el("td", {}, s.detail))))));
 }
@@ -286,7 +294,7 @@ async function showDead(id) {
   editor.value = JSON.stringify(d.payload, null, 2);
   $("#dlq-detail").replaceChildren(el("div", { class: "detail" },
     el("h3", {}, `Dead letter ${d.id}: ${d.entity_id} → ${d.connector}`),
-    el("p", {}, `${d.error_class}, HTTP ${d.http_status || "–"}: ${d.reason}`),
+    el("p", {}, `${d.error_class}: ${withStatus(d.http_status, d.reason)}`),
     table(el("table"), ["at", "class", "HTTP", "ms", "reason"], d.attempts.map((a) =>
       el("tr", {}, el("td", {}, a.at), el("td", {}, a.error_class || "ok"), el("td", {}, a.http_status || ""),
          el("td", { class: "num" }, a.latency_ms), el("td", {}, a.reason)))),
@@ -319,7 +327,7 @@ async function loadConnectors() {
           el("td", {}, `${l.current_rate_per_second.toFixed(1)} of ${l.rate_limit_per_second}/s`),
           el("td", { class: "num" }, l.backlog), el("td", {}, duration(l.oldest_age_seconds)), el("td", { class: "num" }, l.dead),
           el("td", {}, ago(l.last_success_at)),
-          el("td", {}, l.last_error ? `${l.last_error.error_class} ${l.last_error.http_status || ""}: ${l.last_error.reason}` : "–"),
+          el("td", {}, l.last_error ? `${l.last_error.error_class}: ${withStatus(l.last_error.http_status, l.last_error.reason)}` : "–"),
           el("td", {}, el("button", { onclick: () => {
             const verb = l.paused ? "resume" : "pause";
             const reason = askReason(`${verb === "pause" ? "Pause" : "Resume"} ${l.name}?` +
