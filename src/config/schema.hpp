@@ -252,6 +252,7 @@ void Describe(V& v, ConnectorSettings& c) {
         v.Field("channel_id", c.channel_id, {false, Between<std::int64_t>(0, 1'000'000'000'000)});
         v.Field("shipping_method", c.shipping_method);
         v.Field("webhook_secret", c.inbound_secret);
+        v.Object("stock_poll", c.stock_poll);
     }
 }
 

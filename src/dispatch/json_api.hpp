@@ -90,6 +90,9 @@ class JsonApi {
         return client.Send(call);
     }
 
+    /// The base URL without a trailing slash.
+    const std::string& Base() const { return base_; }
+
   private:
     std::string base_;
     std::string authorization_;

@@ -12,7 +12,10 @@
 #include <nlohmann/json.hpp>
 
 #include "json_api.hpp"
+#include "orderbridge/core/clock.hpp"
 #include "orderbridge/dispatch/connector.hpp"
+#include "orderbridge/dispatch/stock_source.hpp"
+#include "orderbridge/model/identity.hpp"
 
 namespace orderbridge::dispatch {
 namespace {
@@ -213,7 +216,76 @@ class ShipBobConnector final : public Connector {
     bool legacy_ = false;  ///< versions 1.0/2.0 cancel with /order/{id}/cancel
 };
 
+/// ShipBob's inventory levels (research/erp_3pl.md 5.5: `GET /inventory-level`, 250 a page by `Page` and
+/// `Limit`), one level per SKU at the location named after the connector: on hand as ShipBob counts it,
+/// available = `total_sellable_quantity` (on hand minus committed and exceptions; the fulfillable
+/// quantity when an older API version has no sellable one). The levels carry no time of their own, so
+/// every poll reads them all, stamped with the poll's time; unchanged sums change nothing downstream.
+class ShipBobStock final : public StockSource {
+  public:
+    explicit ShipBobStock(const config::ConnectorSettings& s)
+        : name_(s.name), api_(s.base_url, "Bearer " + s.auth.token) {}
+
+    StockPoll Poll(HttpClient& client, const std::string& since) override {
+        StockPoll out;
+        out.watermark = since;
+        const std::string now = model::FormatUtc(core::ToUnixMillis(std::chrono::system_clock::now()));
+        constexpr int kLimit = 250;
+        std::string path = "/inventory-level?Page=1&Limit=" + std::to_string(kLimit);
+        std::string previous_first;  // a server that ignores Page would answer the first page forever
+        for (int page = 1; page <= 400 && !path.empty(); ++page) {
+            const HttpAnswer a = api_.Call(client, "GET", path);
+            if (a.transport != HttpAnswer::Transport::kAnswered || a.status != 200) {
+                DeliveryResult r = ClassifyAnswer(a);
+                r.reason = "list inventory-level: " + (a.transport == HttpAnswer::Transport::kAnswered
+                                                           ? "HTTP " + std::to_string(a.status) + " " + Messages(a.body)
+                                                           : r.reason);
+                out.levels.clear();
+                out.error = r;
+                return out;
+            }
+            const json j = json::parse(a.body, nullptr, false);
+            // The classic answer is a list paged by Page/Limit; newer API versions answer an envelope
+            // {"items", "next"} whose `next` is followed while it stays under base_url.
+            const bool envelope = j.is_object() && j.contains("items") && j["items"].is_array();
+            const json rows = j.is_array() ? j : envelope ? j["items"] : json::array();
+            const std::string first = rows.empty() ? "" : rows[0].dump();
+            if (page > 1 && first == previous_first) break;
+            previous_first = first;
+            for (const auto& item : rows) {
+                const auto number = [&](const char* key) {
+                    return item.contains(key) && item[key].is_number() ? std::optional<double>(item[key].get<double>())
+                                                                       : std::nullopt;
+                };
+                const auto on_hand = number("total_on_hand_quantity");
+                if (!on_hand) continue;
+                const double sellable =
+                    number("total_sellable_quantity").value_or(number("total_fulfillable_quantity").value_or(*on_hand));
+                if (auto level = SourceLevel(Str(item, "sku"), name_, *on_hand, *on_hand - sellable, now, name_))
+                    out.levels.push_back(std::move(*level));
+            }
+            if (envelope) {
+                const std::string next = Str(j, "next");
+                path = next.rfind(api_.Base(), 0) == 0 ? next.substr(api_.Base().size()) : std::string();
+            } else {
+                path = static_cast<int>(rows.size()) < kLimit
+                           ? std::string()
+                           : "/inventory-level?Page=" + std::to_string(page + 1) + "&Limit=" + std::to_string(kLimit);
+            }
+        }
+        return out;
+    }
+
+  private:
+    std::string name_;
+    detail::JsonApi api_;
+};
+
 }  // namespace
+
+std::unique_ptr<StockSource> MakeShipBobStockSource(const config::ConnectorSettings& settings) {
+    return std::make_unique<ShipBobStock>(settings);
+}
 
 std::unique_ptr<Connector> MakeShipBobConnector(const config::ConnectorSettings& settings) {
     return std::make_unique<ShipBobConnector>(settings);

@@ -9,6 +9,7 @@ namespace orderbridge::dispatch {
 // Defined with their connectors (they share the connector's API client).
 std::unique_ptr<StockSource> MakeErpNextStockSource(const config::ConnectorSettings& settings);
 std::unique_ptr<StockSource> MakeOdooStockSource(const config::ConnectorSettings& settings);
+std::unique_ptr<StockSource> MakeShipBobStockSource(const config::ConnectorSettings& settings);
 
 std::unique_ptr<StockSource> MakeStockSource(const config::ConnectorSettings& settings) {
     switch (settings.kind) {
@@ -16,6 +17,8 @@ std::unique_ptr<StockSource> MakeStockSource(const config::ConnectorSettings& se
             return MakeErpNextStockSource(settings);
         case config::ConnectorKind::kOdoo:
             return MakeOdooStockSource(settings);
+        case config::ConnectorKind::kShipbob:
+            return MakeShipBobStockSource(settings);
         default:
             return nullptr;
     }

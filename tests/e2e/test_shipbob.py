@@ -20,7 +20,7 @@ SIGNING = "whsec_" + "c2hpcGJvYi1zaWduaW5nLWtleS0wMTIzNDU2Nzg5"  # base64 of a t
 VIEWER = {"Authorization": "Bearer viewer-token-0123456789"}
 
 
-def config(storage, sb_url, woo_url, token="pat-test"):
+def config(storage, sb_url, woo_url, token="pat-test", extra=""):
     return daemon_config(storage, f"""
 stores:
   - id: main
@@ -39,7 +39,7 @@ connectors:
     timeout: 2s
     rate_limit: {{per_second: 50, burst: 10, max_in_flight: 1}}
     retry: {{max_attempts: 8, initial_backoff: 50ms, max_backoff: 300ms, max_age: 1h}}
-""")
+{extra}""")
 
 
 def order_body(order_id, status="processing", modified="2025-10-14T13:41:15"):
@@ -199,6 +199,33 @@ class ShipBobTest(unittest.TestCase):
         lane = self.lane()
         self.assertTrue(lane["auth_failed"])
         self.assertFalse(lane["healthy"])
+
+
+class ShipBobStockTest(unittest.TestCase):
+    """ShipBob's sellable stock polled into the shop (`stock_poll`, research/erp_3pl.md 5.5)."""
+
+    def test_sellable_stock_is_polled_into_the_shop(self):
+        sb = ShipBobSim(inventory={"MUG-RED": (40, 3, 2), "TEE-M": 7})
+        woo = WooCommerceSim()
+        self.addCleanup(sb.close)
+        self.addCleanup(woo.close)
+        woo.add_product(901, "MUG-RED", stock_quantity=0)
+        woo.add_product(902, "TEE-M", stock_quantity=0)
+        # More items than one page holds, so the poll must follow the pages.
+        for n in range(260):
+            sb.set_inventory(f"BULK-{n:03d}", 1)
+        d = Daemon(config(Storage("sqlite"), sb.url, woo.url,
+                          extra="    stock_poll: {enabled: true, interval: 200ms}\n")).start()
+        self.addCleanup(d.stop)
+        # Sellable = on hand - committed - exceptions.
+        wait_for(lambda: woo.stock_of("MUG-RED") == 35 and woo.stock_of("TEE-M") == 7, timeout=20,
+                 what="ShipBob's sellable stock in the shop")
+        sb.set_inventory("MUG-RED", 40, committed=10)
+        wait_for(lambda: woo.stock_of("MUG-RED") == 30, timeout=20, what="a change polled")
+        pages = {c.query.get("Page") for c in sb.requests if c.path.lower().endswith("/inventory-level")}
+        self.assertIn("2", pages, "the second page was read")
+        _, _, metrics = d.request("GET", "/metrics")
+        self.assertIn(b'orderbridge_stock_poll_runs_total{connector="fulfil",result="ok"}', metrics)
 
 
 if __name__ == "__main__":

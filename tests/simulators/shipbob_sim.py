@@ -8,14 +8,17 @@ shipment statuses, topic webhooks signed in the Standard Webhooks style, the tra
 section 7.4 (the behaviours a simulator must reproduce): shipbob_channel_id required, 422 on a duplicate
 reference_id, 429 with x-retry-after, out-of-order webhooks with Standard Webhooks signatures, redelivery
 with the same webhook-id. What happens in the warehouse is done by the test (`ship`, `deliver`,
-`exception`, `on_hold`, `cancel_shipment`), and each of these sends its webhook. Inventory
-(/inventory-level), products, returns, locations and the bulk endpoints are not simulated (404).
+`exception`, `on_hold`, `cancel_shipment`), and each of these sends its webhook. Inventory levels (section
+5.5: GET /{ver}/inventory-level and /inventory-level/{inventoryId}) are served from what the test sets
+(`set_inventory`, or the constructor's `inventory`); orders do not move stock. Products, returns, locations,
+the per-fulfillment-center and per-lot inventory variants and the bulk endpoints are not simulated (404).
 
 In a test process:
 
     with ShipBobSim(webhook_secret="whsec_" + base64.b64encode(b"key").decode(), limit_per_minute=5,
                     window_seconds=2) as sb:
         sb.subscribe(receiver_url, ["order.shipped", "order.shipment.delivered"])
+        sb.set_inventory("SKU-RED-M", 40, committed=3)          # GET /inventory-level shows it (id 400001)
         sb.script({"status": 503, "match": {"method": "POST", "path": "/2025-07/order"}},
                   {"reset": True, "commit": True})    # the next one: created, then connection reset
         ... point the connector at sb.url (http://127.0.0.1:<port>/2025-07) with "Bearer pat-test" and
@@ -29,16 +32,22 @@ In a test process:
         sb.resend(shipped)                                      # a retry: the same webhook-id and body
 
 Constructor: ShipBobSim(token="pat-test", channel_id=1234, limit_per_minute=150, window_seconds=60,
-version="2025-07", webhook_secret=None, host="127.0.0.1", port=0). It listens in a daemon thread
-(ThreadingHTTPServer, HTTP/1.1 keep-alive, Content-Length on every answer, TCP_NODELAY, one write per
+version="2025-07", webhook_secret=None, host="127.0.0.1", port=0, scopes=None, inventory=None). It listens in
+a daemon thread (ThreadingHTTPServer, HTTP/1.1 keep-alive, Content-Length on every answer, TCP_NODELAY, one write per
 answer); a context manager with `close()`. Attributes `url` = http://127.0.0.1:<port>/<version> (the API
 base a connector is configured with), `port`, `version`, `channel_id`. `version` is the path segment the
 API lives under (e.g. "1.0", "2.0", "2025-07", "2026-01"); requests under any other first segment are 404.
 `webhook_secret` is the signing secret as ShipBob shows it, "whsec_<base64 key>" (the prefix may be left
 out); None: webhooks are sent unsigned (no webhook-signature header). ValueError for a secret that is not
-base64, a limit below 1, a window <= 0 or a version containing "/".
+base64, a limit below 1, a window <= 0 or a version containing "/". `scopes`: what the token may do (a list
+of scope names, or one string split at commas / white space); None: every scope GET /channel lists
+(orders_read, orders_write, products_read, products_write, inventory_read, webhooks_read, webhooks_write,
+fulfillments_read, channels_read, locations_read); attribute `scopes`. `inventory`: levels to start with,
+{sku: on_hand | (on_hand, committed) | (on_hand, committed, exception) | {set_inventory keyword arguments}},
+made in the dict's order through set_inventory (ids 400001, 400002, ...; ValueError as there).
 
-State (snapshots, thread-safe): `orders` {reference_id: order as GET /order/{id} shows it}; `webhooks`
+State (snapshots, thread-safe): `orders` {reference_id: order as GET /order/{id} shows it}; `inventory`
+{inventory_id: inventory level as GET /inventory-level/{id} shows it}; `webhooks`
 {subscription id: subscription}; `events` [Event] every event made so far (held ones included), oldest
 first; `held_events` [Event] the events queued by hold_events() and not sent yet; `webhook_log`
 [WebhookCall] one per webhook POST in the order the answers came: WebhookCall(url, headers (the dict sent),
@@ -68,8 +77,9 @@ they match (an int N is short for {"status": N}); `clear_script()`, `pending_rul
     count        requests the rule answers before it is used up (default 1; None: never)
     match        {"method": "POST", "path_prefix": "/2025-07/order", "path": exact} (paths as sent, with
                  the version prefix, URL-decoded) or a callable(RequestInfo(method, path, query, body)) -> bool
-Order for every request: authentication, the rate limit, the channel header of a write, the first
-matching rule, the endpoint. A refused request (401, 429, the channel 400/403) consumes no rule.
+Order for every request: authentication, the rate limit, the token's scope, the channel header of a write,
+the first matching rule, the endpoint. A refused request (401, 429, the scope 403, the channel 400/403)
+consumes no rule.
 
 Behaviour (paths below are relative to /<version>; matched case-insensitively, a trailing slash ignored):
     any          Authorization "Bearer <token>" (scheme case-insensitive), else 401 {"statusCode":401,
@@ -84,6 +94,14 @@ Behaviour (paths below are relative to /<version>; matched case-insensitively, a
                  "Rate limit is exceeded. Try again in N seconds."} with x-retry-after: N (whole seconds
                  until the oldest counted request leaves the window, at least 1) and x-remaining-calls: 0;
                  a throttled request is not counted (assumption). Answers that hang or reset carry nothing.
+    scopes       each area needs a scope of the token: GET /order... orders_read, POST /order... (create,
+                 cancel) orders_write, GET /webhook webhooks_read, POST and DELETE /webhook... webhooks_write,
+                 GET /channel channels_read, GET /inventory-level... inventory_read. Without it: 403
+                 {"statusCode":403,"message":"Forbidden. The access token does not have the required scope
+                 '<scope>'."} (counted against the limit, x-remaining-calls on it). Other paths and methods
+                 need none (they end in 404). Assumptions: the 403 body (the fact sheet gives only "403
+                 (scope)"), the area-to-scope map beyond inventory_read, that a scope refusal comes before the
+                 channel header's check.
     writes       POST, PUT, PATCH and DELETE need the header shipbob_channel_id: <channel_id>. Missing or not an
                  integer: 400 {"type": ..., "title": "One or more validation errors occurred.", "status":
                  400, "errors": {"shipbob_channel_id": ["The shipbob_channel_id header is required."]}
@@ -95,8 +113,8 @@ Behaviour (paths below are relative to /<version>; matched case-insensitively, a
                  optional channel filter there.
     GET  /channel
                  [{"id": channel_id, "name": "orderbridge", "application_name": "orderbridge", "scopes":
-                 ["orders_read", "orders_write", "webhooks_read", "webhooks_write", ...]}] (assumption:
-                 the shape beyond id and scopes).
+                 the token's scopes (default ["orders_read", "orders_write", ..., "inventory_read", ...])}]
+                 (assumption: the shape beyond id and scopes).
     POST /order  creates an order, 201 with it. Validation (400, the ASP.NET ValidationProblemDetails body
                  {"type", "title": "One or more validation errors occurred.", "status": 400, "errors":
                  {field: [message, ...]}, "traceId"}; every failing field is named, keys are JSON paths as
@@ -167,12 +185,39 @@ Behaviour (paths below are relative to /<version>; matched case-insensitively, a
                  Assumptions: plain http is accepted (ShipBob demands https; tests listen on plain http);
                  the old snake-case topic names (order_shipped, ...) are refused whatever the version.
     GET  /webhook               the subscriptions, a JSON list sorted by id
+    GET  /inventory-level
+                 every inventory level, a JSON list sorted by inventory_id, paged like GET /order: Page
+                 (default 1), Limit (default 50, 1..250; names bind case-insensitively; 400 {"Page"/"Limit":
+                 [...]} otherwise), headers total-count, page-number, total-pages and, when there is a
+                 further page, next-page (e.g. /2025-07/inventory-level?Page=2&Limit=50). Each level:
+                 {"inventory_id": int, "sku", "name", "total_on_hand_quantity", "total_committed_quantity",
+                 "total_fulfillable_quantity" (on hand minus committed), "total_sellable_quantity" (on hand
+                 minus committed minus exception), "total_awaiting_quantity", "total_backordered_quantity",
+                 "total_exception_quantity", "total_internal_transfer_quantity"} (integers). Other query
+                 parameters are ignored. Assumptions: Page / Limit and a bare JSON list, as this simulator's
+                 GET /order (ShipBob's dated versions document other paging for this endpoint; the fact sheet
+                 does not say which); the same path under every version; one level per SKU; fulfillable and
+                 sellable never below 0.
+    GET  /inventory-level/{inventoryId}
+                 that level, else 404 {"statusCode":404,"message":"Inventory not found"} (a non-numeric id:
+                 404 "Resource not found").
     DELETE /webhook/{id}        204 (no body); unknown id 404 "Subscription not found"
     else         404 {"statusCode":404,"message":"Resource not found"} (an unknown path or method)
     a bug        500 {"statusCode":500,"message":"Internal server error"} (the traceback on stderr)
 Timestamps (created_date, last_update_at, created_at, event_time) are UTC "YYYY-MM-DDTHH:MM:SS.fffffffZ"
 (seven fractional digits, as in ShipBob's webhook example), each at least 1 ms after the previous one (so
 events made in a row differ even when compared at millisecond precision).
+
+Inventory (the test sets what the API shows; thread-safe):
+    set_inventory(sku, on_hand, committed=0, exception=0, inventory_id=None, *, name=None, awaiting=0,
+                  backordered=0, internal_transfer=0)
+                 creates or replaces a level and returns it as the API shows it: every quantity is set anew
+                 (those not given are 0), fulfillable = max(0, on_hand - committed), sellable = max(0,
+                 on_hand - committed - exception). Without inventory_id the level holding sku is updated, or a
+                 new one made (ids from 400001); with one, that level is updated (its sku may change) or made
+                 under that id. name None keeps the level's name (a new one's is its sku). ValueError for a
+                 negative or non-integer quantity, an empty sku, an inventory_id below 1, or a sku another
+                 inventory_id holds (SKUs are unique).
 
 Warehouse side (each changes the order's one shipment at once, then makes an Event and sends it, or queues
 it while events are held; KeyError for an unknown reference_id, ValueError for a change the shipment's
@@ -222,11 +267,13 @@ sends (None without a secret); a test should compute its own.
 As a process, for end-to-end tests:
 
     shipbob_sim.py --port 0 [--token pat-test --channel-id 1234 --version 2025-07 --webhook-secret whsec_...
-                   --limit-per-minute 150 --window-seconds 60 --script '[{"status": 503}]' --dump state.json]
+                   --limit-per-minute 150 --window-seconds 60 --scopes orders_read,inventory_read
+                   --inventory '{"SKU-RED-M": [40, 3], "SKU-BLUE-L": 7}' --script '[{"status": 503}]'
+                   --dump state.json]
 
 prints {"port": N} once listening and, on SIGTERM or SIGINT, one summary line {"requests", "orders",
-"webhooks", "status_counts"}; --dump writes {"orders", "webhooks", "requests"} there. Exits 0. (A process
-has no way to ship: no warehouse events are sent unless the simulator runs in the test process.)
+"webhooks", "status_counts"}; --dump writes {"orders", "webhooks", "inventory", "requests"} there. Exits 0.
+(A process has no way to ship: no warehouse events are sent unless the simulator runs in the test process.)
 """
 import base64
 import binascii
@@ -266,6 +313,13 @@ CHANNEL_HEADER = "shipbob_channel_id"
 CHANNEL_NAME = "orderbridge"
 CHANNEL_SCOPES = ["orders_read", "orders_write", "products_read", "products_write", "inventory_read",
                   "webhooks_read", "webhooks_write", "fulfillments_read", "channels_read", "locations_read"]
+# The scope each API area needs: {first path segment: {method: scope}} (a path or method not named here needs
+# none and ends in the endpoint's 404).
+ROUTE_SCOPES = {"order": {"GET": "orders_read", "POST": "orders_write"},
+                "webhook": {"GET": "webhooks_read", "POST": "webhooks_write", "DELETE": "webhooks_write"},
+                "channel": {"GET": "channels_read"},
+                "inventory-level": {"GET": "inventory_read"}}
+FIRST_INVENTORY_ID = 400001
 UNAUTHORIZED = {"statusCode": 401, "message": "Unauthorized. Access token is missing or invalid."}
 NOT_FOUND = {"statusCode": 404, "message": "Resource not found"}
 INTERNAL = {"statusCode": 500, "message": "Internal server error"}
@@ -385,9 +439,29 @@ class Event(dict):
         return f"Event({self.topic!r}, {self.webhook_id!r}, {dict.__repr__(self)})"
 
 
+def _scope_list(scopes):
+    """The granted scopes as a list: None is every scope of CHANNEL_SCOPES; a string is split at commas and
+    white space; else an iterable of strings."""
+    if scopes is None:
+        return list(CHANNEL_SCOPES)
+    if isinstance(scopes, str):
+        return [s for s in re.split(r"[\s,]+", scopes) if s]
+    out = list(scopes)
+    if not all(isinstance(s, str) for s in out):
+        raise ValueError(f"scopes must be strings, not {scopes!r}")
+    return out
+
+
+def _quantity(name, value):
+    if not _is_int(value) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, not {value!r}")
+    return value
+
+
 class _Site:
-    def __init__(self, token, channel_id, limit_per_minute, window_seconds, version):
+    def __init__(self, token, channel_id, limit_per_minute, window_seconds, version, scopes=None):
         self.token = str(token)
+        self.scopes = _scope_list(scopes)
         self.channel_id = int(channel_id)
         self.limit = int(limit_per_minute)
         self.window = float(window_seconds)
@@ -404,6 +478,8 @@ class _Site:
         self.orders = {}                # reference_id -> order
         self.by_id = {}                 # order id -> reference_id
         self.catalog = {}               # product reference_id (SKU) -> product id
+        self.inventory = {}             # inventory_id -> inventory level (as GET /inventory-level/{id} shows it)
+        self.next_inventory_id = FIRST_INVENTORY_ID
         self.subscriptions = {}         # id -> subscription
         self.events = []
         self.held = []                  # queued events while holding
@@ -453,6 +529,19 @@ class _Site:
         if retry is not None:
             headers.append(("x-retry-after", str(retry)))
         return headers, retry
+
+    def scope_refusal(self, method, path):
+        """The 403 refusing a request whose API area needs a scope the token lacks, else None."""
+        p = path.rstrip("/").lower()
+        if p != self.prefix and not p.startswith(self.prefix + "/"):
+            return None
+        area = p[len(self.prefix):].lstrip("/").split("/", 1)[0]
+        area = area.split(":", 1)[0]
+        needed = ROUTE_SCOPES.get(area, {}).get(method)
+        if needed is None or needed in self.scopes:
+            return None
+        return self.json_answer(403, {"statusCode": 403, "message": f"Forbidden. The access token does not have "
+                                                                    f"the required scope '{needed}'."})
 
     def channel_refusal(self, method, headers):
         """The answer refusing a write without the right shipbob_channel_id header, else None."""
@@ -543,7 +632,18 @@ class _Site:
                 return 200, copy.deepcopy(self._order_by_id(int(rest))), []
         elif p == "/channel" and method == "GET":
             return 200, [{"id": self.channel_id, "name": CHANNEL_NAME, "application_name": CHANNEL_NAME,
-                          "scopes": list(CHANNEL_SCOPES)}], []
+                          "scopes": list(self.scopes)}], []
+        elif p == "/inventory-level" and method == "GET":
+            pairs = urllib.parse.parse_qsl(urllib.parse.urlsplit(target).query, keep_blank_values=True)
+            rows = [item for _, item in sorted(self.inventory.items())]
+            return self._paged(rows, pairs, "/inventory-level")
+        elif p.startswith("/inventory-level/") and method == "GET":
+            rest = p[len("/inventory-level/"):]
+            if rest.isdigit():
+                item = self.inventory.get(int(rest))
+                if item is None:
+                    raise _Answer(404, {"statusCode": 404, "message": "Inventory not found"})
+                return 200, copy.deepcopy(item), []
         elif p == "/webhook":
             if method == "POST":
                 if not isinstance(body, dict):
@@ -734,6 +834,29 @@ class _Site:
                                    f"expected."]})
         return n
 
+    def _page_params(self, pairs):
+        """(page, limit) from Page / Limit in the query pairs (names bound case-insensitively, the first value
+        counts; 400 errors {"Page"/"Limit": [...]} outside 1.. / 1..250)."""
+        query = {}
+        for k, v in pairs:
+            if k.lower() in ("page", "limit"):
+                query.setdefault(k[0].upper() + k[1:].lower(), v)
+        return (self._int_param(query, "Page", 1, 1),
+                self._int_param(query, "Limit", DEFAULT_LIMIT, 1, MAX_LIMIT))
+
+    def _paged(self, rows, pairs, path, page_limit=None):
+        """(200, the page of rows, the paging headers) for Page / Limit in the query pairs (or page_limit, as
+        _page_params gave it); path: the list's path for next-page, without the version."""
+        page, limit = page_limit or self._page_params(pairs)
+        total = len(rows)
+        pages = math.ceil(total / limit)
+        headers = [("total-count", str(total)), ("page-number", str(page)), ("total-pages", str(pages))]
+        if page < pages:
+            rest = [(k, v) for k, v in pairs if k.lower() not in ("page", "limit")]
+            headers.append(("next-page", f"/{self.version}{path}?" + urllib.parse.urlencode(
+                [("Page", str(page + 1)), ("Limit", str(limit))] + rest)))
+        return 200, copy.deepcopy(rows[(page - 1) * limit: page * limit]), headers
+
     def _list(self, target):
         pairs = urllib.parse.parse_qsl(urllib.parse.urlsplit(target).query, keep_blank_values=True)
         names = {n.lower(): n for n in ("ReferenceIds", "HasTracking", "Page", "Limit")}
@@ -744,8 +867,7 @@ class _Site:
                 refs.extend(r.strip() for r in v.split(",") if r.strip())
             else:
                 query.setdefault(name, v)
-        page = self._int_param(query, "Page", 1, 1)
-        limit = self._int_param(query, "Limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+        page_limit = self._page_params(pairs)
         rows = list(self.orders.values())
         if refs:
             wanted = set(refs)
@@ -756,14 +878,7 @@ class _Site:
         elif tracking:
             raise _Invalid({"HasTracking": [f"The value '{query['HasTracking']}' is not valid for HasTracking."]})
         rows.sort(key=lambda o: o["id"])
-        total = len(rows)
-        pages = math.ceil(total / limit)
-        headers = [("total-count", str(total)), ("page-number", str(page)), ("total-pages", str(pages))]
-        if page < pages:
-            rest = [(k, v) for k, v in pairs if k.lower() not in ("page", "limit")]
-            headers.append(("next-page", f"/{self.version}/order?" + urllib.parse.urlencode(
-                [("Page", str(page + 1)), ("Limit", str(limit))] + rest)))
-        return 200, copy.deepcopy(rows[(page - 1) * limit: page * limit]), headers
+        return self._paged(rows, pairs, "/order", page_limit)
 
     # --- cancel ---------------------------------------------------------------------------------------------
     def _cancel(self, order_id):
@@ -789,6 +904,46 @@ class _Site:
             order["status"] = "Cancelled"
             self.cond.notify_all()
         return {"order": copy.deepcopy(order), "canceled_shipment_results": results}
+
+    # --- inventory ------------------------------------------------------------------------------------------
+    def set_inventory(self, sku, on_hand, committed=0, exception=0, inventory_id=None, name=None, awaiting=0,
+                      backordered=0, internal_transfer=0):
+        """Creates or replaces an inventory level (see ShipBobSim.set_inventory); returns a copy of it."""
+        if not isinstance(sku, str) or not sku.strip():
+            raise ValueError(f"sku must be a non-empty string, not {sku!r}")
+        if name is not None and not isinstance(name, str):
+            raise ValueError(f"name must be a string, not {name!r}")
+        on_hand = _quantity("on_hand", on_hand)
+        committed = _quantity("committed", committed)
+        exception = _quantity("exception", exception)
+        extra = {"total_awaiting_quantity": _quantity("awaiting", awaiting),
+                 "total_backordered_quantity": _quantity("backordered", backordered),
+                 "total_internal_transfer_quantity": _quantity("internal_transfer", internal_transfer)}
+        holder = next((i for i, item in self.inventory.items() if item["sku"] == sku), None)
+        if inventory_id is None:
+            inventory_id = holder
+        elif not _is_int(inventory_id) or inventory_id < 1:
+            raise ValueError(f"inventory_id must be an integer >= 1, not {inventory_id!r}")
+        elif holder is not None and holder != inventory_id:
+            raise ValueError(f"sku {sku!r} is already inventory_id {holder}")
+        if inventory_id is None:
+            inventory_id = self.next_inventory_id
+        self.next_inventory_id = max(self.next_inventory_id, inventory_id + 1)
+        old = self.inventory.get(inventory_id)
+        if name is None:
+            name = old["name"] if old is not None else sku
+        item = {"inventory_id": inventory_id, "sku": sku, "name": name,
+                "total_on_hand_quantity": on_hand,
+                "total_committed_quantity": committed,
+                "total_fulfillable_quantity": max(0, on_hand - committed),
+                "total_sellable_quantity": max(0, on_hand - committed - exception),
+                "total_awaiting_quantity": extra["total_awaiting_quantity"],
+                "total_backordered_quantity": extra["total_backordered_quantity"],
+                "total_exception_quantity": exception,
+                "total_internal_transfer_quantity": extra["total_internal_transfer_quantity"]}
+        self.inventory[inventory_id] = item
+        self.cond.notify_all()
+        return copy.deepcopy(item)
 
     # --- webhooks -------------------------------------------------------------------------------------------
     def subscribe(self, url, topics, description=None):
@@ -837,7 +992,7 @@ class _Core:
             rate_headers, retry = site.rate(token, count=True)
             if retry is not None:
                 return record(site, info, site.json_answer(429, throttled_body(retry), rate_headers))
-            refusal = site.channel_refusal(method, headers)
+            refusal = site.scope_refusal(method, info.path) or site.channel_refusal(method, headers)
             if refusal is not None:
                 refusal.headers[:0] = rate_headers
                 return record(site, info, refusal)
@@ -852,6 +1007,23 @@ class _Core:
             return record(site, info, outcome)
 
 
+def _inventory_spec(sku, spec):
+    """set_inventory's keyword arguments for one entry of the constructor's inventory option: on_hand, a list or
+    tuple (on_hand[, committed[, exception]]), or a dict of set_inventory's keyword arguments."""
+    if isinstance(spec, dict):
+        unknown = set(spec) - {"on_hand", "committed", "exception", "inventory_id", "name", "awaiting", "backordered",
+                               "internal_transfer"}
+        if unknown or "on_hand" not in spec:
+            raise ValueError(f"inventory[{sku!r}] needs on_hand and takes set_inventory's keyword arguments only, "
+                             f"not {sorted(unknown) or spec!r}")
+        return dict(spec)
+    if isinstance(spec, (list, tuple)) and 1 <= len(spec) <= 3:
+        return dict(zip(("on_hand", "committed", "exception"), spec))
+    if _is_int(spec):
+        return {"on_hand": spec}
+    raise ValueError(f"inventory[{sku!r}] must be on_hand, (on_hand, committed[, exception]) or a dict, not {spec!r}")
+
+
 class ShipBobSim(Scripted, Recorded, ThreadedServer):
     """The simulator in a background thread of this process; a context manager. Listening once constructed."""
 
@@ -860,11 +1032,14 @@ class ShipBobSim(Scripted, Recorded, ThreadedServer):
         return self._site
 
     def __init__(self, token="pat-test", channel_id=1234, limit_per_minute=150, window_seconds=60, version="2025-07",
-                 webhook_secret=None, host="127.0.0.1", port=0):
+                 webhook_secret=None, host="127.0.0.1", port=0, scopes=None, inventory=None):
         self._rule_type = _ShipBobRule
-        self._site = _Site(token, channel_id, limit_per_minute, window_seconds, version)
+        self._site = _Site(token, channel_id, limit_per_minute, window_seconds, version, scopes)
         self._key = _signing_key(webhook_secret) if webhook_secret is not None else None
         self.version, self.channel_id = self._site.version, self._site.channel_id
+        self.scopes = list(self._site.scopes)
+        for sku, spec in (inventory or {}).items():
+            self.set_inventory(sku, **_inventory_spec(sku, spec))
         self._listen_http(_HTTPServer, _Core, self._site, host, port, "shipbob-sim")
         self.url = f"{self.url}/{self.version}"
         self._thread.start()
@@ -875,6 +1050,24 @@ class ShipBobSim(Scripted, Recorded, ThreadedServer):
         """{reference_id: order as GET /order/{id} shows it}."""
         with self._site.cond:
             return copy.deepcopy(self._site.orders)
+
+    @property
+    def inventory(self):
+        """{inventory_id: inventory level as GET /inventory-level/{id} shows it}."""
+        with self._site.cond:
+            return copy.deepcopy(self._site.inventory)
+
+    def set_inventory(self, sku, on_hand, committed=0, exception=0, inventory_id=None, *, name=None, awaiting=0,
+                      backordered=0, internal_transfer=0):
+        """Creates or replaces the inventory level of sku (or of inventory_id) and returns it as the API shows it:
+        every quantity is set anew (those not given are 0); fulfillable = max(0, on_hand - committed), sellable =
+        max(0, on_hand - committed - exception). Without inventory_id the item holding sku is updated, else a new
+        one made (ids from 400001); with one, that item is updated (its sku may change) or made with that id.
+        name: None keeps the item's name (a new item's is its sku). ValueError for a negative or non-integer
+        quantity, an empty sku, an inventory_id below 1, or a sku another inventory_id holds."""
+        with self._site.cond:
+            return self._site.set_inventory(sku, on_hand, committed, exception, inventory_id, name, awaiting,
+                                            backordered, internal_transfer)
 
     @property
     def webhooks(self):
@@ -1066,18 +1259,24 @@ def main(argv=None):
     ap.add_argument("--webhook-secret", default=None)
     ap.add_argument("--limit-per-minute", type=int, default=150)
     ap.add_argument("--window-seconds", type=float, default=60)
+    ap.add_argument("--scopes", default=None, help="comma-separated scopes of the token (default: all)")
+    ap.add_argument("--inventory", default=None,
+                    help='JSON object {sku: on_hand | [on_hand, committed, exception] | {set_inventory kwargs}}')
     ap.add_argument("--script", help="JSON list of rules to start with (no callables)")
-    ap.add_argument("--dump", help="write orders, webhook subscriptions and requests as JSON to this file at exit")
+    ap.add_argument("--dump", help="write orders, webhook subscriptions, inventory and requests as JSON to this "
+                                   "file at exit")
     args = ap.parse_args(argv)
     rules = json.loads(args.script) if args.script else []
     sim = ShipBobSim(args.token, args.channel_id, args.limit_per_minute, args.window_seconds, args.version,
-                     args.webhook_secret, host=args.host, port=args.port)
+                     args.webhook_secret, host=args.host, port=args.port, scopes=args.scopes,
+                     inventory=json.loads(args.inventory) if args.inventory else None)
     sim.script(*rules)
     serve_until_signalled(sim.port)
     sim.close()
-    orders, webhooks, calls = sim.orders, sim.webhooks, sim.requests
+    orders, webhooks, inventory, calls = sim.orders, sim.webhooks, sim.inventory, sim.requests
     return finish_process(sim, args.dump,
-                          lambda: {"orders": orders, "webhooks": webhooks, "requests": [c._asdict() for c in calls]},
+                          lambda: {"orders": orders, "webhooks": webhooks, "inventory": inventory,
+                                   "requests": [c._asdict() for c in calls]},
                           {"requests": len(calls), "orders": len(orders), "webhooks": len(webhooks)})
 
 

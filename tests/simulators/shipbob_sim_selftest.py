@@ -1,7 +1,8 @@
 """Self-test of the ShipBob simulator (Python standard library only): Bearer auth and the shipbob_channel_id
 header, order creation with its validation, 422 on a duplicate reference_id, the ReferenceIds lookup and
 paging, the sliding-window rate limit with x-retry-after / x-remaining-calls, cancel before and after
-shipping, webhook subscriptions, Standard-Webhooks-signed events (checked with an independent HMAC), held
+shipping, inventory levels (paging, derived quantities, one by id, 404) and token scopes, webhook
+subscriptions, Standard-Webhooks-signed events (checked with an independent HMAC), held
 events released out of order, redelivery with the same webhook-id, scripted faults, and the standalone
 process through serve.py.
 
@@ -253,12 +254,177 @@ class OrderTests(SimTest):
         self.assertEqual(self.sim.webhook_log, [])     # no subscriptions: nothing sent
 
     def test_unknown_routes_are_404(self):
-        for method, path in (("GET", "/inventory-level"), ("PUT", "/order/100001"), ("DELETE", "/order"),
+        for method, path in (("GET", "/product"), ("PUT", "/order/100001"), ("DELETE", "/order"),
                              ("GET", "/order/abc"), ("POST", "/order/1:uncancel"), ("GET", "/webhook/1")):
             status, hdrs, body = self.client.request(method, V + path, {} if method in ("POST", "PUT") else None)
             self.assertEqual((status, body), (404, {"statusCode": 404, "message": "Resource not found"}),
                              (method, path))
             self.assertIn("x-remaining-calls", hdrs)
+
+
+INVENTORY_KEYS = ["inventory_id", "sku", "name", "total_on_hand_quantity", "total_committed_quantity",
+                  "total_fulfillable_quantity", "total_sellable_quantity", "total_awaiting_quantity",
+                  "total_backordered_quantity", "total_exception_quantity", "total_internal_transfer_quantity"]
+
+
+class InventoryTests(SimTest):
+    def test_list_with_paging(self):
+        status, hdrs, body = self.client.get("/inventory-level")
+        self.assertEqual((status, body), (200, []))
+        self.assertEqual((hdrs["total-count"], hdrs["page-number"], hdrs["total-pages"]), ("0", "1", "0"))
+        self.assertIn("x-remaining-calls", hdrs)
+        made = [self.sim.set_inventory(f"SKU-{i}", i * 10) for i in range(5)]
+        self.assertEqual([m["inventory_id"] for m in made], [400001, 400002, 400003, 400004, 400005])
+        status, hdrs, body = self.client.get("/inventory-level")
+        self.assertEqual((status, body), (200, made))
+        self.assertEqual((hdrs["total-count"], hdrs["total-pages"]), ("5", "1"))
+        self.assertNotIn("next-page", hdrs)
+        self.assertEqual(list(body[0]), INVENTORY_KEYS)
+        pages, path = [], V + "/inventory-level?Limit=2"
+        while path:
+            status, hdrs, body = self.client.request("GET", path)
+            self.assertEqual(status, 200)
+            pages.append([i["inventory_id"] for i in body])
+            path = hdrs.get("next-page")
+        self.assertEqual(pages, [[400001, 400002], [400003, 400004], [400005]])
+        status, hdrs, body = self.client.get("/inventory-level", Page="2", Limit="2")
+        self.assertEqual(([i["sku"] for i in body], hdrs["page-number"], hdrs["total-pages"], hdrs["next-page"]),
+                         (["SKU-2", "SKU-3"], "2", "3", "/2025-07/inventory-level?Page=3&Limit=2"))
+        self.assertEqual(self.client.get("/inventory-level", Page="9")[2], [])
+        # names bind case-insensitively; a trailing slash is ignored; Limit 250 is the most
+        status, _, body = self.client.request("GET", V + "/Inventory-Level/?page=1&LIMIT=1")
+        self.assertEqual((status, [i["inventory_id"] for i in body]), (200, [400001]))
+        self.assertEqual(len(self.client.get("/inventory-level", Limit="250")[2]), 5)
+        for bad in ({"Limit": "251"}, {"Limit": "0"}, {"Page": "0"}, {"Page": "x"}):
+            status, _, body = self.client.get("/inventory-level", **bad)
+            self.assertEqual((status, list(body["errors"])), (400, list(bad)), bad)
+        # reads need no channel header
+        self.assertEqual(self.client.request("GET", V + "/inventory-level", headers=bearer(channel=None))[0], 200)
+
+    def test_derived_quantities_and_updates(self):
+        item = self.sim.set_inventory("SKU-RED-M", 40, committed=3, exception=2)
+        self.assertEqual(item, {"inventory_id": 400001, "sku": "SKU-RED-M", "name": "SKU-RED-M",
+                                "total_on_hand_quantity": 40, "total_committed_quantity": 3,
+                                "total_fulfillable_quantity": 37, "total_sellable_quantity": 35,
+                                "total_awaiting_quantity": 0, "total_backordered_quantity": 0,
+                                "total_exception_quantity": 2, "total_internal_transfer_quantity": 0})
+        self.assertEqual(self.sim.inventory, {400001: item})
+        # the same SKU again: the same id, every quantity set anew, the name kept
+        again = self.sim.set_inventory("SKU-RED-M", 12, awaiting=5, backordered=1, internal_transfer=4)
+        self.assertEqual((again["inventory_id"], again["name"], again["total_committed_quantity"],
+                          again["total_fulfillable_quantity"], again["total_sellable_quantity"],
+                          again["total_awaiting_quantity"], again["total_backordered_quantity"],
+                          again["total_internal_transfer_quantity"]), (400001, "SKU-RED-M", 0, 12, 12, 5, 1, 4))
+        # an explicit id (later automatic ids skip past it), a name; more committed than on hand: never below 0
+        own = self.sim.set_inventory("SKU-BLUE-L", 2, committed=5, inventory_id=500000, name="T-shirt blue L")
+        self.assertEqual((own["inventory_id"], own["name"], own["total_fulfillable_quantity"],
+                          own["total_sellable_quantity"]), (500000, "T-shirt blue L", 0, 0))
+        self.assertEqual(self.sim.set_inventory("SKU-NEW", 1)["inventory_id"], 500001)
+        # by id the sku may change
+        self.assertEqual(self.sim.set_inventory("SKU-BLUE-XL", 3, inventory_id=500000)["name"], "T-shirt blue L")
+        self.assertEqual(self.sim.inventory[500000]["sku"], "SKU-BLUE-XL")
+        for args, kwargs in ((("SKU-X", -1), {}), (("SKU-X", 1.5), {}), (("SKU-X", True), {}),
+                             (("SKU-X", 1), {"committed": -1}), (("", 1), {}), ((None, 1), {}),
+                             (("SKU-X", 1), {"inventory_id": 0}), (("SKU-X", 1), {"inventory_id": "1"}),
+                             (("SKU-NEW", 1), {"inventory_id": 400001})):     # SKU-NEW is 500001
+            with self.subTest(args=args, kwargs=kwargs), self.assertRaises(ValueError):
+                self.sim.set_inventory(*args, **kwargs)
+        self.assertEqual(sorted(self.sim.inventory), [400001, 500000, 500001])
+        # the snapshot is a copy
+        self.sim.inventory[400001]["total_on_hand_quantity"] = 999
+        self.assertEqual(self.sim.inventory[400001]["total_on_hand_quantity"], 12)
+        # the API shows what was set
+        inventory = self.sim.inventory
+        self.assertEqual(self.client.get("/inventory-level")[2], [inventory[i] for i in sorted(inventory)])
+
+    def test_single_item_and_404(self):
+        self.sim.set_inventory("SKU-A", 5)
+        b = self.sim.set_inventory("SKU-B", 9, committed=4)
+        status, hdrs, body = self.client.get("/inventory-level/400002")
+        self.assertEqual((status, body), (200, b))
+        self.assertIn("x-remaining-calls", hdrs)
+        status, hdrs, body = self.client.get("/inventory-level/999")
+        self.assertEqual((status, body), (404, {"statusCode": 404, "message": "Inventory not found"}))
+        self.assertIn("x-remaining-calls", hdrs)
+        self.assertEqual(self.client.get("/inventory-level/abc")[:3:2],
+                         (404, {"statusCode": 404, "message": "Resource not found"}))
+        self.assertEqual(self.client.request("POST", V + "/inventory-level", {})[0], 404)
+        self.assertEqual(self.client.request("GET", "/2026-01/inventory-level")[0], 404)     # another version
+
+    def test_auth_rate_limit_and_scripted_faults(self):
+        self.sim.set_inventory("SKU-A", 5)
+        for path in ("/inventory-level", "/inventory-level/400001"):
+            for headers in ({}, bearer("wrong"), {"Authorization": "Basic cGF0LXRlc3Q6"}):
+                status, hdrs, body = self.client.request("GET", V + path, headers=headers)
+                self.assertEqual((status, body["statusCode"], hdrs["www-authenticate"]), (401, 401, "Bearer"))
+        self.sim.script({"status": 503, "match": {"method": "GET", "path_prefix": V + "/inventory-level"}},
+                        {"status": 429, "retry_after": 4})
+        status, _, body = self.client.get("/inventory-level")
+        self.assertEqual(status, 503)
+        self.assertIn(b"503", body)
+        status, hdrs, body = self.client.get("/inventory-level/400001")
+        self.assertEqual((status, hdrs["x-retry-after"], body["statusCode"]), (429, "4", 429))
+        self.assertEqual(self.client.get("/inventory-level")[0], 200)
+        self.assertEqual([c.status for c in self.sim.requests[-3:]], [503, 429, 200])
+        self.assertEqual(self.sim.requests[-1], Call("GET", V + "/inventory-level", {}, None, 200))
+
+
+class ScopeTests(unittest.TestCase):
+    def test_inventory_needs_inventory_read(self):
+        with ShipBobSim(scopes=["orders_read", "orders_write", "channels_read"], inventory={"SKU-A": 3}) as sim:
+            self.assertEqual(sim.scopes, ["orders_read", "orders_write", "channels_read"])
+            c = Client(sim.port)
+            for path in ("/inventory-level", "/inventory-level/400001", "/inventory-level/999"):
+                status, hdrs, body = c.get(path)
+                self.assertEqual((status, body), (403, {"statusCode": 403, "message": "Forbidden. The access token "
+                                                        "does not have the required scope 'inventory_read'."}), path)
+                self.assertIn("x-remaining-calls", hdrs)
+            # no token at all is still 401 first; the other areas answer as before
+            self.assertEqual(c.request("GET", V + "/inventory-level", headers={})[0], 401)
+            self.assertEqual(c.get("/order")[0], 200)
+            self.assertEqual(c.get("/channel")[2][0]["scopes"], ["orders_read", "orders_write", "channels_read"])
+            # a scope refusal consumes no rule
+            sim.script(503)
+            self.assertEqual(c.get("/inventory-level")[0], 403)
+            self.assertEqual(sim.pending_rules(), 1)
+            c.close()
+            self.assertEqual(sim.status_counts(), {"403": 4, "401": 1, "200": 2})
+
+    def test_scopes_of_the_other_areas(self):
+        with ShipBobSim(scopes="inventory_read") as sim:
+            c = Client(sim.port)
+            self.assertEqual(c.get("/inventory-level")[0], 200)
+            for method, path, body in (("GET", "/order", None), ("POST", "/order", order()),
+                                       ("POST", "/order/1:cancel", None), ("GET", "/webhook", None),
+                                       ("POST", "/webhook", {"topics": ["order.shipped"], "url": "http://x/y"}),
+                                       ("DELETE", "/webhook/1", None), ("GET", "/channel", None)):
+                status, _, answer = c.request(method, V + path, body)
+                self.assertEqual(status, 403, (method, path))
+                self.assertIn("required scope", answer["message"])
+            self.assertEqual(c.request("GET", V + "/product")[0], 404)      # no area: no scope, the 404
+            c.close()
+            self.assertEqual(sim.orders, {})
+        # the default grants everything, inventory_read included
+        with ShipBobSim() as sim:
+            self.assertIn("inventory_read", sim.scopes)
+            c = Client(sim.port)
+            self.assertIn("inventory_read", c.get("/channel")[2][0]["scopes"])
+            c.close()
+
+    def test_constructor_inventory(self):
+        with ShipBobSim(inventory={"SKU-A": 7, "SKU-B": (10, 4), "SKU-C": [10, 4, 1],
+                                   "SKU-D": {"on_hand": 2, "name": "Dee", "inventory_id": 42}}) as sim:
+            inv = sim.inventory
+            self.assertEqual(sorted(inv), [42, 400001, 400002, 400003])
+            got = {i["sku"]: (i["inventory_id"], i["total_on_hand_quantity"], i["total_committed_quantity"],
+                              i["total_fulfillable_quantity"], i["total_sellable_quantity"]) for i in inv.values()}
+            self.assertEqual(got, {"SKU-A": (400001, 7, 0, 7, 7), "SKU-B": (400002, 10, 4, 6, 6),
+                                   "SKU-C": (400003, 10, 4, 6, 5), "SKU-D": (42, 2, 0, 2, 2)})
+            self.assertEqual(inv[42]["name"], "Dee")
+        for bad in ({"SKU-A": -1}, {"SKU-A": "7"}, {"SKU-A": (1, 2, 3, 4)}, {"": 1}, {"SKU-A": {"qty": 1}},
+                    {"SKU-A": {"committed": 1}}):
+            with self.subTest(inventory=bad), self.assertRaises(ValueError):
+                ShipBobSim(inventory=bad)
 
 
 class Version10Tests(SimTest):
@@ -299,6 +465,20 @@ class RateLimitTests(SimTest):
         self.assertEqual((status, hdrs["x-remaining-calls"]), (201, "0"))
         self.assertEqual(self.client.get("/order")[0], 429)
         self.assertEqual(self.sim.status_counts(), {"200": 3, "429": 3, "401": 1, "201": 1})
+
+
+class SharedWindowTests(SimTest):
+    limit, window = 3, 30
+
+    def test_inventory_counts_in_the_same_window(self):
+        self.sim.set_inventory("SKU-A", 1)
+        remaining = [self.client.get(path)[1]["x-remaining-calls"]
+                     for path in ("/order", "/inventory-level", "/inventory-level/999")]
+        self.assertEqual(remaining, ["2", "1", "0"])
+        status, hdrs, body = self.client.get("/inventory-level")
+        self.assertEqual((status, hdrs["x-remaining-calls"], body["statusCode"]), (429, "0", 429))
+        self.assertGreaterEqual(int(hdrs["x-retry-after"]), 1)
+        self.assertEqual(self.sim.status_counts(), {"200": 2, "404": 1, "429": 1})
 
 
 class WebhookTests(SimTest):
@@ -525,19 +705,31 @@ class ProcessTests(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             dump = os.path.join(tmp, "state.json")
             with Standalone("serve.py shipbob", "--token", "t0k", "--channel-id", "77", "--version", "2026-01",
-                            "--webhook-secret", SECRET, "--script", '[{"status": 503}]', "--dump", dump) as proc:
+                            "--webhook-secret", SECRET, "--script", '[{"status": 503}]', "--dump", dump,
+                            "--inventory", '{"SKU-A": [5, 2]}') as proc:
                 c = Client(proc.port, headers=bearer("t0k", "77"))
                 self.assertEqual(c.request("POST", "/2026-01/order", order())[0], 503)
                 self.assertEqual(c.request("POST", "/2026-01/order", order())[0], 201)
                 self.assertEqual(c.request("GET", "/2026-01/order", headers=bearer())[0], 401)
+                status, _, body = c.request("GET", "/2026-01/inventory-level")
+                self.assertEqual((status, body[0]["sku"], body[0]["total_fulfillable_quantity"]), (200, "SKU-A", 3))
                 c.close()
             self.assertEqual(proc.returncode, 0)
-            self.assertEqual(proc.summary, {"requests": 3, "orders": 1, "webhooks": 0,
-                                            "status_counts": {"201": 1, "401": 1, "503": 1}})
+            self.assertEqual(proc.summary, {"requests": 4, "orders": 1, "webhooks": 0,
+                                            "status_counts": {"200": 1, "201": 1, "401": 1, "503": 1}})
             with open(dump) as f:
                 state = json.load(f)
             self.assertEqual(state["orders"]["wc:store1:10234"]["channel"]["id"], 77)
-            self.assertEqual([r["status"] for r in state["requests"]], [503, 201, 401])
+            self.assertEqual(state["inventory"]["400001"]["total_committed_quantity"], 2)
+            self.assertEqual([r["status"] for r in state["requests"]], [503, 201, 401, 200])
+
+    def test_standalone_scopes(self):
+        with Standalone("serve.py shipbob", "--scopes", "orders_read, channels_read") as proc:
+            c = Client(proc.port)
+            self.assertEqual(c.get("/inventory-level")[0], 403)
+            self.assertEqual(c.get("/channel")[2][0]["scopes"], ["orders_read", "channels_read"])
+            c.close()
+        self.assertEqual(proc.summary["status_counts"], {"200": 1, "403": 1})
 
 
 if __name__ == "__main__":

@@ -204,7 +204,8 @@ struct ConnectorSettings {
     /// erpnext: non-stock Item of money-only credit notes (refund.created; empty: refunds refused);
     /// odoo (`refund_product`): default_code of the credit note's product (empty: a line without one)
     std::string refund_item;
-    // kinds erpnext and odoo: stock levels read by polling (Bin by modified, stock.quant by write_date)
+    // kinds erpnext, odoo, shipbob: stock levels read by polling (Bin by modified, stock.quant by
+    // write_date, ShipBob inventory levels)
     PollerSettings stock_poll = {false, std::chrono::minutes(1)};
     // kind: odoo
     std::string transport = "json2";  ///< json2 (Odoo 19+) | jsonrpc (legacy /jsonrpc)

@@ -1,6 +1,7 @@
 #pragma once
-// Stock levels read from an ERP by polling (`connectors[].stock_poll`), for systems whose webhooks
-// are unsigned or absent: ERPNext `Bin` documents by `modified`, Odoo `stock.quant` by `write_date`.
+// Stock levels read by polling (`connectors[].stock_poll`), for systems whose webhooks are unsigned
+// or absent: ERPNext `Bin` documents by `modified`, Odoo `stock.quant` by `write_date`, ShipBob's
+// inventory levels (all of them each time: they carry no time).
 // A source answers the levels that changed at or after a watermark of its own (the source's time
 // text, compared by the source), and the newest such time as the next watermark. It runs on the
 // stock poller's own thread (blocking calls are fine there).
@@ -28,7 +29,7 @@ class StockSource {
     virtual StockPoll Poll(HttpClient& client, const std::string& since) = 0;
 };
 
-/// The stock source of a connector kind that has one (erpnext, odoo); nullptr for the others.
+/// The stock source of a connector kind that has one (erpnext, odoo, shipbob); nullptr for the others.
 std::unique_ptr<StockSource> MakeStockSource(const config::ConnectorSettings& settings);
 
 /// A level from a source's numbers: on_hand, reserved (when the source keeps it), available =
