@@ -204,13 +204,15 @@ void Validate(const Settings& s, std::vector<Problem>& problems) {
                 Add(problems, path + ".auth.username", "is required for transport jsonrpc (the API user's login)");
             if (c.transport == "jsonrpc" && c.database.empty())
                 Add(problems, path + ".database", "is required for transport jsonrpc");
-            const std::vector<std::string> types = {"order.*",         "order.created", "order.updated",
-                                                    "order.cancelled", "order.deleted", "refund.created"};
+            const std::vector<std::string> types = {"order.*",         "order.created",    "order.updated",
+                                                    "order.cancelled", "order.deleted",    "refund.created",
+                                                    "shipment.*",      "shipment.created", "shipment.updated"};
             for (std::size_t k = 0; k < c.subscribe.size(); ++k) {
                 if (std::find(types.begin(), types.end(), c.subscribe[k]) == types.end()) {
                     Add(problems, path + ".subscribe[" + std::to_string(k) + "]",
-                        "kind odoo takes order events and refund.created (order.created, order.updated, "
-                        "order.cancelled, order.deleted, refund.created)");
+                        "kind odoo takes order events, refund.created and shipment.* (order.created, "
+                        "order.updated, order.cancelled, order.deleted, refund.created, shipment.created, "
+                        "shipment.updated)");
                 }
             }
         }

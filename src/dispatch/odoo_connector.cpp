@@ -221,12 +221,13 @@ class OdooApi {
                        const std::string& step) {
         std::int64_t uid = 0;
         if (auto err = EnsureUid(client, uid)) return {err, json()};
-        // Record methods take the ids as their first positional argument, and `create` its vals_list
-        // (Odoo's call_kw reads args[0] after creating: by name it fails); the rest go by name.
+        // Record methods take the ids as their first positional argument (then `write` its vals), and
+        // `create` its vals_list (Odoo's call_kw reads args[0] after creating: by name it fails); the rest
+        // go by name. (nlohmann keeps members sorted: ids, vals, vals_list is the positional order.)
         json positional = json::array();
         json kwargs = json::object();
         for (const auto& [k, v] : args.items()) {
-            if (k == "ids" || k == "vals_list")
+            if (k == "ids" || k == "vals" || k == "vals_list")
                 positional.push_back(v);
             else
                 kwargs[k] = v;
@@ -254,8 +255,9 @@ class OdooConnector final : public Connector {
     explicit OdooConnector(config::ConnectorSettings s) : s_(std::move(s)), api_(s_) {}
     const std::string& Name() const override { return s_.name; }
     // order, partner, country, create partner, delivery partner (find, country, create), products,
-    // create, confirm, read its name
-    int MaxCallsPerDelivery() const override { return 11; }
+    // create, confirm, read its name; a shipment: order, pickings, moves, products, move writes,
+    // picking write, validate
+    int MaxCallsPerDelivery() const override { return 14; }
 
     DeliveryResult Deliver(const store::DeliveryTask& task, HttpClient& client) override {
         const json env = json::parse(task.payload, nullptr, false);
@@ -263,6 +265,7 @@ class OdooConnector final : public Connector {
             return detail::Permanent("the event is not an order envelope");
         const json& data = env["data"];
         const std::string key = Str(env, "idempotency_key");
+        if (task.type.rfind("shipment.", 0) == 0) return Shipment(client, data);
         if (task.type == "refund.created") return CreditNote(client, key, data, Str(env, "occurred_at"));
         switch (detail::ErpStepOf(task.type, data)) {
             case detail::ErpOrderStep::kCancel:
@@ -280,6 +283,7 @@ class OdooConnector final : public Connector {
         const json env = json::parse(task.payload, nullptr, false);
         if (!env.is_object()) return std::nullopt;
         json found;
+        if (task.type.rfind("shipment.", 0) == 0) return std::nullopt;  // Shipment finds its own picking first
         if (task.type == "refund.created") {
             if (FindCreditNote(client, Str(env, "idempotency_key"), found) || found.is_null()) return std::nullopt;
             return ExistingCreditNote(client, found);
@@ -548,6 +552,144 @@ class OdooConnector final : public Connector {
                               "cancel sale.order " + name, {{"disable_cancel_warning", true}}))
             return *err;
         return Done(so, "sale.order " + name + " cancelled");
+    }
+
+    // --- shipments from a 3PL: the sale order's delivery picking, validated --------------------------
+
+    /// Every record of a search_read.
+    std::optional<DeliveryResult> SearchAll(HttpClient& client, const std::string& model, const json& domain,
+                                            const json& fields, const std::string& step, json& out) {
+        Answer a = api_.Call(client, model, "search_read", {{"domain", domain}, {"fields", fields}}, step);
+        if (a.error) return a.error;
+        out = a.value.is_array() ? a.value : json::array();
+        return std::nullopt;
+    }
+
+    /// What marks the picking of this shipment: the tracking number, else the shipment's id.
+    static std::string TrackingOf(const json& shipment) {
+        return Str(shipment, "tracking_number").empty() ? Str(shipment, "id") : Str(shipment, "tracking_number");
+    }
+
+    std::optional<DeliveryResult> Pickings(HttpClient& client, std::int64_t so_id, json& out) {
+        return SearchAll(
+            client, "stock.picking",
+            json::array({json::array({"sale_id", "=", so_id}), json::array({"picking_type_code", "=", "outgoing"})}),
+            json::array({"id", "name", "state", "carrier_tracking_ref"}), "find the order's delivery pickings", out);
+    }
+
+    // A shipped (in transit, delivered) shipment validates the open delivery picking with the shipped
+    // quantities (the rest stays on a backorder); a voided one is taken off a picking not yet validated.
+    DeliveryResult Shipment(HttpClient& client, const json& shipment) {
+        const std::string status = Str(shipment, "status");
+        const bool voided = status == "voided" || status == "cancelled";
+        if (!voided && status != "shipped" && status != "in_transit" && status != "delivered") {
+            DeliveryResult r;
+            r.reason = "not recorded: shipment status " + status;
+            return r;
+        }
+        const std::string order_ref = Str(shipment, "order_ref");
+        const std::string tracking = TrackingOf(shipment);
+        json so;
+        if (auto err = FindOrder(client, order_ref, so)) return *err;
+        if (so.is_null() || Str(so, "state") == "draft" || Str(so, "state") == "sent") {
+            if (voided) return detail::NotSent({{"canonical_status", "not in Odoo"}});
+            DeliveryResult r;
+            r.error_class = core::ErrorClass::kTransient;
+            r.reason = "no confirmed sale.order with client_order_ref " + order_ref + " yet: the shipment waits";
+            return r;
+        }
+        json pickings;
+        if (auto err = Pickings(client, so.value("id", std::int64_t{0}), pickings)) return *err;
+        const json* open = nullptr;
+        for (const auto& p : pickings) {
+            const bool ours = Str(p, "carrier_tracking_ref") == tracking;
+            const std::string state = Str(p, "state");
+            if (ours && state == "done") {
+                if (voided) {
+                    return detail::Permanent("picking " + Str(p, "name") + " was validated with " + tracking +
+                                             ": the goods are booked as gone; a voided label needs a return in Odoo "
+                                             "(a person's call)");
+                }
+                DeliveryResult r = Done(p, "picking " + Str(p, "name") + " is validated already");
+                r.error_class = core::ErrorClass::kDuplicate;
+                return r;
+            }
+            if (voided && ours && state != "cancel") {
+                if (auto err = Write(client, "stock.picking", {p.value("id", std::int64_t{0})},
+                                     {{"carrier_tracking_ref", false}}, "take the tracking off " + Str(p, "name")))
+                    return *err;
+                return Done(p, "tracking " + tracking + " taken off picking " + Str(p, "name"));
+            }
+            if (!open && (state == "assigned" || state == "confirmed" || state == "waiting")) open = &p;
+        }
+        if (voided) {
+            DeliveryResult r;
+            r.reason = "no picking carries " + tracking;
+            return r;
+        }
+        if (!open) {
+            DeliveryResult r = Done(so, "nothing of sale.order " + Str(so, "name") + " is left to deliver");
+            r.error_class = core::ErrorClass::kDuplicate;
+            return r;
+        }
+        const std::int64_t picking = open->value("id", std::int64_t{0});
+        const std::string name = Str(*open, "name");
+        json moves;
+        if (auto err =
+                SearchAll(client, "stock.move", json::array({json::array({"picking_id", "=", picking})}),
+                          json::array({"id", "product_id", "product_uom_qty"}), "read the moves of " + name, moves))
+            return *err;
+        std::set<std::int64_t> product_ids;
+        for (const auto& m : moves)
+            product_ids.insert(Many2oneId(m.value("product_id", json())));
+        json codes;
+        if (auto err = SearchAll(client, "product.product", json::array({json::array({"id", "in", json(product_ids)})}),
+                                 json::array({"id", "default_code"}), "read the moves' products", codes))
+            return *err;
+        std::map<std::int64_t, std::string> sku;
+        for (const auto& p : codes)
+            sku[p.value("id", std::int64_t{0})] = Str(p, "default_code");
+
+        // Quantities per move: what the shipment carries of its SKU (everything when it lists no lines).
+        const json lines = shipment.value("lines", json::array());
+        std::map<std::string, double> left;
+        for (const auto& l : lines)
+            left[Str(l, "sku")] += l.value("quantity", 0.0);
+        std::map<double, std::vector<std::int64_t>> by_quantity;
+        double total = 0;
+        for (const auto& m : moves) {
+            const double demand = m.value("product_uom_qty", 0.0);
+            double take = demand;
+            if (!lines.empty()) {
+                double& l = left[sku[Many2oneId(m.value("product_id", json()))]];
+                take = std::min(demand, l);
+                l -= take;
+            }
+            total += take;
+            by_quantity[take].push_back(m.value("id", std::int64_t{0}));
+        }
+        if (total <= 0)
+            return detail::Permanent("none of the shipment's SKUs is open on picking " + name + " of sale.order " +
+                                     Str(so, "name"));
+        for (const auto& [quantity, ids] : by_quantity) {
+            if (auto err = Write(client, "stock.move", ids, {{"quantity", quantity}, {"picked", quantity > 0}},
+                                 "set the shipped quantities on " + name))
+                return *err;
+        }
+        if (auto err = Write(client, "stock.picking", {picking}, {{"carrier_tracking_ref", tracking}},
+                             "set the tracking number on " + name))
+            return *err;
+        // skip_backorder: validate what shipped and keep the rest on a backorder, without the wizard.
+        if (auto err = Action(client, "stock.picking", "button_validate", picking, "validate " + name,
+                              {{"skip_backorder", true}}))
+            return *err;
+        return Done(*open, "picking " + name + " validated with " + tracking);
+    }
+
+    std::optional<DeliveryResult> Write(HttpClient& client, const std::string& model,
+                                        const std::vector<std::int64_t>& ids, const json& vals,
+                                        const std::string& step) {
+        return api_.Call(client, model, "write", {{"ids", ids}, {"vals", vals}}, step).error;
     }
 
     std::optional<DeliveryResult> FindCreditNote(HttpClient& client, const std::string& key, json& out) {

@@ -13,6 +13,7 @@ from harness import (Daemon, Storage, daemon_config, fixture, wait_for, with_ord
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "simulators"))
 from odoo_sim import OdooSim  # noqa: E402
+from shipstation_sim import ShipStationSim  # noqa: E402
 from woocommerce_sim import WooCommerceSim  # noqa: E402
 
 SECRET = "wh-secret"
@@ -20,7 +21,8 @@ VIEWER = {"Authorization": "Bearer viewer-token-0123456789"}
 SKUS = ("POD-CER-WHT", "FLT-2-100", "GRD-BURR-01", "SHIP-WOO", "WOO-REFUND", "MUG-RED")
 
 
-def config(storage, odoo_url, transport, woo_url=None, api_key="odoo-key", stock_poll=False):
+def config(storage, odoo_url, transport, woo_url=None, api_key="odoo-key", stock_poll=False,
+           subscribe='["order.*", refund.created]', extra=""):
     store_api = f"""
     url: "{woo_url}"
     api:
@@ -44,11 +46,11 @@ connectors:
     shipping_product: SHIP-WOO
     refund_product: WOO-REFUND
     stock_poll: {{enabled: {str(stock_poll).lower()}, interval: 200ms}}
-    subscribe: ["order.*", refund.created]
+    subscribe: {subscribe}
     timeout: 2s
     rate_limit: {{per_second: 100, burst: 20, max_in_flight: 1}}
     retry: {{max_attempts: 6, initial_backoff: 50ms, max_backoff: 300ms, max_age: 1h}}
-""")
+{extra}""")
 
 
 def order_body(order_id, status="processing", modified="2025-10-14T13:41:15", name="order_simple.json", old_id=4101):
@@ -225,6 +227,96 @@ class OdooJsonRpcTest(OdooJson2Test):
         self.assertEqual(d["error_class"], "permanent")
         self.assertIn("error inside HTTP 200", d["reason"])
         self.assertTrue(all(c.status == 200 for c in self.odoo.requests if c.path == "/jsonrpc"))
+
+
+class OdooShipmentTest(unittest.TestCase):
+    """A 3PL's shipments (ShipStation SHIP_NOTIFY) validate the sale order's delivery picking in Odoo:
+    shipped quantities, the tracking number, the rest on a backorder; a repeat changes nothing; a voided
+    label after validation is a dead letter for a person."""
+    transport = "json2"
+
+    def setUp(self):
+        self.odoo = OdooSim(products=SKUS, services=("SHIP-WOO", "WOO-REFUND"))
+        self.ss = ShipStationSim()
+        self.storage = Storage("sqlite")
+        extra = f"""  - name: 3pl
+    kind: shipstation
+    base_url: "{self.ss.url}"
+    auth: {{api_key: "k", api_secret: "s"}}
+    inbound_token: "tok-1"
+    subscribe: ["order.*"]
+    timeout: 2s
+    rate_limit: {{per_second: 50, burst: 5, max_in_flight: 1}}
+    retry: {{max_attempts: 6, initial_backoff: 50ms, max_backoff: 300ms, max_age: 1h}}
+"""
+        self.d = Daemon(config(self.storage, self.odoo.url, self.transport,
+                               subscribe='["order.*", "shipment.*"]', extra=extra)).start()
+        self.hook = f"http://127.0.0.1:{self.d.port}/webhooks/3pl"
+
+    def tearDown(self):
+        self.d.stop()
+        self.odoo.close()
+        self.ss.close()
+
+    def so(self, ref):
+        return next(so for so in self.odoo.sale_orders.values() if so["client_order_ref"] == ref)
+
+    def pickings_of(self, so):
+        return sorted((p for p in self.odoo.pickings.values() if p["sale_id"] and p["sale_id"][0] == so["id"]),
+                      key=lambda p: p["id"])
+
+    def shipment_deliveries(self):
+        _, _, data = self.d.request("GET", "/v1/orders/wc:main:56001", headers=VIEWER)
+        return [d for s in json.loads(data).get("shipments", []) for d in (s.get("deliveries") or [])
+                if d["connector"] == "odoo"]
+
+    def test_shipments_validate_the_delivery_picking_with_a_backorder_for_the_rest(self):
+        body = order_body(56001)
+        self.assertEqual(self.d.request("POST", "/webhooks/woocommerce/main", body=body,
+                                        headers=woo_headers(body, SECRET, "order.created"))[0], 202)
+        key = "wc:main:56001"
+        self.ss.wait_until(lambda s: key in s.orders, timeout=20, what="the order in ShipStation")
+        wait_for(lambda: any(so["client_order_ref"] == key and so["state"] == "sale"
+                             for so in self.odoo.sale_orders.values()), timeout=20, what="the sale.order confirmed")
+        (picking,) = self.pickings_of(self.so(key))
+        items = self.ss.orders[key]["items"]
+        first = self.ss.ship(key, "TRACK-O-1", items=[{"lineItemKey": items[0]["lineItemKey"],
+                                                        "quantity": items[0]["quantity"]}])
+        self.assertEqual(self.ss.notify(self.hook, first.batch_id, token="tok-1")[0], 200)
+        wait_for(lambda: self.odoo.pickings[picking["id"]]["state"] == "done", timeout=20, what="picking validated")
+        done = self.odoo.pickings[picking["id"]]
+        self.assertEqual(done["carrier_tracking_ref"], "TRACK-O-1")
+        self.assertEqual(self.so(key)["delivery_status"], "partial")
+        pickings = self.pickings_of(self.so(key))
+        self.assertEqual(len(pickings), 2, "the rest waits on a backorder")
+        backorder = pickings[1]
+        self.assertEqual(backorder["backorder_id"][0], picking["id"])
+        codes = {p["id"]: p["default_code"] for p in self.odoo.products.values()}
+        rest = sorted((codes[m["product_id"][0]], m["product_uom_qty"]) for m in self.odoo.stock_moves.values()
+                      if m["picking_id"] and m["picking_id"][0] == backorder["id"])
+        self.assertEqual(rest, [(items[1]["sku"], items[1]["quantity"])])
+
+        second = self.ss.ship(key, "TRACK-O-2", items=[{"lineItemKey": items[1]["lineItemKey"],
+                                                         "quantity": items[1]["quantity"]}])
+        self.assertEqual(self.ss.notify(self.hook, second.batch_id, token="tok-1")[0], 200)
+        wait_for(lambda: self.so(key)["delivery_status"] == "full", timeout=20, what="fully delivered")
+        self.assertEqual(self.odoo.pickings[backorder["id"]]["carrier_tracking_ref"], "TRACK-O-2")
+        validations = len([c for c in self.odoo.requests
+                           if (call := self.odoo.odoo_call(c)) and call.method == "button_validate"])
+        self.assertEqual(validations, 2)
+
+        # A voided label after validation: the goods are booked as gone, a person decides on a return.
+        voided = self.ss.void(second["shipmentId"])
+        self.assertEqual(self.ss.notify(self.hook, voided.batch_id, token="tok-1")[0], 200)
+        wait_for(lambda: any(d["state"] == "dead" for d in self.shipment_deliveries()), timeout=20,
+                 what="the void dead-lettered")
+        dead = next(d for d in self.shipment_deliveries() if d["state"] == "dead")
+        self.assertIn("return", dead["reason"])
+        self.assertEqual(self.odoo.pickings[backorder["id"]]["state"], "done")
+
+
+class OdooJsonRpcShipmentTest(OdooShipmentTest):
+    transport = "jsonrpc"
 
 
 if __name__ == "__main__":

@@ -11,12 +11,18 @@ context, debug} body; one2many lines are x2many command triples [0, 0, {values}]
 integer ids on input and [id, "display name"] on read; `client_order_ref` is not unique, and nor is
 anything on res.partner (a second create makes a duplicate: search first); `sale.order/action_cancel` on a
 confirmed order answers the "Cancel Sales Order" wizard action and cancels nothing unless the context holds
-{"disable_cancel_warning": true}; `account.move/action_post` returns false; over JSON-RPC `create` needs its
-values POSITIONALLY (execute_kw(..., "create", [[{...}]], {})): with only {"vals_list": [...]} as kwargs
-Odoo's call_kw fails with IndexError("tuple index out of range") after the fact, and nothing is created.
+{"disable_cancel_warning": true}; `account.move/action_post` returns false; `action_confirm` creates the
+delivery stock.picking ("WH/OUT/00001") with a stock.move per goods line, which `stock.picking/button_validate`
+validates as Odoo 17+ does (the `picked` flag, the "Create Backorder?" wizard unless the context holds
+{"skip_backorder": true}, a backorder for the rest) and the order's delivery_status follows; over JSON-RPC
+`create` needs its values POSITIONALLY (execute_kw(..., "create", [[{...}]], {})): with only {"vals_list":
+[...]} as kwargs Odoo's call_kw fails with IndexError("tuple index out of range") after the fact, and nothing
+is created.
 Where the fact sheet is silent, the Odoo 17-19 sources decided (odoo/http.py JsonRPCDispatcher and
 Json2Dispatcher, addons/rpc/controllers/json2.py, odoo/service/model.py, odoo/api.py call_kw, ir_http
-_auth_method_bearer, sale_order.py, account_move.py _post); see "Assumptions" for the rest.
+_auth_method_bearer, sale_order.py, account_move.py _post, stock_picking.py button_validate / _sanity_check /
+_pre_action_done_hook / _check_backorder / _create_backorder, stock_move.py _action_done, sale_stock
+_compute_delivery_status); see "Assumptions" for the rest.
 
 In a test process:
 
@@ -28,17 +34,20 @@ In a test process:
             or POST /jsonrpc (common.authenticate, then object.execute_kw) ...
         odoo.wait_until(lambda o: len(o.sale_orders) == 1, timeout=10)
         (so,) = odoo.sale_orders.values()                   # as read() shows it: partner_id [7, "Jane Doe"]
-        odoo.set_delivered(so["name"])                      # delivery_status "full": cancelling is refused
+        odoo.set_delivered(so["name"])                      # its picking validated, delivery_status "full"
+        (picking,) = odoo.pickings.values()                 # {"name": "WH/OUT/00001", "state": "done", ...}
         odoo.set_stock("SKU-1", 12, reserved=2)             # the stock.quant changes, write_date moves on
 
 Constructor: OdooSim(db="odoo", login="bot@example.com", api_key="odoo-key", products=("SKU-1", "SKU-2",
 "SKU-3"), host="127.0.0.1", port=0, *, password=None, uid=2, stock=None, rate_limit=None, currency="EUR",
-cancel_wizard=True, rpc_create_needs_positional=True).
+cancel_wizard=True, rpc_create_needs_positional=True, services=()).
 It listens on host:port in a daemon thread (ThreadingHTTPServer, HTTP/1.1 keep-alive, Content-Length on every
 answer); a context manager with close(). Attributes `url`, `port`, `db`, `uid`.
     products     the product.product records made at start (default_code = the SKU, name "Product <SKU>",
                  list_price 1.0, type "consu", is_storable true, uom_id [1, "Units"]); a dict {sku: name}
                  names them
+    services     SKUs made (or remade, if also in products) as type "service", is_storable false, e.g.
+                 ("SHIP-WOO", "WOO-REFUND"): their order lines get no stock.move
     password     the bot user's password, accepted as well as the API key by JSON-RPC (JSON-2 takes the
                  API key only)
     uid          the bot user's id (what common.authenticate returns)
@@ -53,15 +62,22 @@ answer); a context manager with close(). Attributes `url`, `port`, `db`, `uid`.
 
 State (snapshots, thread-safe, each {id: record as read() with every field shows it, Many2one as
 [id, name]}): `partners` (res.partner), `products` (product.product), `sale_orders`, `sale_order_lines`,
-`moves` (account.move), `move_lines` (account.move.line), `quants` (stock.quant); `records(model)` for any
+`moves` (account.move), `move_lines` (account.move.line), `quants` (stock.quant), `pickings` (stock.picking),
+`stock_moves` (stock.move); `records(model)` for any
 model; `requests` [Call] where Call = (method, path, query, body, status): the URL-decoded path, the query as a
 dict of first values, the parsed JSON body or None, and the status answered or "hang" / "reset";
 `status_counts()`; `odoo_call(call)` -> OdooCall(transport, service, model, method) or None tells which
 Odoo call a request was. `wait_until(predicate, timeout)` waits until predicate(sim) holds (AssertionError
 on timeout). Helpers:
     set_delivered(order, status="full")   order: a sale.order id or name; status "full", "partial" or
-                 "pending" (lines' qty_delivered: all, half, none); the order must be confirmed (ValueError
-                 otherwise, KeyError if unknown). Afterwards action_cancel is refused (UserError).
+                 "pending"; the order must be confirmed (ValueError otherwise, KeyError if unknown). It goes
+                 through the pickings as a client would: "full" sets every open move's quantity to its demand,
+                 "partial" to half of it, picked true, and validates the open pickings with skip_backorder
+                 (partial: the rest waits on a backorder); "pending" changes nothing. Forward only: a status
+                 below the current one (e.g. "partial" once "full") is ValueError (validated pickings stay
+                 validated). Lines without moves (services) get qty_delivered all / half / none by hand; an
+                 order without pickings gets the delivery_status set directly. Afterwards (partial / full)
+                 action_cancel is refused (UserError). Returns the order as read() shows it.
     set_stock(sku, quantity, reserved=0)  the stock.quant of that product at WH/Stock (id 8) is created or
                  updated; write_date moves to now, strictly later than any earlier quant's (a burst of
                  changes within one second moves the stamps into the next seconds). Returns the quant.
@@ -156,9 +172,9 @@ Methods (on every model unless said): search_read(domain=None, fields=None, offs
 order=None, load="_classic_read"), search(domain, offset=0, limit=None, order=None), search_count(domain,
 limit=None), read(ids; fields=None, load="_classic_read"), create(vals_list) (a dict is also taken),
 write(ids; vals); sale.order also action_confirm, action_cancel, action_lock, action_unlock; account.move
-action_post. load=None reads Many2one fields as bare ids. Each call is one transaction: an error undoes all
-its changes (record ids and sale.order numbers used by a failed call are not reused, as with PostgreSQL
-sequences: expect gaps; invoice numbers are gapless).
+action_post; stock.picking button_validate (ids; the context decides). load=None reads Many2one fields as bare
+ids. Each call is one transaction: an error undoes all its changes (record ids, sale.order and picking numbers
+used by a failed call are not reused, as with PostgreSQL sequences: expect gaps; invoice numbers are gapless).
 Domains: [field, operator, value] triples, implicitly AND-ed, with the prefix operators "&", "|", "!";
 operators =, !=, <, >, <=, >=, in, not in, like, not like, ilike, not ilike, =like, =ilike, =?, child_of,
 parent_of; dotted paths through Many2one / One2many fields ("location_id.usage", "order_line.product_id");
@@ -168,7 +184,7 @@ is not; a "!=" / "not in" / "not like" leaf also matches empty values (as Odoo's
 domain is a ValueError (500 on JSON-2). Order: "field [asc|desc] [nulls first|last], ..." (Many2one by display
 name; ties by id); without it each model's own _order (sale.order "date_order desc, id desc", res.partner
 "complete_name asc, id desc", account.move "date desc, name desc, id desc", product.product "default_code,
-name, id", others "id").
+name, id", stock.picking "priority desc, scheduled_date asc, id desc", stock.move "sequence, id", others "id").
 Values on create / write: an unknown field is ValueError "Invalid field 'x' on model 'y'" (500); a Many2one
 must be an integer id (or false): another type is ValueError "Wrong value for y.x: ...", an id that does not
 exist MissingError "Record does not exist or has been deleted.\\n(Record: res.partner(999,), User: 2)" (404); a
@@ -190,7 +206,8 @@ Models (ids are integers; Many2one read as [id, display name]):
                  create with the same email or ref makes a second partner. display_name as Odoo builds it:
                  "Parent, Name", or "Parent, Delivery Address" for an unnamed address
     product.product  id, default_code, name, display_name ("[SKU-1] Product SKU-1"), list_price,
-                 standard_price, type, is_storable, uom_id, sale_ok, active, barcode, qty_available and
+                 standard_price, type ("consu" goods, "service", "combo"), is_storable (default true for goods;
+                 always false otherwise), uom_id, sale_ok, active, barcode, qty_available and
                  free_qty (sums over the internal quants: quantity, quantity - reserved), virtual_available,
                  write_date
     sale.order   id, name ("S00001", "S00002", ...; a name given other than "New" is kept), state ("draft"
@@ -200,8 +217,11 @@ Models (ids are integers; Many2one read as [id, display name]):
                  partner_id), client_order_ref, origin, reference, note, date_order (default now; now again
                  on confirmation), commitment_date, company_id, currency_id, pricelist_id, user_id, locked,
                  order_line (line ids), amount_untaxed, amount_tax (0: no taxes are computed), amount_total,
-                 invoice_status ("no"; "to invoice" once confirmed), delivery_status (false; "pending" once
-                 confirmed; "partial" / "full" by set_delivered), create_date, write_date.
+                 invoice_status ("no"; "to invoice" once confirmed), delivery_status (false while a quotation;
+                 then sale_stock's _compute_delivery_status over the order's pickings: all cancelled false, all
+                 done or cancelled "full", one done and some qty_delivered "partial", one done and none
+                 "started", else "pending"; an order without pickings stays "pending" once confirmed),
+                 picking_ids (its stock.picking ids), create_date, write_date.
                  order_line takes [0, 0, {product_id, product_uom_qty (default 1), price_unit (default the
                  product's list_price), discount (%), name (default the product's display name), sequence,
                  display_type, tax_id / tax_ids (kept, not computed)}], [5] (clear) and [6, 0, []]; a plain
@@ -211,18 +231,20 @@ Models (ids are integers; Many2one read as [id, display name]):
                  sale order line." Subtotals qty * price_unit * (1 - discount / 100), rounded half-up to 2
                  decimals.
                  action_confirm on an order not in draft / sent: UserError "Some orders are not in a state
-                 requiring confirmation." action_cancel: a locked order UserError "You cannot cancel a
+                 requiring confirmation."; it creates the delivery (see stock.picking) in the same
+                 transaction. action_cancel: a locked order UserError "You cannot cancel a
                  locked order. Please unlock it first."; a non-draft order without context
                  {"disable_cancel_warning": true}: the wizard action {"name": "Cancel Sales Order",
                  "res_model": "sale.order.cancel", "type": "ir.actions.act_window", "target": "new", ...}
                  (one order at a time: ValueError "Expected singleton" for more) and nothing changes; a
                  delivered order (delivery_status "partial" / "full"): UserError "You cannot cancel the
                  sales order S00001: it has been delivered (fully or partly). Return the goods first.";
-                 else state "cancel", true.
+                 else state "cancel" (its pickings not done, and their moves, too), true.
     sale.order.line  id, order_id, sequence, product_id, name, product_uom_qty, product_uom and
                  product_uom_id ([1, "Units"]), price_unit, discount, price_subtotal, price_tax, price_total,
-                 qty_delivered, qty_invoiced, state, display_type, tax_id, tax_ids, order_partner_id,
-                 currency_id; read only (lines are made through the order)
+                 qty_delivered (the done moves' quantities; by hand through set_delivered for lines without
+                 moves), qty_invoiced, state, display_type, tax_id, tax_ids, order_partner_id, currency_id,
+                 move_ids; read only (lines are made through the order)
     account.move id, name ("/" while draft; at action_post "RINV/<year>/00001" for out_refund,
                  "INV/<year>/00001" for out_invoice, numbered per prefix and year of the accounting date),
                  move_type (out_invoice or out_refund; another type or none is UserError: the simulator keeps
@@ -246,13 +268,62 @@ Models (ids are integers; Many2one read as [id, display name]):
                  create_date, write_date ("YYYY-MM-DD HH:MM:SS", strictly increasing from quant to quant);
                  made by set_stock only: create / write are UserError "Quant's creation is restricted, you
                  can't do this operation." / "Quant's editing is restricted, you can't do this operation."
+    stock.picking  the delivery action_confirm creates when the order has goods lines (product type "consu"
+                 with a quantity > 0; services, sections and notes get no move; no goods: no picking): id,
+                 name ("WH/OUT/00001", ...: one sequence for deliveries and backorders, not rolled back by a
+                 failed call), picking_type_id ([2, "My Company: Delivery Orders"]), picking_type_code
+                 ("outgoing"), state ("assigned" -> "done"; "cancel" with its order), origin (the order's
+                 name), sale_id, partner_id (the order's partner_shipping_id), location_id [8, "WH/Stock"],
+                 location_dest_id [5, "Partners/Customers"], carrier_tracking_ref (false), backorder_id (false;
+                 the picking a backorder continues), backorder_ids, move_ids, move_ids_without_package,
+                 scheduled_date (the order's commitment_date, else now), date_deadline, date_done (false; set
+                 when done), priority ("0"), note, company_id, user_id, create_date, write_date. write takes
+                 carrier_tracking_ref, origin, note, partner_id, locations, scheduled_date, date_deadline,
+                 user_id, sale_id, priority, name (on a done picking too); create is AccessError (not simulated).
+                 button_validate(ids; context), as Odoo 17+ (each picking of ids):
+                   _sanity_check: no moves UserError "You can’t validate an empty transfer. Please add some
+                   products to move before proceeding."; no quantity on the moves that count (the picked ones
+                   if any open move is picked, else all open moves), which includes a done or cancelled
+                   picking: UserError NO_QUANTITY_MESSAGE "You cannot validate a transfer if no quantities are
+                   reserved. To force the transfer, encode quantities." (Odoo 17 / 18 wording)
+                   _pre_action_done_hook: when no move is picked but some has a quantity, every move is set
+                   picked (kept even when the wizard is answered, as in Odoo); then unless the context holds
+                   skip_backorder, a picking with a move short of its demand (unpicked with a demand, or picked
+                   with quantity < demand) answers the wizard and nothing is validated: {"name": "Create
+                   Backorder?", "type": "ir.actions.act_window", "view_mode": "form", "res_model":
+                   "stock.backorder.confirmation", "views": [[1201, "form"]], "view_id": 1201, "target": "new",
+                   "context": {<the call's context>, "button_validate_picking_ids": [ids],
+                   "default_show_transfers": more than one picking, "default_pick_ids": [[4, id], ...]}}
+                   _action_done: a picked move with a quantity is done (short: its demand becomes the quantity
+                   and a new move with the rest, same line and sequence, is split off; over: its demand grows to
+                   the quantity); unpicked or empty moves and the split rests go to a backorder picking (next
+                   WH/OUT name, backorder_id the original, state "assigned", moves picked false, quantities kept,
+                   carrier_tracking_ref false as copy=False), or are cancelled when the context's
+                   picking_ids_not_to_backorder holds the picking's id; the picking is "done" with date_done
+                   now; the order's qty_delivered and delivery_status follow. Returns true.
+    stock.move   id, name, sequence, reference (the picking's name), origin, state ("assigned" -> "done" /
+                 "cancel"), picking_id, picking_type_id, picking_code, product_id, product_uom_qty (the demand),
+                 quantity (0.0 at creation), product_qty, picked (false), product_uom / uom_id ([1, "Units"]),
+                 location_id, location_dest_id, partner_id, sale_line_id, company_id, date, create_date,
+                 write_date; display_name "S00001/SKU-1: Stock>Customers". write takes quantity, picked,
+                 product_uom_qty, name, sequence on an open move; a done move: UserError "You cannot change the
+                 stock move ...: it is done (its transfer is validated). Return the goods instead."; a cancelled
+                 one: UserError "You cannot change a cancelled stock move, create a new line instead."; create is
+                 AccessError (not simulated).
     stock.location  8 "WH/Stock" (usage internal), 4 "Partners/Vendors" (supplier), 5 "Partners/Customers"
-                 (customer); res.currency, res.company ("My Company"), res.users (the bot), uom.uom ("Units"),
+                 (customer); stock.picking.type 1 "Receipts" (incoming), 2 "Delivery Orders" (outgoing);
+                 res.currency, res.company ("My Company"), res.users (the bot), uom.uom ("Units"),
                  product.pricelist, account.journal: one record each, read only (create: AccessError)
 
 Assumptions (the fact sheet is silent): the database serves Odoo 19 with sale_management, stock and
-account installed, in UTC; times are UTC "YYYY-MM-DD HH:MM:SS"; no taxes, pricelists, fiscal positions,
-pickings or invoices from orders are simulated; refusing to cancel a delivered order is the fact sheet's
+account installed, in UTC; times are UTC "YYYY-MM-DD HH:MM:SS"; no taxes, pricelists, fiscal positions
+or invoices from orders are simulated; deliveries are one step (WH/Stock -> customers), nothing is reserved (moves
+are "assigned" with quantity 0 whatever the stock; Odoo 17+ would reserve at confirmation, quantity = the reserved
+amount, state "confirmed" when short), validating does not change stock.quant, lines added to a confirmed order
+get no move, quantities are not rounded to the unit of measure; a done picking's validation is a UserError as in
+Odoo 17 / 18 (Odoo 19 filters done pickings out and answers true) and its text is Odoo 17 / 18's (Odoo 19: "Transfer
+trouble alert! Validating a zero quantity transfer? ..."); a done move's write is refused (Odoo lets an unlocked
+done transfer's quantities be corrected); refusing to cancel a delivered order is the fact sheet's
 status mapping, not Odoo's (sale_stock cancels the undone pickings and lets the done ones be); a plain dict
 as an order line is refused with a ValidationError (an Odoo server fails on it too, possibly with a 500);
 MissingError stands for every Many2one id that does not exist (Odoo raises it for the ones its computes read,
@@ -263,12 +334,12 @@ debug tracebacks are made up; "Bearer" in WWW-Authenticate; JSON-2's 401 body is
 As a process, for end-to-end tests:
 
     odoo_sim.py --port 0 [--db odoo --login bot@example.com --api-key odoo-key --password PW --uid 2
-                --products SKU-1,SKU-2 --stock '{"SKU-1": 5, "SKU-2": [4, 1]}' --rate-limit 10
+                --products SKU-1,SKU-2 --services SHIP-WOO --stock '{"SKU-1": 5, "SKU-2": [4, 1]}' --rate-limit 10
                 --no-cancel-wizard --lenient-rpc-create --script '[{"status": 503}]' --dump state.json]
 
 prints {"port": N} once listening and, on SIGTERM or SIGINT, one summary line {"requests", "partners",
 "sale_orders", "moves", "status_counts"}; --dump writes {"partners", "products", "sale_orders",
-"sale_order_lines", "moves", "move_lines", "quants", "requests"} there. Exits 0.
+"sale_order_lines", "moves", "move_lines", "quants", "pickings", "stock_moves", "requests"} there. Exits 0.
 """
 import collections
 import copy
@@ -363,6 +434,19 @@ PAYMENT_STATES = {"not_paid": "Not Paid", "in_payment": "In Payment", "paid": "P
 LINE_DISPLAY_TYPES = {"line_section": "Section", "line_note": "Note"}
 MOVE_LINE_DISPLAY_TYPES = {"product": "Product", "line_section": "Section", "line_note": "Note"}
 PRODUCT_TYPES = {"consu": "Goods", "service": "Service", "combo": "Combo"}
+PICKING_STATES = {"draft": "Draft", "waiting": "Waiting Another Operation", "confirmed": "Waiting",
+                  "assigned": "Ready", "done": "Done", "cancel": "Cancelled"}
+STOCK_MOVE_STATES = {"draft": "New", "waiting": "Waiting Another Move", "confirmed": "Waiting Availability",
+                     "partially_available": "Partially Available", "assigned": "Available", "done": "Done",
+                     "cancel": "Cancelled"}
+PICKING_TYPE_CODES = {"incoming": "Receipt", "outgoing": "Delivery", "internal": "Internal Transfer"}
+CUSTOMER_LOCATION = 5
+OUT_PICKING_TYPE = 2               # stock.picking.type "Delivery Orders" in a fresh database (1 is Receipts)
+BACKORDER_VIEW_ID = 1201           # stock.view_backorder_confirmation (the id is this simulator's)
+# _get_without_quantities_error_message as Odoo 17 / 18 word it (Odoo 19 says "Transfer trouble alert! ...").
+NO_QUANTITY_MESSAGE = ("You cannot validate a transfer if no quantities are reserved. To force the transfer, "
+                       "encode quantities.")
+EMPTY_TRANSFER_MESSAGE = "You can’t validate an empty transfer. Please add some products to move before proceeding."
 LOCATION_USAGES = {"supplier": "Vendor Location", "view": "View", "internal": "Internal Location",
                    "customer": "Customer Location", "inventory": "Inventory Loss", "production": "Production",
                    "transit": "Transit Location"}
@@ -583,6 +667,7 @@ SIGNATURES = {
     "action_lock": _Signature(),
     "action_unlock": _Signature(),
     "action_post": _Signature(),
+    "button_validate": _Signature(),
 }
 RPC_SIGNATURES = {
     "common": {"login": _Signature(("db", REQUIRED), ("login", REQUIRED), ("password", REQUIRED)),
@@ -595,7 +680,7 @@ RPC_SIGNATURES = {
 
 class _Site:
     def __init__(self, db, login, api_key, password, uid, products, rate_limit, currency, cancel_wizard,
-                 rpc_create_needs_positional):
+                 rpc_create_needs_positional, services=()):
         self.db, self.login, self.api_key = str(db), str(login), str(api_key)
         self.password = None if password is None else str(password)
         self.uid = int(uid)
@@ -615,7 +700,7 @@ class _Site:
         self.last_quant_stamp = None
         self.models = {}
         self._define_models()
-        self._seed(products)
+        self._seed(products, services)
 
     # --- clock -----------------------------------------------------------------------------------------------
     @staticmethod
@@ -705,6 +790,7 @@ class _Site:
             "invoice_status": F("selection", selection=INVOICE_STATUSES,
                                 compute=lambda rec: "to invoice" if rec["state"] == "sale" else "no"),
             "delivery_status": F("selection", selection=DELIVERY_STATUSES, readonly=True),
+            "picking_ids": F("o2m", "stock.picking", "Transfers", inverse="sale_id"),
             **stamps}, display=lambda rec: rec["name"], create=True, write=True,
             methods=("action_confirm", "action_cancel", "action_lock", "action_unlock"))
         add("sale.order.line", "Sales Order Line", "order_id, sequence, id", {
@@ -725,6 +811,7 @@ class _Site:
             "order_partner_id": F("m2o", "res.partner", "Customer",
                                   compute=lambda rec: self._get("sale.order", rec["order_id"])["partner_id"]),
             "currency_id": F("m2o", "res.currency", "Currency", compute=lambda rec: 1),
+            "move_ids": F("o2m", "stock.move", "Stock Moves", inverse="sale_line_id"),
             **stamps}, display=self._so_line_name)
         add("account.move", "Journal Entry", "date desc, name desc, id desc", {
             "name": F("char", string="Number", readonly=True),
@@ -770,11 +857,64 @@ class _Site:
             "product_uom_id": F("m2o", "uom.uom", "Unit", compute=lambda rec: 1),
             "in_date": F("datetime", readonly=True), **stamps},
             display=lambda rec: self.display("stock.location", rec["location_id"]))
+        add("stock.picking.type", "Picking Type", "sequence, id", {
+            "name": F("char", string="Operation Type"), "sequence": F("int"),
+            "code": F("selection", selection=PICKING_TYPE_CODES, string="Type of Operation"),
+            "sequence_code": F("char", string="Sequence Prefix"),
+            "default_location_src_id": F("m2o", "stock.location", "Default Source Location"),
+            "default_location_dest_id": F("m2o", "stock.location", "Default Destination Location"),
+            "active": F("bool")}, display=lambda rec: f"My Company: {rec['name']}")
+        add("stock.picking", "Transfer", "priority desc, scheduled_date asc, id desc", {
+            "name": F("char", string="Reference"), "origin": F("char", string="Source Document"),
+            "note": F("html", string="Notes"), "priority": F("selection", selection={"0": "Normal", "1": "Urgent"}),
+            "state": F("selection", selection=PICKING_STATES, string="Status", readonly=True),
+            "picking_type_id": F("m2o", "stock.picking.type", "Operation Type", readonly=True),
+            "picking_type_code": F("selection", selection=PICKING_TYPE_CODES, string="Type of Operation",
+                                   compute=lambda rec: self._get("stock.picking.type",
+                                                                 rec["picking_type_id"])["code"]),
+            "partner_id": F("m2o", "res.partner", "Contact"),
+            "location_id": F("m2o", "stock.location", "Source Location"),
+            "location_dest_id": F("m2o", "stock.location", "Destination Location"),
+            "sale_id": F("m2o", "sale.order", "Sales Order"),
+            "backorder_id": F("m2o", "stock.picking", "Back Order of", readonly=True),
+            "backorder_ids": F("o2m", "stock.picking", "Back Orders", inverse="backorder_id"),
+            "move_ids": F("o2m", "stock.move", "Stock Moves", inverse="picking_id"),
+            "move_ids_without_package": F("o2m", "stock.move", "Stock Moves", inverse="picking_id"),
+            "carrier_tracking_ref": F("char", string="Tracking Reference"),
+            "scheduled_date": F("datetime", string="Scheduled Date"),
+            "date_deadline": F("datetime", string="Deadline"),
+            "date_done": F("datetime", string="Date of Transfer", readonly=True),
+            "company_id": F("m2o", "res.company", "Company", readonly=True),
+            "user_id": F("m2o", "res.users", "Responsible"),
+            **stamps}, display=lambda rec: rec["name"], write=True, methods=("button_validate",))
+        add("stock.move", "Stock Move", "sequence, id", {
+            "name": F("char", string="Description"), "sequence": F("int"),
+            "reference": F("char", compute=lambda rec: (self._get("stock.picking", rec["picking_id"]) or
+                                                        {}).get("name") or rec["name"]),
+            "origin": F("char", string="Source Document", readonly=True),
+            "state": F("selection", selection=STOCK_MOVE_STATES, string="Status", readonly=True),
+            "picking_id": F("m2o", "stock.picking", "Transfer", readonly=True),
+            "picking_type_id": F("m2o", "stock.picking.type", "Operation Type", readonly=True),
+            "picking_code": F("selection", selection=PICKING_TYPE_CODES,
+                              compute=lambda rec: self._get("stock.picking.type", rec["picking_type_id"])["code"]),
+            "product_id": F("m2o", "product.product", "Product", readonly=True),
+            "product_uom_qty": F("float", string="Demand"), "quantity": F("float", string="Quantity"),
+            "product_qty": F("float", string="Real Quantity", compute=lambda rec: rec["product_uom_qty"]),
+            "picked": F("bool", string="Picked"),
+            "product_uom": F("m2o", "uom.uom", "Unit", compute=lambda rec: 1),
+            "uom_id": F("m2o", "uom.uom", "Unit", compute=lambda rec: 1),
+            "location_id": F("m2o", "stock.location", "Source Location", readonly=True),
+            "location_dest_id": F("m2o", "stock.location", "Destination Location", readonly=True),
+            "partner_id": F("m2o", "res.partner", "Destination Address", readonly=True),
+            "sale_line_id": F("m2o", "sale.order.line", "Sale Line", readonly=True),
+            "company_id": F("m2o", "res.company", "Company", readonly=True),
+            "date": F("datetime", string="Date Scheduled", readonly=True),
+            **stamps}, display=self._stock_move_name, write=True)
 
     def _add_model(self, name, description, order, fields, display=None, **kwargs):
         self.models[name] = _Model(name, description, order, fields, display, **kwargs)
 
-    def _seed(self, products):
+    def _seed(self, products, services=()):
         now = self._now()
         self._insert("res.users", {"id": self.uid, "name": "Bot", "login": self.login}, stamp=False)
         self._insert("res.currency", {"id": 1, "name": self.currency, "symbol": self.currency}, stamp=False)
@@ -792,10 +932,23 @@ class _Site:
         for i, (country, code, name) in enumerate(STATES, 1):
             self._insert("res.country.state", {"id": i, "name": name, "code": code,
                                                "country_id": COUNTRIES[country][0]}, stamp=False)
-        named = products.items() if isinstance(products, dict) else ((sku, None) for sku in products)
-        for sku, name in named:
-            self._create_record("product.product", {"default_code": str(sku), "name": name or f"Product {sku}"},
-                                now)
+        self._insert("stock.picking.type", {"id": 1, "name": "Receipts", "sequence": 1, "code": "incoming",
+                                            "sequence_code": "IN", "default_location_src_id": 4,
+                                            "default_location_dest_id": STOCK_LOCATION, "active": True}, stamp=False)
+        self._insert("stock.picking.type", {"id": OUT_PICKING_TYPE, "name": "Delivery Orders", "sequence": 2,
+                                            "code": "outgoing", "sequence_code": "OUT",
+                                            "default_location_src_id": STOCK_LOCATION,
+                                            "default_location_dest_id": CUSTOMER_LOCATION, "active": True},
+                     stamp=False)
+        named = dict(products.items() if isinstance(products, dict) else ((sku, None) for sku in products))
+        services = {str(sku) for sku in (services or ())}
+        for sku in sorted(services - {str(k) for k in named}):
+            named[sku] = None
+        for sku, name in named.items():
+            vals = {"default_code": str(sku), "name": name or f"Product {sku}"}
+            if str(sku) in services:
+                vals["type"] = "service"
+            self._create_record("product.product", vals, now)
 
     # --- storage ---------------------------------------------------------------------------------------------
     def _insert(self, model, rec, stamp=True):
@@ -838,7 +991,8 @@ class _Site:
                     m.records.pop(rid, None)
                 else:
                     m.records[rid] = old
-            saved_seq["sale.order"] = self.sequences["sale.order"]
+            for key in ("sale.order", "stock.picking.out"):      # ir.sequence "standard": not rolled back
+                saved_seq[key] = self.sequences[key]
             self.sequences = saved_seq
             raise
         finally:
@@ -886,6 +1040,14 @@ class _Site:
         order = self._get("sale.order", rec["order_id"])
         first = (rec.get("name") or "").split("\n")[0] or self.display("product.product", rec.get("product_id")) or ""
         return f"{order['name']} - {first}" if order else first
+
+    def _stock_move_name(self, rec):
+        """stock.move._compute_display_name: "<picking origin>/<product code>: <from>><to>"."""
+        picking = self._get("stock.picking", rec["picking_id"]) or {}
+        product = self._get("product.product", rec["product_id"]) or {}
+        src, dest = (LOCATIONS.get(rec[k], ("", "", ""))[0] for k in ("location_id", "location_dest_id"))
+        return (f"{picking['origin'] + '/' if picking.get('origin') else ''}"
+                f"{product['default_code'] + ': ' if product.get('default_code') else ''}{src}>{dest}")
 
     def _move_name(self, rec):
         if rec["state"] == "draft" and rec["name"] in ("/", False):
@@ -1339,8 +1501,11 @@ class _Site:
         elif model == "product.product":
             if not stored.get("name"):
                 raise self._not_null("Product", "product.template", "Name", "name")
-            for key, default in (("type", "consu"), ("is_storable", True), ("uom_id", 1), ("sale_ok", True),
-                                 ("active", True), ("list_price", 1.0)):
+            stored.setdefault("type", "consu")
+            stored.setdefault("is_storable", stored["type"] == "consu")
+            if stored["type"] != "consu":
+                stored["is_storable"] = False         # only goods can be tracked in stock (Odoo 18+)
+            for key, default in (("uom_id", 1), ("sale_ok", True), ("active", True), ("list_price", 1.0)):
                 stored.setdefault(key, default)
             rec = self._insert(model, stored)
         elif model == "sale.order":
@@ -1430,8 +1595,15 @@ class _Site:
             raise _err("AccessError", f"You are not allowed to modify '{m.description}' ({model}) records.\n\n"
                                       f"This operation is allowed for the following groups:\n\t- Administration/"
                                       f"Settings")
-        self._records(model, ids)
+        records = self._records(model, ids)
         stored, x2many = self._values(model, vals)
+        if model == "stock.move":
+            for move in records:
+                if move["state"] == "cancel":
+                    raise _err("UserError", "You cannot change a cancelled stock move, create a new line instead.")
+                if move["state"] == "done":
+                    raise _err("UserError", f"You cannot change the stock move {self._stock_move_name(move)}: it is "
+                                            f"done (its transfer is validated). Return the goods instead.")
         now = self._now()
         for rid in ids:
             rec = self._touch(model, rid)
@@ -1455,7 +1627,169 @@ class _Site:
         for order in orders:
             rec = self._touch("sale.order", order["id"])
             rec.update(state="sale", date_order=now, delivery_status="pending", write_date=now)
+            self._create_delivery(rec, now)
+            self._refresh_order(rec["id"], now)
         return True
+
+    # --- stock.picking / stock.move (sale_stock, stock) ------------------------------------------------------
+    def _next_picking_name(self):
+        self.sequences["stock.picking.out"] += 1
+        return f"WH/OUT/{self.sequences['stock.picking.out']:05d}"
+
+    def _create_delivery(self, order, now):
+        """sale_stock's _action_launch_stock_rule: one outgoing picking, a move per goods line (none for
+        services, sections and notes, or a zero quantity)."""
+        lines = []
+        for line in self._lines_of("sale.order", order["id"]):
+            product = self._get("product.product", line.get("product_id"))
+            if line.get("display_type") or product is None or product["type"] != "consu":
+                continue
+            if (line.get("product_uom_qty") or 0.0) <= 0:
+                continue
+            lines.append((line, product))
+        if not lines:
+            return None
+        picking = self._insert("stock.picking", {
+            "name": self._next_picking_name(), "origin": order["name"], "priority": "0", "state": "assigned",
+            "picking_type_id": OUT_PICKING_TYPE, "partner_id": order["partner_shipping_id"],
+            "location_id": STOCK_LOCATION, "location_dest_id": CUSTOMER_LOCATION, "sale_id": order["id"],
+            "carrier_tracking_ref": False, "backorder_id": False, "scheduled_date": order.get("commitment_date") or now,
+            "date_deadline": order.get("commitment_date") or False, "date_done": False, "company_id": 1,
+            "user_id": False})
+        for seq, (line, product) in enumerate(lines, 1):
+            self._insert("stock.move", {
+                "name": (line.get("name") or self._product_name(product)).split("\n")[0], "sequence": seq,
+                "origin": order["name"], "state": "assigned", "picking_id": picking["id"],
+                "picking_type_id": OUT_PICKING_TYPE, "product_id": product["id"],
+                "product_uom_qty": float(line["product_uom_qty"]), "quantity": 0.0, "picked": False,
+                "location_id": STOCK_LOCATION, "location_dest_id": CUSTOMER_LOCATION,
+                "partner_id": order["partner_shipping_id"], "sale_line_id": line["id"], "company_id": 1, "date": now})
+        return picking
+
+    def _picking_moves(self, picking_id):
+        moves = [m for m in self.models["stock.move"].records.values() if m["picking_id"] == picking_id]
+        return sorted(moves, key=lambda m: (m.get("sequence") or 0, m["id"]))
+
+    def _order_pickings(self, order_id):
+        return sorted((p for p in self.models["stock.picking"].records.values() if p["sale_id"] == order_id),
+                      key=lambda p: p["id"])
+
+    def _refresh_order(self, order_id, now=None):
+        """The stored computes that follow the pickings: sale.order.line.qty_delivered (the done outgoing moves'
+        quantities, for lines with moves) and sale.order.delivery_status (sale_stock _compute_delivery_status).
+        An order without pickings keeps its delivery_status (see set_delivered)."""
+        now = now or self._now()
+        moves = [m for m in self.models["stock.move"].records.values()
+                 if m["sale_line_id"] and self._get("sale.order.line", m["sale_line_id"])["order_id"] == order_id]
+        delivered = collections.defaultdict(float)
+        for m in moves:
+            if m["state"] == "done":
+                delivered[m["sale_line_id"]] += m["quantity"]
+        for line_id in {m["sale_line_id"] for m in moves}:
+            line = self.models["sale.order.line"].records[line_id]
+            if line["qty_delivered"] != delivered[line_id]:
+                line = self._touch("sale.order.line", line_id)
+                line.update(qty_delivered=delivered[line_id], write_date=now)
+        pickings = self._order_pickings(order_id)
+        if not pickings:
+            return
+        states = [p["state"] for p in pickings]
+        if all(st == "cancel" for st in states):
+            status = False
+        elif all(st in ("done", "cancel") for st in states):
+            status = "full"
+        elif "done" in states and any(l["qty_delivered"] for l in self._lines_of("sale.order", order_id)):
+            status = "partial"
+        elif "done" in states:
+            status = "started"
+        else:
+            status = "pending"
+        order = self.models["sale.order"].records[order_id]
+        if order["delivery_status"] != status:
+            order = self._touch("sale.order", order_id)
+            order.update(delivery_status=status, write_date=now)
+
+    def button_validate(self, ids, context):
+        """stock.picking.button_validate (Odoo 17+): _sanity_check, _pre_action_done_hook (picked, the backorder
+        wizard), then _action_done with or without a backorder."""
+        pickings = self._records("stock.picking", ids)
+        for picking in pickings:
+            moves = self._picking_moves(picking["id"])
+            if not moves:
+                raise _err("UserError", EMPTY_TRANSFER_MESSAGE)
+            todo = [m for m in moves if m["state"] not in ("done", "cancel")]
+            has_pick = any(m["picked"] for m in todo)
+            if all(not m["quantity"] for m in todo if not has_pick or m["picked"]):
+                raise _err("UserError", NO_QUANTITY_MESSAGE)        # also a done or cancelled picking
+        now = self._now()
+        for picking in pickings:                                     # _pre_action_done_hook
+            moves = self._picking_moves(picking["id"])
+            if any(m["quantity"] for m in moves) and not any(m["picked"] for m in moves):
+                for m in moves:
+                    self._touch("stock.move", m["id"]).update(picked=True, write_date=now)
+        context = context if isinstance(context, dict) else {}
+        if not context.get("skip_backorder"):
+            to_backorder = [p for p in pickings if any(
+                (m["product_uom_qty"] and not m["picked"]) or
+                (m["quantity"] if m["picked"] else 0.0) < m["product_uom_qty"]
+                for m in self._picking_moves(p["id"]) if m["state"] != "cancel")]
+            if to_backorder:
+                ctx = dict(context, button_validate_picking_ids=[p["id"] for p in pickings])
+                ctx.update(default_show_transfers=len(pickings) > 1,
+                           default_pick_ids=[[4, p["id"]] for p in to_backorder])
+                return {"name": "Create Backorder?", "type": "ir.actions.act_window", "view_mode": "form",
+                        "res_model": "stock.backorder.confirmation", "views": [[BACKORDER_VIEW_ID, "form"]],
+                        "view_id": BACKORDER_VIEW_ID, "target": "new", "context": ctx}
+        not_to_backorder = context.get("picking_ids_not_to_backorder") or []
+        if not isinstance(not_to_backorder, list):
+            not_to_backorder = [not_to_backorder]
+        orders = []
+        for picking in pickings:
+            self._action_done(picking["id"], picking["id"] in not_to_backorder, now)
+            if picking["sale_id"] and picking["sale_id"] not in orders:
+                orders.append(picking["sale_id"])
+        for order_id in orders:
+            self._refresh_order(order_id, now)
+        return True
+
+    def _action_done(self, picking_id, cancel_backorder, now):
+        """stock.move._action_done over the picking's moves, then stock.picking._create_backorder: a picked move
+        with a quantity is done (short: split, the rest on a new move; over: its demand grows to the quantity);
+        unpicked or empty moves and the split rests go to a backorder, or are cancelled with cancel_backorder."""
+        rest = []
+        for move in self._picking_moves(picking_id):
+            if move["state"] in ("done", "cancel"):
+                continue
+            move = self._touch("stock.move", move["id"])
+            move["write_date"] = now
+            if not move["quantity"] or not move["picked"]:
+                if not move["product_uom_qty"] or cancel_backorder:
+                    move["state"] = "cancel"
+                else:
+                    rest.append(move)
+                continue
+            if move["quantity"] < move["product_uom_qty"]:
+                split = {k: v for k, v in move.items() if k not in ("id", "create_date", "write_date",
+                                                                    "create_uid", "write_uid")}
+                split.update(product_uom_qty=move["product_uom_qty"] - move["quantity"], quantity=0.0,
+                             picked=False, state="cancel" if cancel_backorder else "assigned")
+                split = self._insert("stock.move", split)
+                if not cancel_backorder:
+                    rest.append(split)
+                move["product_uom_qty"] = move["quantity"]
+            elif move["quantity"] > move["product_uom_qty"]:
+                move["product_uom_qty"] = move["quantity"]
+            move.update(state="done", date=now)
+        picking = self._touch("stock.picking", picking_id)
+        picking.update(state="done", date_done=now, write_date=now)
+        if rest and not cancel_backorder:
+            vals = {k: v for k, v in picking.items() if k not in ("id", "create_date", "write_date", "create_uid",
+                                                                 "write_uid")}
+            vals.update(name=self._next_picking_name(), state="assigned", backorder_id=picking_id, date_done=False,
+                        carrier_tracking_ref=False, user_id=False)        # carrier_tracking_ref is copy=False
+            backorder = self._insert("stock.picking", vals)
+            for move in rest:
+                move.update(picking_id=backorder["id"], picked=False, write_date=now)
 
     def action_cancel(self, ids, ctx):
         orders = self._records("sale.order", ids)
@@ -1483,6 +1817,13 @@ class _Site:
         for order in orders:
             rec = self._touch("sale.order", order["id"])
             rec.update(state="cancel", delivery_status=False, write_date=now)
+            for picking in self._order_pickings(order["id"]):           # sale_stock: the undone pickings
+                if picking["state"] in ("done", "cancel"):
+                    continue
+                self._touch("stock.picking", picking["id"]).update(state="cancel", write_date=now)
+                for move in self._picking_moves(picking["id"]):
+                    if move["state"] not in ("done", "cancel"):
+                        self._touch("stock.move", move["id"]).update(state="cancel", write_date=now)
         return True
 
     def set_locked(self, ids, locked):
@@ -1553,6 +1894,8 @@ class _Site:
                 return self.set_locked(ids, method == "action_lock")
             if method == "action_post":
                 return self.action_post(ids)
+            if method == "button_validate":
+                return self.button_validate(ids, ctx.context)
             raise _err("AttributeError", f"The method '{model}.{method}' does not exist")
         result = self.transaction(run)
         self.cond.notify_all()
@@ -1850,8 +2193,29 @@ class _Site:
         if rec["state"] != "sale":
             raise ValueError(f"sale.order {rec['name']} is {rec['state']!r}: only a confirmed order has deliveries")
         now = self._now()
-        rec.update(delivery_status=status, write_date=now)
-        for line in self._lines_of("sale.order", rid):
+        pickings = self._order_pickings(rid)
+        if pickings:
+            rank = {False: 0, "pending": 0, "started": 1, "partial": 1, "full": 2}
+            current = rec["delivery_status"]
+            if rank[status] < rank.get(current, 0):
+                raise ValueError(f"sale.order {rec['name']} is delivered {current!r} already: a validated picking "
+                                 f"is not undone (the goods would have to be returned)")
+            if rank[status] > rank.get(current, 0):
+                def run():
+                    todo = [p["id"] for p in pickings if p["state"] not in ("done", "cancel")]
+                    for pid in todo:
+                        for move in self._picking_moves(pid):
+                            if move["state"] in ("done", "cancel"):
+                                continue
+                            qty = move["product_uom_qty"] if status == "full" else move["product_uom_qty"] / 2.0
+                            self._touch("stock.move", move["id"]).update(quantity=qty, picked=True, write_date=now)
+                    return self.button_validate(todo, {"skip_backorder": True}) if todo else True
+                self.transaction(run)
+        else:
+            rec.update(delivery_status=status, write_date=now)
+        for line in self._lines_of("sale.order", rid):      # lines without moves (services): delivered by hand
+            if pickings and any(m["sale_line_id"] == line["id"] for m in self.models["stock.move"].records.values()):
+                continue
             qty = line["product_uom_qty"]
             line["qty_delivered"] = qty if status == "full" else (qty / 2.0 if status == "partial" else 0.0)
             line["write_date"] = now
@@ -1922,10 +2286,10 @@ class OdooSim(Scripted, Recorded, ThreadedServer):
 
     def __init__(self, db="odoo", login="bot@example.com", api_key="odoo-key", products=("SKU-1", "SKU-2", "SKU-3"),
                  host="127.0.0.1", port=0, *, password=None, uid=2, stock=None, rate_limit=None, currency="EUR",
-                 cancel_wizard=True, rpc_create_needs_positional=True):
+                 cancel_wizard=True, rpc_create_needs_positional=True, services=()):
         self._rule_type = _OdooRule
         self._site = _Site(db, login, api_key, password, uid, products, rate_limit, currency, cancel_wizard,
-                           rpc_create_needs_positional)
+                           rpc_create_needs_positional, services)
         self.db, self.uid = self._site.db, self._site.uid
         for sku, level in (stock or {}).items():
             quantity, reserved = (level, 0) if _is_number(level) else level
@@ -1989,6 +2353,14 @@ class OdooSim(Scripted, Recorded, ThreadedServer):
     def quants(self):
         return self.records("stock.quant")
 
+    @property
+    def pickings(self):
+        return self.records("stock.picking")
+
+    @property
+    def stock_moves(self):
+        return self.records("stock.move")
+
     @staticmethod
     def odoo_call(call):
         """OdooCall(transport, service, model, method) of a recorded request (or any RequestInfo), else None."""
@@ -2031,6 +2403,7 @@ def main(argv=None):
     ap.add_argument("--password", help="the bot user's password (JSON-RPC also takes it)")
     ap.add_argument("--uid", type=int, default=2)
     ap.add_argument("--products", default="SKU-1,SKU-2,SKU-3", help="comma-separated SKUs (default_code)")
+    ap.add_argument("--services", default="", help="comma-separated SKUs of service products (no stock moves)")
     ap.add_argument("--stock", help='JSON {"SKU-1": quantity or [quantity, reserved]} set once listening')
     ap.add_argument("--rate-limit", type=int, help="requests per second the proxy lets through (429 beyond)")
     ap.add_argument("--no-cancel-wizard", action="store_true",
@@ -2046,7 +2419,8 @@ def main(argv=None):
     sim = OdooSim(args.db, args.login, args.api_key, products, host=args.host, port=args.port,
                   password=args.password, uid=args.uid, stock=json.loads(args.stock) if args.stock else None,
                   rate_limit=args.rate_limit, cancel_wizard=not args.no_cancel_wizard,
-                  rpc_create_needs_positional=not args.lenient_rpc_create)
+                  rpc_create_needs_positional=not args.lenient_rpc_create,
+                  services=tuple(s.strip() for s in args.services.split(",") if s.strip()))
     sim.script(*(json.loads(args.script) if args.script else []))
     serve_until_signalled(sim.port)
     sim.close()
@@ -2055,6 +2429,7 @@ def main(argv=None):
                           lambda: {"partners": partners, "products": sim.products, "sale_orders": orders,
                                    "sale_order_lines": sim.sale_order_lines, "moves": moves,
                                    "move_lines": sim.move_lines, "quants": sim.quants,
+                                   "pickings": sim.pickings, "stock_moves": sim.stock_moves,
                                    "requests": [c._asdict() for c in calls]},
                           {"requests": len(calls), "partners": len(partners), "sale_orders": len(orders),
                            "moves": len(moves)})

@@ -1,9 +1,11 @@
 """Self-test of the Odoo (19.0) external API simulator (Python standard library only): both transports
 (JSON-2 and legacy JSON-RPC), authentication, res.partner search-then-create, sale.order with [0, 0, vals]
 lines, the non-unique client_order_ref, confirmation and cancellation rules, refunds as account.move
-out_refund, stock.quant polling by write_date, domains, error shapes and statuses, scripted faults (the
-proxy's 429 / 502 / 503, Odoo errors per transport, resets, hangs), the acknowledged-then-reset create, the
-proxy's rate limit and outage, and the standalone process.
+out_refund, stock.quant polling by write_date, the delivery stock.picking and its stock.moves (confirmation,
+button_validate with the picked flag, the backorder wizard, skip_backorder and backorders, set_delivered),
+domains, error shapes and statuses, scripted faults (the proxy's 429 / 502 / 503, Odoo errors per transport,
+resets, hangs), the acknowledged-then-reset create, the proxy's rate limit and outage, and the standalone
+process.
 
 Run: cd tests/simulators && python3 -m unittest -v odoo_sim_selftest
 """
@@ -15,7 +17,7 @@ import threading
 import time
 import unittest
 
-from odoo_sim import COUNTRIES, Call, OdooCall, OdooSim, odoo_call
+from odoo_sim import COUNTRIES, NO_QUANTITY_MESSAGE, Call, OdooCall, OdooSim, odoo_call
 from selftest_support import JsonClient, Standalone
 
 KEY = "odoo-key"
@@ -297,14 +299,22 @@ class OdooSimTest(unittest.TestCase):
                           "odoo.exceptions.UserError", "it has been delivered")
         self.assert_rpc_error(self.c.kw("sale.order", "action_cancel", [[delivered]], {"context": nowarn}),
                               "odoo.exceptions.UserError", "it has been delivered")
-        self.odoo.set_delivered(delivered, "partial")
-        self.assertEqual(self.c.j2("sale.order", "action_cancel", {"ids": [delivered], "context": nowarn})[0], 422)
-        self.odoo.set_delivered(delivered, "pending")
-        self.odoo.lock_order(delivered)
-        self.assert_error(self.c.j2("sale.order", "action_cancel", {"ids": [delivered], "context": nowarn}), 422,
+        with self.assertRaisesRegex(ValueError, "a validated picking is not undone"):
+            self.odoo.set_delivered(delivered, "partial")                         # done pickings stay done
+        partly, fresh = self.c.ok("sale.order", "create", {"vals_list": [order_vals("d", pid), order_vals("e", pid)]})
+        self.c.ok("sale.order", "action_confirm", {"ids": [partly, fresh]})
+        self.assertEqual(self.odoo.set_delivered(partly, "partial")["delivery_status"], "partial")
+        self.assertEqual(self.c.j2("sale.order", "action_cancel", {"ids": [partly], "context": nowarn})[0], 422)
+        self.assertEqual(self.odoo.set_delivered(fresh, "pending")["delivery_status"], "pending")   # nothing done
+        self.odoo.lock_order(fresh)
+        self.assert_error(self.c.j2("sale.order", "action_cancel", {"ids": [fresh], "context": nowarn}), 422,
                           "odoo.exceptions.UserError", "You cannot cancel a locked order. Please unlock it first.")
-        self.assertIsNone(self.c.ok("sale.order", "action_unlock", {"ids": [delivered]}))
-        self.assertIs(self.c.kw("sale.order", "action_cancel", [[delivered]], {"context": nowarn})["result"], True)
+        self.assertIsNone(self.c.ok("sale.order", "action_unlock", {"ids": [fresh]}))
+        self.assertIs(self.c.kw("sale.order", "action_cancel", [[fresh]], {"context": nowarn})["result"], True)
+        (picking,) = [p for p in self.odoo.pickings.values() if p["sale_id"][0] == fresh]
+        self.assertEqual(picking["state"], "cancel")                               # sale_stock cancels it too
+        self.assertEqual({m["state"] for m in self.odoo.stock_moves.values() if m["picking_id"][0] == picking["id"]},
+                         {"cancel"})
         with self.assertRaises(ValueError):
             self.odoo.set_delivered(draft)                                        # cancelled: no deliveries
         with OdooSim(cancel_wizard=False) as lenient:
@@ -313,6 +323,244 @@ class OdooSimTest(unittest.TestCase):
             (so,) = c.ok("sale.order", "create", {"vals_list": [order_vals()]})
             c.ok("sale.order", "action_confirm", {"ids": [so]})
             self.assertIs(c.ok("sale.order", "action_cancel", {"ids": [so]}), True)
+            c.close()
+
+    # --- stock.picking / stock.move: a 3PL's shipment recorded in Odoo ------------------------------------
+    def on(self, transport, model, method, ids=None, context=None, **kwargs):
+        """One call on either transport: (True, result) or (False, the error's {name, message, ...}); a JSON-2
+        error must be a 422 UserError."""
+        if transport == "json2":
+            body = dict(kwargs, **({} if ids is None else {"ids": ids}), **({} if context is None else
+                                                                              {"context": context}))
+            status, _, result = self.c.j2(model, method, body)
+            if status == 200:
+                return True, result
+            self.assertEqual((status, result["name"]), (422, "odoo.exceptions.UserError"), result)
+            return False, result
+        kw = dict(kwargs, **({} if context is None else {"context": context}))
+        answer = self.c.kw(model, method, [] if ids is None else [ids], kw)
+        if "error" in answer:
+            return False, self.assert_rpc_error(answer, "odoo.exceptions.UserError")
+        return True, answer.get("result")
+
+    def ok_on(self, transport, model, method, ids=None, context=None, **kwargs):
+        done, result = self.on(transport, model, method, ids, context, **kwargs)
+        self.assertTrue(done, result)
+        return result
+
+    def confirmed_order(self, transport, ref, lines):
+        if not self.odoo.partners:
+            self.make_partner()
+        (so,) = self.c.ok("sale.order", "create", {"vals_list": [order_vals(ref, 7, order_line=[
+            [0, 0, {"product_id": pid, "product_uom_qty": qty}] for pid, qty in lines])]})
+        self.assertIs(self.ok_on(transport, "sale.order", "action_confirm", [so]), True)
+        return so
+
+    def pickings_of(self, transport, so, fields=("name", "state", "backorder_id", "carrier_tracking_ref")):
+        return self.ok_on(transport, "stock.picking", "search_read",
+                          domain=[["sale_id", "=", so], ["picking_type_code", "=", "outgoing"]], fields=list(fields),
+                          order="id")
+
+    def moves_of(self, transport, picking):
+        return self.ok_on(transport, "stock.move", "search_read", domain=[["picking_id", "=", picking]],
+                          fields=["product_id", "product_uom_qty", "quantity", "picked", "state", "sale_line_id"])
+
+    def test_confirm_creates_the_delivery_picking_with_a_move_per_goods_line(self):
+        with OdooSim(services=("SHIP-WOO",)) as odoo:
+            c = Client(odoo.port)
+            self.assertEqual([(p["default_code"], p["type"], p["is_storable"]) for p in odoo.products.values()],
+                             [("SKU-1", "consu", True), ("SKU-2", "consu", True), ("SKU-3", "consu", True),
+                              ("SHIP-WOO", "service", False)])
+            c.ok("res.partner", "create", {"vals_list": [PARTNER]})
+            (ship_to,) = c.ok("res.partner", "create", {"vals_list": [{"parent_id": 7, "type": "delivery",
+                                                                        "city": "Hamburg"}]})
+            (so,) = c.ok("sale.order", "create", {"vals_list": [order_vals(partner=7, partner_shipping_id=ship_to,
+                                                                           order_line=[
+                [0, 0, {"display_type": "line_section", "name": "Goods"}],
+                [0, 0, {"product_id": 11, "product_uom_qty": 2}], [0, 0, {"product_id": 12, "product_uom_qty": 1}],
+                [0, 0, {"product_id": 14, "product_uom_qty": 1, "price_unit": 4.95}]])]})
+            self.assertEqual(c.ok("sale.order", "search_read", {"domain": [["id", "=", so]],
+                                                                "fields": ["picking_ids"]}), [{"id": so,
+                                                                                               "picking_ids": []}])
+            c.ok("sale.order", "action_confirm", {"ids": [so]})
+            (picking,) = c.ok("stock.picking", "search_read", {
+                "domain": [["sale_id", "=", so], ["picking_type_code", "=", "outgoing"], ["state", "=", "assigned"]],
+                "fields": ["name", "picking_type_code", "picking_type_id", "state", "origin", "sale_id", "partner_id",
+                           "location_id", "location_dest_id", "carrier_tracking_ref", "backorder_id", "date_done",
+                           "move_ids"]})
+            self.assertEqual(picking, {
+                "id": 1, "name": "WH/OUT/00001", "picking_type_code": "outgoing",
+                "picking_type_id": [2, "My Company: Delivery Orders"], "state": "assigned", "origin": "S00001",
+                "sale_id": [so, "S00001"], "partner_id": [ship_to, "Jane Doe, Delivery Address"],
+                "location_id": [8, "WH/Stock"], "location_dest_id": [5, "Partners/Customers"],
+                "carrier_tracking_ref": False, "backorder_id": False, "date_done": False, "move_ids": [1, 2]})
+            moves = c.ok("stock.move", "search_read", {"domain": [["picking_id", "=", 1]], "fields": [
+                "product_id", "product_uom_qty", "quantity", "picked", "state", "picking_id", "sale_line_id",
+                "display_name"]})
+            self.assertEqual(moves, [
+                {"id": 1, "product_id": [11, "[SKU-1] Product SKU-1"], "product_uom_qty": 2.0, "quantity": 0.0,
+                 "picked": False, "state": "assigned", "picking_id": [1, "WH/OUT/00001"],
+                 "sale_line_id": [2, "S00001 - [SKU-1] Product SKU-1"], "display_name": "S00001/SKU-1: Stock>Customers"},
+                {"id": 2, "product_id": [12, "[SKU-2] Product SKU-2"], "product_uom_qty": 1.0, "quantity": 0.0,
+                 "picked": False, "state": "assigned", "picking_id": [1, "WH/OUT/00001"],
+                 "sale_line_id": [3, "S00001 - [SKU-2] Product SKU-2"], "display_name": "S00001/SKU-2: Stock>Customers"}])
+            self.assertEqual(odoo.sale_orders[so]["picking_ids"], [1])
+            self.assertEqual(odoo.sale_order_lines[2]["move_ids"], [1])
+            self.assertEqual(odoo.sale_order_lines[4]["move_ids"], [])             # the service: no move
+            self.assertEqual(odoo.sale_orders[so]["delivery_status"], "pending")
+            # Only services: nothing to deliver, no picking.
+            (only,) = c.ok("sale.order", "create", {"vals_list": [order_vals(order_line=[[0, 0, {"product_id": 14}]])]})
+            c.ok("sale.order", "action_confirm", {"ids": [only]})
+            self.assertEqual(len(odoo.pickings), 1)
+            self.assertEqual(set(odoo.stock_moves), {1, 2})
+            # Creating pickings or moves by hand is not simulated; nor are unknown methods.
+            self.assertEqual(c.j2("stock.move", "create", {"vals_list": [{}]})[0], 403)
+            self.assertEqual(c.j2("stock.picking", "action_assign", {"ids": [1]})[0], 404)
+            c.close()
+
+    def test_validate_everything_done_on_either_transport(self):
+        for n, transport in enumerate(("json2", "jsonrpc")):
+            with self.subTest(transport=transport):
+                so = self.confirmed_order(transport, f"full-{transport}", [(11, 2), (12, 1)])
+                (picking,) = self.pickings_of(transport, so)
+                self.assertEqual(picking, {"id": picking["id"], "name": f"WH/OUT/{n + 1:05d}", "state": "assigned",
+                                           "backorder_id": False, "carrier_tracking_ref": False})
+                moves = self.moves_of(transport, picking["id"])
+                for move in moves:
+                    self.assertIs(self.ok_on(transport, "stock.move", "write", [move["id"]],
+                                             vals={"quantity": move["product_uom_qty"], "picked": True}), True)
+                self.assertIs(self.ok_on(transport, "stock.picking", "write", [picking["id"]],
+                                         vals={"carrier_tracking_ref": f"1Z-{transport}"}), True)
+                self.assertIs(self.ok_on(transport, "stock.picking", "button_validate", [picking["id"]]), True)
+                (done,) = self.pickings_of(transport, so, ("state", "date_done", "carrier_tracking_ref"))
+                self.assertEqual((done["state"], done["carrier_tracking_ref"]), ("done", f"1Z-{transport}"))
+                self.assertRegex(done["date_done"], r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
+                self.assertEqual({(m["state"], m["quantity"]) for m in self.moves_of(transport, picking["id"])},
+                                 {("done", 2.0), ("done", 1.0)})
+                (order,) = self.ok_on(transport, "sale.order", "read", [so], fields=["delivery_status"])
+                self.assertEqual(order["delivery_status"], "full")
+                self.assertEqual([line["qty_delivered"] for line in self.odoo.sale_order_lines.values()
+                                  if line["order_id"][0] == so], [2.0, 1.0])
+                # A done picking: validating again is refused; its tracking number may still change.
+                done, err = self.on(transport, "stock.picking", "button_validate", [picking["id"]])
+                self.assertFalse(done)
+                self.assertEqual(err["message"], NO_QUANTITY_MESSAGE)
+                self.assertIs(self.ok_on(transport, "stock.picking", "write", [picking["id"]],
+                                         vals={"carrier_tracking_ref": "1Z-CORRECTED"}), True)
+                self.assertEqual(self.odoo.pickings[picking["id"]]["carrier_tracking_ref"], "1Z-CORRECTED")
+                # A done move cannot be written.
+                done, err = self.on(transport, "stock.move", "write", [moves[0]["id"]], vals={"quantity": 1})
+                self.assertFalse(done)
+                self.assertIn("it is done", err["message"])
+                self.assertEqual(self.odoo.stock_moves[moves[0]["id"]]["quantity"], 2.0)
+                # Cancelling is refused now (delivered), and the order stays as it is.
+                self.assertFalse(self.on(transport, "sale.order", "action_cancel", [so],
+                                         {"disable_cancel_warning": True})[0])
+
+    def test_partial_shipment_wizard_then_backorder_then_the_rest(self):
+        for transport in ("json2", "jsonrpc"):
+            with self.subTest(transport=transport):
+                so = self.confirmed_order(transport, f"part-{transport}", [(11, 3), (12, 1)])
+                (picking,) = self.pickings_of(transport, so)
+                pid = picking["id"]
+                # Nothing done: refused, nothing changes.
+                done, err = self.on(transport, "stock.picking", "button_validate", [pid], {"skip_backorder": True})
+                self.assertFalse(done)
+                self.assertEqual(err["message"], "You cannot validate a transfer if no quantities are reserved. "
+                                                 "To force the transfer, encode quantities.")
+                first, second = self.moves_of(transport, pid)
+                before_moves, before_pickings = self.odoo.stock_moves, self.odoo.pickings
+                # 2 of 3 SKU-1 shipped (picked), SKU-2 not: the wizard is answered, nothing is validated.
+                self.ok_on(transport, "stock.move", "write", [first["id"]], vals={"quantity": 2, "picked": True})
+                self.ok_on(transport, "stock.move", "write", [second["id"]], vals={"quantity": 0, "picked": False})
+                self.ok_on(transport, "stock.picking", "write", [pid], vals={"carrier_tracking_ref": "TRACK-1"})
+                wizard = self.ok_on(transport, "stock.picking", "button_validate", [pid], {"lang": "en_US"})
+                self.assertEqual({k: wizard[k] for k in ("type", "res_model", "name", "target", "view_mode")},
+                                 {"type": "ir.actions.act_window", "res_model": "stock.backorder.confirmation",
+                                  "name": "Create Backorder?", "target": "new", "view_mode": "form"})
+                self.assertEqual(wizard["context"], {"lang": "en_US", "button_validate_picking_ids": [pid],
+                                                     "default_show_transfers": False, "default_pick_ids": [[4, pid]]})
+                self.assertEqual(self.odoo.pickings[pid]["state"], "assigned")
+                self.assertEqual(len(self.odoo.pickings), len(before_pickings))
+                self.assertEqual({i: (m["state"], m["quantity"], m["product_uom_qty"])
+                                  for i, m in self.odoo.stock_moves.items()},
+                                 {i: (m["state"], 2.0 if i == first["id"] else m["quantity"], m["product_uom_qty"])
+                                  for i, m in before_moves.items()})
+                self.assertEqual(self.odoo.sale_orders[so]["delivery_status"], "pending")
+                # The same with skip_backorder: validated, the rest on a backorder.
+                self.assertIs(self.ok_on(transport, "stock.picking", "button_validate", [pid],
+                                         {"skip_backorder": True}), True)
+                original, backorder = self.pickings_of(transport, so)
+                self.assertEqual((original["state"], original["carrier_tracking_ref"]), ("done", "TRACK-1"))
+                self.assertEqual((backorder["state"], backorder["backorder_id"], backorder["carrier_tracking_ref"]),
+                                 ("assigned", [pid, original["name"]], False))
+                self.assertEqual(int(backorder["name"][-5:]), int(original["name"][-5:]) + 1)
+                self.assertEqual([(m["product_id"][0], m["product_uom_qty"], m["quantity"], m["state"])
+                                  for m in self.moves_of(transport, pid)], [(11, 2.0, 2.0, "done")])
+                rest = self.moves_of(transport, backorder["id"])
+                self.assertEqual([(m["product_id"][0], m["product_uom_qty"], m["quantity"], m["picked"], m["state"])
+                                  for m in rest], [(11, 1.0, 0.0, False, "assigned"), (12, 1.0, 0.0, False, "assigned")])
+                self.assertEqual(rest[0]["sale_line_id"], first["sale_line_id"])           # the split keeps its line
+                self.assertEqual(rest[1]["id"], second["id"])                               # moved over whole
+                self.assertEqual(self.odoo.sale_orders[so]["delivery_status"], "partial")
+                self.assertEqual([line["qty_delivered"] for line in self.odoo.sale_order_lines.values()
+                                  if line["order_id"][0] == so], [2.0, 0.0])
+                found = self.ok_on(transport, "stock.picking", "search_read",
+                                   domain=[["backorder_id", "=", pid]], fields=["id"])
+                self.assertEqual(found, [{"id": backorder["id"]}])
+                # The backorder: quantities without picked count as picked (none is picked); all done: full.
+                for move in rest:
+                    self.ok_on(transport, "stock.move", "write", [move["id"]], vals={"quantity": move["product_uom_qty"]})
+                self.ok_on(transport, "stock.picking", "write", [backorder["id"]], vals={"carrier_tracking_ref": "T-2"})
+                self.assertIs(self.ok_on(transport, "stock.picking", "button_validate", [backorder["id"]]), True)
+                self.assertEqual([p["state"] for p in self.pickings_of(transport, so)], ["done", "done"])
+                self.assertTrue(all(m["picked"] and m["state"] == "done" for m in self.moves_of(transport,
+                                                                                                 backorder["id"])))
+                self.assertEqual(self.odoo.sale_orders[so]["delivery_status"], "full")
+                self.assertEqual([line["qty_delivered"] for line in self.odoo.sale_order_lines.values()
+                                  if line["order_id"][0] == so], [3.0, 1.0])
+
+    def test_no_backorder_picked_only_and_scripted_faults(self):
+        so = self.confirmed_order("json2", "nobo", [(11, 2), (12, 2), (13, 1)])
+        ((picking, _),) = [(p["id"], p) for p in self.pickings_of("json2", so)]
+        a, b, c = self.moves_of("json2", picking)
+        # Some picked: only the picked moves count; an unpicked move with a quantity is not shipped.
+        self.c.ok("stock.move", "write", {"ids": [a["id"]], "vals": {"quantity": 1, "picked": True}})
+        self.c.ok("stock.move", "write", {"ids": [b["id"]], "vals": {"quantity": 2}})
+        # A fault on validation: nothing changed.
+        self.odoo.script({"odoo_error": "LockError", "match": {"call": "stock.picking/button_validate"}})
+        self.assertEqual(self.c.j2("stock.picking", "button_validate", {"ids": [picking]})[0], 409)
+        self.assertEqual(self.odoo.pickings[picking]["state"], "assigned")
+        # picking_ids_not_to_backorder: the rest is cancelled instead of going on a backorder.
+        ctx = {"skip_backorder": True, "picking_ids_not_to_backorder": [picking]}
+        self.assertIs(self.c.ok("stock.picking", "button_validate", {"ids": [picking], "context": ctx}), True)
+        self.assertEqual(len(self.odoo.pickings), 1)
+        states = sorted((m["product_id"][0], m["product_uom_qty"], m["state"]) for m in self.odoo.stock_moves.values())
+        self.assertEqual(states, [(11, 1.0, "cancel"), (11, 1.0, "done"), (12, 2.0, "cancel"), (13, 1.0, "cancel")])
+        self.assertEqual(self.odoo.sale_orders[so]["delivery_status"], "full")      # every picking done or cancelled
+        self.assert_error(self.c.j2("stock.move", "write", {"ids": [c["id"]], "vals": {"quantity": 1}}), 422,
+                          "odoo.exceptions.UserError", "You cannot change a cancelled stock move")
+        # An empty multi-call argument or an unknown picking.
+        self.assert_error(self.c.j2("stock.picking", "button_validate", {"ids": [99]}), 404,
+                          "odoo.exceptions.MissingError", "stock.picking(99,)")
+
+    def test_set_delivered_goes_through_the_pickings(self):
+        with OdooSim(services=("SHIP-WOO",)) as odoo:
+            c = Client(odoo.port)
+            c.ok("res.partner", "create", {"vals_list": [PARTNER]})
+            (so,) = c.ok("sale.order", "create", {"vals_list": [order_vals(order_line=[
+                [0, 0, {"product_id": 11, "product_uom_qty": 4}], [0, 0, {"product_id": 14, "product_uom_qty": 1}]])]})
+            c.ok("sale.order", "action_confirm", {"ids": [so]})
+            self.assertEqual(odoo.set_delivered(so, "pending")["delivery_status"], "pending")
+            self.assertEqual(odoo.set_delivered(so, "partial")["delivery_status"], "partial")
+            self.assertEqual([(p["name"], p["state"]) for p in odoo.pickings.values()],
+                             [("WH/OUT/00001", "done"), ("WH/OUT/00002", "assigned")])
+            self.assertEqual([line["qty_delivered"] for line in odoo.sale_order_lines.values()], [2.0, 0.5])
+            self.assertEqual(odoo.set_delivered(so, "full")["delivery_status"], "full")
+            self.assertEqual([p["state"] for p in odoo.pickings.values()], ["done", "done"])
+            self.assertEqual([line["qty_delivered"] for line in odoo.sale_order_lines.values()], [4.0, 1.0])
+            with self.assertRaises(ValueError):
+                odoo.set_delivered(so, "pending")
             c.close()
 
     # --- account.move --------------------------------------------------------------------------------------

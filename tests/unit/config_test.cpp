@@ -269,7 +269,7 @@ connectors:
     kind: odoo
     base_url: "https://acme.odoo.com"
     transport: xmlrpc
-    subscribe: [order.created, shipment.created]
+    subscribe: [order.created, inventory.updated]
     company: "Acme"
   - name: odoo-legacy
     kind: odoo
@@ -280,7 +280,8 @@ connectors:
                                     env);
     EXPECT_TRUE(HasProblem(bad, "connectors[0].transport: must be json2 (Odoo 19+) or jsonrpc"));
     EXPECT_TRUE(HasProblem(bad, "connectors[0].auth.api_key: is required for kind odoo"));
-    EXPECT_TRUE(HasProblem(bad, "connectors[0].subscribe[1]: kind odoo takes order events and refund.created"));
+    EXPECT_TRUE(
+        HasProblem(bad, "connectors[0].subscribe[1]: kind odoo takes order events, refund.created and shipment.*"));
     EXPECT_TRUE(HasProblem(bad, "connectors[0].company: unknown key")) << "erpnext keys do not apply to odoo";
     EXPECT_TRUE(HasProblem(bad, "connectors[1].auth.username: is required for transport jsonrpc"));
     EXPECT_TRUE(HasProblem(bad, "connectors[1].database: is required for transport jsonrpc"));
