@@ -286,6 +286,8 @@ class ErpShipmentsTest(FlowBackTest):
         self.assertEqual(self.ss.notify(self.hook, second.batch_id, token=TOKEN)[0], 200)
         self.erp.wait_until(lambda e: self.so(key)["delivery_status"] == "Fully Delivered", timeout=20)
         self.assertEqual(self.so(key)["status"], "To Bill")
+        self.assertEqual(len([so for so in self.erp.sales_orders.values() if so["po_no"] == key]), 1,
+                         "the order reached ERPNext once")
         wait_for(lambda: self.woo.order_status(52101) == "completed", timeout=20, what="the shop's order completed")
 
         # The second label is voided: its Delivery Note is cancelled, the order partly delivered again.
