@@ -283,6 +283,13 @@ int Application::Run() {
                                          gauge->Set(it == held.end() ? 0.0 : static_cast<double>(it->second));
                                      }
                                  });
+    // Stock levels polled from ERPs and 3PLs (connectors[].stock_poll) go through the same intake.
+    app::StockPoller stock_poller(
+        settings_, *store,
+        [&inbound](std::vector<store::StockLevel> levels, std::function<void(bool, const std::string&)> done) {
+            api::SubmitLevels(*inbound, std::move(levels), std::move(done));
+        },
+        *registry);
     StopStack stops;  // declared after what its actions touch, so it unwinds first
     stops.Push("store", [&sessions] { sessions.Stop(); });
     stops.Push("ingest", [&ingest] { ingest.Stop(); });
@@ -295,13 +302,6 @@ int Application::Run() {
         inbound_pool.Stop();
         api::StopInbound(*inbound);
     });
-    // Stock levels polled from ERPs (connectors[].stock_poll) go through the same intake.
-    app::StockPoller stock_poller(
-        settings_, *store,
-        [&inbound](std::vector<store::StockLevel> levels, std::function<void(bool, const std::string&)> done) {
-            api::SubmitLevels(*inbound, std::move(levels), std::move(done));
-        },
-        *registry);
     stock_poller.Start();
     stops.Push("stock-poll", [&stock_poller] { stock_poller.Stop(); });
     dispatcher.Start();

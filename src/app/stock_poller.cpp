@@ -58,7 +58,10 @@ class ConnectorPoll {
             if (!session_) session_ = store_.Open();
             watermark = session_->GetWatermark(key);
             dispatch::HttpClient client(c_.timeout);
-            dispatch::StockPoll poll = source_->Poll(client, watermark);
+            dispatch::StockPoll poll = source_->Poll(client, watermark, [this] {
+                std::lock_guard lk(mu_);
+                return stopping_;
+            });
             if (poll.error) {
                 error = poll.error->reason;
             } else {
@@ -70,9 +73,15 @@ class ConnectorPoll {
                     submit_(std::move(poll.levels), [committed](bool ok, const std::string& why) {
                         committed->set_value(ok ? std::string() : why.empty() ? "not committed" : why);
                     });
-                    error = result.wait_for(std::chrono::seconds(60)) == std::future_status::ready
+                    // Waited for in short slices, so a shutdown is not held up by a slow commit.
+                    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+                    while (result.wait_for(std::chrono::milliseconds(200)) != std::future_status::ready) {
+                        std::lock_guard lk(mu_);
+                        if (stopping_ || std::chrono::steady_clock::now() > deadline) break;
+                    }
+                    error = result.wait_for(std::chrono::seconds(0)) == std::future_status::ready
                                 ? result.get()
-                                : "the levels were not committed within 60 s";
+                                : "the levels were not committed (shutting down, or 60 s passed)";
                 }
                 if (error.empty() && poll.watermark != watermark) {
                     session_->SetWatermark(key, poll.watermark);

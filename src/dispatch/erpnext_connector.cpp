@@ -142,6 +142,9 @@ class ErpNextConnector final : public Connector {
         if (!env.is_object()) return std::nullopt;
         if (task.type.rfind("shipment.", 0) == 0) {
             const json& shipment = env.contains("data") ? env["data"] : json();
+            // A void that may not have gone through is simply tried again (Deliver cancels what is there).
+            const std::string status = detail::Str(shipment, "status");
+            if (status == "voided" || status == "cancelled") return std::nullopt;
             json dn;
             if (FindDeliveryNote(client, shipment, dn) || dn.is_null()) return std::nullopt;
             return ExistingDeliveryNote(client, dn);
@@ -557,13 +560,15 @@ class ErpNextStock final : public StockSource {
   public:
     explicit ErpNextStock(const config::ConnectorSettings& s) : name_(s.name), api_(FrappeApi(s)) {}
 
-    StockPoll Poll(HttpClient& client, const std::string& since) override {
+    StockPoll Poll(HttpClient& client, const std::string& since, const std::function<bool()>& stopping) override {
         StockPoll out;
         out.watermark = since;
-        const json filters = since.empty() ? json::array() : json::array({json::array({"modified", ">=", since})});
+        const json filters =
+            since.empty() ? json::array() : json::array({json::array({"modified", ">=", QueryFrom(since)})});
         const std::string fields = R"(["name","item_code","warehouse","actual_qty","reserved_qty","modified"])";
         constexpr int kPage = 500;
         for (int start = 0; start < kPage * 400; start += kPage) {
+            if (stopping()) return Stopped();
             const auto a =
                 api_.Call(client, "GET",
                           "/api/resource/Bin?filters=" + UrlEncode(filters.dump()) + "&fields=" + UrlEncode(fields) +

@@ -257,7 +257,7 @@ class OdooConnector final : public Connector {
     // order, partner, country, create partner, delivery partner (find, country, create), products,
     // create, confirm, read its name; a shipment: order, pickings, moves, products, move writes,
     // picking write, validate
-    int MaxCallsPerDelivery() const override { return 14; }
+    int MaxCallsPerDelivery() const override { return 20; }
 
     DeliveryResult Deliver(const store::DeliveryTask& task, HttpClient& client) override {
         const json env = json::parse(task.payload, nullptr, false);
@@ -328,10 +328,14 @@ class OdooConnector final : public Connector {
         return std::nullopt;
     }
 
+    // Cancelled sale orders are not ours any more: a restored WooCommerce order gets a new one.
+    // (Fields of optional modules, such as sale_stock's delivery_status, are not asked for here:
+    // Odoo refuses a read of a field it does not have.)
     std::optional<DeliveryResult> FindOrder(HttpClient& client, const std::string& key, json& out) {
-        return SearchOne(client, "sale.order", json::array({json::array({"client_order_ref", "=", key})}),
-                         json::array({"id", "name", "state", "partner_id", "delivery_status"}),
-                         "find sale.order by client_order_ref", out);
+        return SearchOne(
+            client, "sale.order",
+            json::array({json::array({"client_order_ref", "=", key}), json::array({"state", "!=", "cancel"})}),
+            json::array({"id", "name", "state", "partner_id"}), "find sale.order by client_order_ref", out);
     }
 
     DeliveryResult Done(const json& so, std::string reason = {}) {
@@ -396,6 +400,13 @@ class OdooConnector final : public Connector {
                     SearchOne(client, "res.partner",
                               json::array({json::array({"email", "=", email}), json::array({"parent_id", "=", false})}),
                               json::array({"id", "street", "zip"}), "find res.partner by email", found))
+                return err;
+        }
+        if (email.empty() && !Str(customer, "id").empty()) {  // no email: the ref it was created with
+            if (auto err = SearchOne(client, "res.partner",
+                                     json::array({json::array({"ref", "=", Str(customer, "id")}),
+                                                  json::array({"parent_id", "=", false})}),
+                                     json::array({"id", "street", "zip"}), "find res.partner by ref", found))
                 return err;
         }
         std::string street, zip;  // the contact's own address
@@ -541,7 +552,15 @@ class OdooConnector final : public Connector {
             r.error_class = core::ErrorClass::kDuplicate;
             return r;
         }
-        const std::string delivered = Str(so, "delivery_status");  // false (not a string) before Odoo 17
+        // delivery_status comes with sale_stock (Odoo 17+); a database without it has nothing delivered
+        // to speak of, and Odoo refuses the read of a field it does not have ("Invalid field").
+        json status;
+        if (auto err = SearchOne(client, "sale.order",
+                                 json::array({json::array({"id", "=", so.value("id", std::int64_t{0})})}),
+                                 json::array({"delivery_status"}), "read delivery_status of " + name, status)) {
+            if (err->reason.find("Invalid field") == std::string::npos) return *err;
+        }
+        const std::string delivered = Str(status, "delivery_status");
         if (delivered == "partial" || delivered == "full") {
             return detail::Permanent("sale.order " + name + " is " + delivered +
                                      "ly delivered: goods have left, so it is not cancelled automatically "
@@ -580,6 +599,8 @@ class OdooConnector final : public Connector {
     // A shipped (in transit, delivered) shipment validates the open delivery picking with the shipped
     // quantities (the rest stays on a backorder); a voided one is taken off a picking not yet validated.
     DeliveryResult Shipment(HttpClient& client, const json& shipment) {
+        // Two shipments of one order would write the same open picking's moves: one at a time.
+        std::lock_guard lock(shipments_mu_);
         const std::string status = Str(shipment, "status");
         const bool voided = status == "voided" || status == "cancelled";
         if (!voided && status != "shipped" && status != "in_transit" && status != "delivered") {
@@ -750,6 +771,7 @@ class OdooConnector final : public Connector {
 
     config::ConnectorSettings s_;
     OdooApi api_;
+    std::mutex shipments_mu_;
 };
 
 /// Odoo's `stock.quant`s by `write_date` (research/erp_3pl.md 2.5 and 2.8: "poll by write_date"):
@@ -759,14 +781,15 @@ class OdooStock final : public StockSource {
   public:
     explicit OdooStock(config::ConnectorSettings s) : s_(std::move(s)), api_(s_) {}
 
-    StockPoll Poll(HttpClient& client, const std::string& since) override {
+    StockPoll Poll(HttpClient& client, const std::string& since, const std::function<bool()>& stopping) override {
         StockPoll out;
         out.watermark = since;
         const json changed_domain =
-            since.empty() ? json::array() : json::array({json::array({"write_date", ">=", since})});
+            since.empty() ? json::array() : json::array({json::array({"write_date", ">=", QueryFrom(since)})});
         std::set<std::int64_t> products;
         constexpr int kPage = 1000;
         for (int offset = 0; offset < kPage * 200; offset += kPage) {
+            if (stopping()) return Stopped();
             auto a = api_.Call(client, "stock.quant", "search_read",
                                {{"domain", changed_domain},
                                 {"fields", json::array({"product_id", "write_date"})},
@@ -783,6 +806,7 @@ class OdooStock final : public StockSource {
             if (static_cast<int>(rows.size()) < kPage) break;
         }
         if (products.empty()) return out;
+        if (stopping()) return Stopped();
 
         const json ids(products);
         auto codes = api_.Call(client, "product.product", "search_read",

@@ -226,7 +226,7 @@ class ShipBobStock final : public StockSource {
     explicit ShipBobStock(const config::ConnectorSettings& s)
         : name_(s.name), api_(s.base_url, "Bearer " + s.auth.token) {}
 
-    StockPoll Poll(HttpClient& client, const std::string& since) override {
+    StockPoll Poll(HttpClient& client, const std::string& since, const std::function<bool()>& stopping) override {
         StockPoll out;
         out.watermark = since;
         const std::string now = model::FormatUtc(core::ToUnixMillis(std::chrono::system_clock::now()));
@@ -234,6 +234,7 @@ class ShipBobStock final : public StockSource {
         std::string path = "/inventory-level?Page=1&Limit=" + std::to_string(kLimit);
         std::string previous_first;  // a server that ignores Page would answer the first page forever
         for (int page = 1; page <= 400 && !path.empty(); ++page) {
+            if (stopping()) return Stopped();
             const HttpAnswer a = api_.Call(client, "GET", path);
             if (a.transport != HttpAnswer::Transport::kAnswered || a.status != 200) {
                 DeliveryResult r = ClassifyAnswer(a);

@@ -24,6 +24,23 @@ std::unique_ptr<StockSource> MakeStockSource(const config::ConnectorSettings& se
     }
 }
 
+std::string QueryFrom(const std::string& since, std::chrono::seconds back) {
+    const auto ms = model::ParseWooGmt(since);
+    if (!ms) return since;
+    std::string out = model::FormatUtc((*ms / 1000 - back.count()) * 1000).substr(0, 19);
+    out[10] = ' ';
+    return out;
+}
+
+StockPoll Stopped() {
+    StockPoll out;
+    DeliveryResult r;
+    r.error_class = core::ErrorClass::kTransient;
+    r.reason = "stopped: the daemon is shutting down";
+    out.error = r;
+    return out;
+}
+
 std::optional<store::StockLevel> SourceLevel(const std::string& sku, const std::string& location, double on_hand,
                                              std::optional<double> reserved, const std::string& modified,
                                              const std::string& source) {

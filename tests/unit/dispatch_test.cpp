@@ -4,6 +4,7 @@
 #include "orderbridge/dispatch/connector.hpp"
 #include "orderbridge/dispatch/dispatcher.hpp"
 #include "orderbridge/dispatch/router.hpp"
+#include "orderbridge/dispatch/stock_source.hpp"
 
 namespace orderbridge::dispatch {
 namespace {
@@ -181,3 +182,11 @@ TEST_F(DecideTest, ATenMinuteOutageOnTheDefaultsIsRiddenOutNotDeadLettered) {
 
 }  // namespace
 }  // namespace orderbridge::dispatch
+
+TEST(StockSourceTest, PollsLookBackFromTheWatermarkInTheSourcesTimeForm) {
+    using orderbridge::dispatch::QueryFrom;
+    EXPECT_EQ(QueryFrom("2026-11-20 10:00:00"), "2026-11-20 09:55:00");
+    EXPECT_EQ(QueryFrom("2026-11-20 10:02:03.123456"), "2026-11-20 09:57:03") << "ERPNext's microseconds";
+    EXPECT_EQ(QueryFrom("2026-11-20 00:01:00", std::chrono::seconds(120)), "2026-11-19 23:59:00");
+    EXPECT_EQ(QueryFrom(""), "") << "the first poll reads everything";
+}

@@ -5,6 +5,8 @@
 // A source answers the levels that changed at or after a watermark of its own (the source's time
 // text, compared by the source), and the newest such time as the next watermark. It runs on the
 // stock poller's own thread (blocking calls are fine there).
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,9 +27,18 @@ struct StockPoll {
 class StockSource {
   public:
     virtual ~StockSource() = default;
-    /// Levels changed at or after `since` (empty: every level), each the sum of its location.
-    virtual StockPoll Poll(HttpClient& client, const std::string& since) = 0;
+    /// Levels changed at or after `since` (empty: every level), each the sum of its location. Between
+    /// pages it asks `stopping` and, when that says so, ends with an error (nothing half-read is used).
+    virtual StockPoll Poll(HttpClient& client, const std::string& since, const std::function<bool()>& stopping) = 0;
 };
+
+/// Where a source's query starts: `since` moved back by `back` (the source's time stamps are taken
+/// before their transaction commits, so a change can land below a watermark already passed; levels
+/// read twice change nothing), as "YYYY-MM-DD HH:MM:SS" UTC; empty when `since` is.
+std::string QueryFrom(const std::string& since, std::chrono::seconds back = std::chrono::minutes(5));
+
+/// The result of a poll cut short by shutdown.
+StockPoll Stopped();
 
 /// The stock source of a connector kind that has one (erpnext, odoo, shipbob); nullptr for the others.
 std::unique_ptr<StockSource> MakeStockSource(const config::ConnectorSettings& settings);
