@@ -180,15 +180,7 @@ bool CompletesOrder(const json& order, const std::vector<model::Shipment>& earli
 }
 
 std::optional<store::StockLevel> FromErpNextBin(const json& bin, const std::string& source, std::string& error) {
-    const auto actual = bin.is_object() && bin.contains("actual_qty") && bin["actual_qty"].is_number()
-                            ? std::optional<double>(bin["actual_qty"].get<double>())
-                            : std::nullopt;
-    const auto reserved = bin.is_object() && bin.contains("reserved_qty") && bin["reserved_qty"].is_number()
-                              ? std::optional<double>(bin["reserved_qty"].get<double>())
-                              : std::nullopt;
-    auto level = actual ? dispatch::SourceLevel(Str(bin, "item_code"), Str(bin, "warehouse"), *actual, reserved,
-                                                Str(bin, "modified"), source)
-                        : std::nullopt;
+    auto level = dispatch::BinLevel(bin, source);
     if (!level) error = "not a Bin document (item_code, warehouse, actual_qty and modified are needed)";
     return level;
 }

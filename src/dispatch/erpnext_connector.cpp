@@ -118,9 +118,8 @@ class ErpNextConnector final : public Connector {
     int MaxCallsPerDelivery() const override { return 6; }
 
     DeliveryResult Deliver(const store::DeliveryTask& task, HttpClient& client) override {
-        const json env = json::parse(task.payload, nullptr, false);
-        if (!env.is_object() || !env.contains("data") || !env["data"].is_object())
-            return detail::Permanent("the event is not an order envelope");
+        json env;
+        if (auto bad = detail::ParseEnvelope(task.payload, env)) return *bad;
         const json& order = env["data"];
         const std::string key = env.value("idempotency_key", "");
         if (task.type.rfind("shipment.", 0) == 0) return ShipmentNote(client, order);
@@ -581,16 +580,9 @@ class ErpNextStock final : public StockSource {
             const json j = json::parse(a.body, nullptr, false);
             const json rows = j.is_object() && j.contains("data") && j["data"].is_array() ? j["data"] : json::array();
             for (const auto& bin : rows) {
-                const auto number = [&](const char* key) {
-                    return bin.contains(key) && bin[key].is_number() ? std::optional<double>(bin[key].get<double>())
-                                                                     : std::nullopt;
-                };
-                const std::string modified = detail::Str(bin, "modified");
-                if (!number("actual_qty")) continue;
-                if (auto level = SourceLevel(detail::Str(bin, "item_code"), detail::Str(bin, "warehouse"),
-                                             *number("actual_qty"), number("reserved_qty"), modified, name_)) {
+                if (auto level = BinLevel(bin, name_)) {
                     out.levels.push_back(std::move(*level));
-                    if (modified > out.watermark) out.watermark = modified;
+                    out.watermark = std::max(out.watermark, detail::Str(bin, "modified"));
                 }
             }
             if (static_cast<int>(rows.size()) < kPage) break;

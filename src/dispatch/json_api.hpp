@@ -4,6 +4,7 @@
 #include <cmath>
 #include <initializer_list>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -48,6 +49,28 @@ inline DeliveryResult Permanent(std::string reason) {
     r.error_class = core::ErrorClass::kPermanent;
     r.reason = std::move(reason);
     return r;
+}
+
+/// A number member of `j` (ints and floats alike); nullopt when `j` is not an object or the member not a number.
+inline std::optional<double> Number(const nlohmann::json& j, const char* key) {
+    return j.is_object() && j.contains(key) && j[key].is_number() ? std::optional<double>(j[key].get<double>())
+                                                                  : std::nullopt;
+}
+
+/// The event envelope of a delivery into `env`; a permanent failure when it carries no data object.
+inline std::optional<DeliveryResult> ParseEnvelope(const std::string& payload, nlohmann::json& env) {
+    env = nlohmann::json::parse(payload, nullptr, false);
+    if (!env.is_object() || !env.contains("data") || !env["data"].is_object())
+        return Permanent("the event is not an order envelope");
+    return std::nullopt;
+}
+
+/// Whether a 3PL order is cancelled for this event (research/erp_3pl.md 7.3): cancelled or deleted in
+/// WooCommerce, refunded (nothing to ship) or its payment failed.
+inline bool ThreePlCancels(const std::string& type, const nlohmann::json& order) {
+    const std::string status = Str(order, "canonical_status");
+    return type == "order.deleted" || type == "order.cancelled" || status == "cancelled" || status == "refunded" ||
+           status == "payment_failed";
 }
 
 /// What an ERP connector does with an order event (research/erp_3pl.md 7.3): cancelled or deleted

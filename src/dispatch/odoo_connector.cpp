@@ -260,9 +260,8 @@ class OdooConnector final : public Connector {
     int MaxCallsPerDelivery() const override { return 20; }
 
     DeliveryResult Deliver(const store::DeliveryTask& task, HttpClient& client) override {
-        const json env = json::parse(task.payload, nullptr, false);
-        if (!env.is_object() || !env.contains("data") || !env["data"].is_object())
-            return detail::Permanent("the event is not an order envelope");
+        json env;
+        if (auto bad = detail::ParseEnvelope(task.payload, env)) return *bad;
         const json& data = env["data"];
         const std::string key = Str(env, "idempotency_key");
         if (task.type.rfind("shipment.", 0) == 0) return Shipment(client, data);

@@ -42,20 +42,12 @@ class ShipBobConnector final : public Connector {
     int MaxCallsPerDelivery() const override { return 2; }  // find, then create or cancel
 
     DeliveryResult Deliver(const store::DeliveryTask& task, HttpClient& client) override {
-        const json env = json::parse(task.payload, nullptr, false);
-        if (!env.is_object() || !env.contains("data") || !env["data"].is_object())
-            return detail::Permanent("the event is not an order envelope");
+        json env;
+        if (auto bad = detail::ParseEnvelope(task.payload, env)) return *bad;
         const json& order = env["data"];
         const std::string key = Str(env, "idempotency_key");
-        const std::string status = Str(order, "canonical_status");
-        if (task.type == "order.deleted" || task.type == "order.cancelled" || status == "cancelled" ||
-            status == "refunded" || status == "payment_failed")
-            return Cancel(client, key);
-        if (status != "ready_to_fulfil") {
-            DeliveryResult r;
-            r.reason = "not sent: the order is " + status;
-            return r;
-        }
+        if (detail::ThreePlCancels(task.type, order)) return Cancel(client, key);
+        if (Str(order, "canonical_status") != "ready_to_fulfil") return detail::NotSent(order);
         const json body = Build(order, key);
         const HttpAnswer a = Write(client, "POST", "/order", body);
         if (a.transport == HttpAnswer::Transport::kAnswered && a.status == 422 &&
@@ -254,14 +246,11 @@ class ShipBobStock final : public StockSource {
             if (page > 1 && first == previous_first) break;
             previous_first = first;
             for (const auto& item : rows) {
-                const auto number = [&](const char* key) {
-                    return item.contains(key) && item[key].is_number() ? std::optional<double>(item[key].get<double>())
-                                                                       : std::nullopt;
-                };
-                const auto on_hand = number("total_on_hand_quantity");
+                const auto on_hand = detail::Number(item, "total_on_hand_quantity");
                 if (!on_hand) continue;
                 const double sellable =
-                    number("total_sellable_quantity").value_or(number("total_fulfillable_quantity").value_or(*on_hand));
+                    detail::Number(item, "total_sellable_quantity")
+                        .value_or(detail::Number(item, "total_fulfillable_quantity").value_or(*on_hand));
                 if (auto level = SourceLevel(Str(item, "sku"), name_, *on_hand, *on_hand - sellable, now, name_))
                     out.levels.push_back(std::move(*level));
             }

@@ -55,17 +55,15 @@ class ShipStationConnector final : public Connector {
     int MaxCallsPerDelivery() const override { return 2; }  // look up, then upsert
 
     DeliveryResult Deliver(const store::DeliveryTask& task, HttpClient& client) override {
-        const json env = json::parse(task.payload, nullptr, false);
-        if (!env.is_object() || !env.contains("data") || !env["data"].is_object())
-            return detail::Permanent("the event is not an order envelope");
+        json env;
+        if (auto bad = detail::ParseEnvelope(task.payload, env)) return *bad;
         const json& order = env["data"];
         const std::string key = Str(env, "idempotency_key");
         const std::string id = Str(order, "id");
         const std::string number = id.substr(id.rfind(':') + 1);
         const std::string status = Str(order, "canonical_status");
         std::string wanted;
-        if (task.type == "order.deleted" || task.type == "order.cancelled" || status == "cancelled" ||
-            status == "refunded" || status == "payment_failed") {
+        if (detail::ThreePlCancels(task.type, order)) {
             wanted = "cancelled";
         } else if (status == "awaiting_payment") {
             wanted = "awaiting_payment";

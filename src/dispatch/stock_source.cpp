@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "json_api.hpp"
 #include "orderbridge/model/identity.hpp"
 
 namespace orderbridge::dispatch {
@@ -22,6 +23,13 @@ std::unique_ptr<StockSource> MakeStockSource(const config::ConnectorSettings& se
         default:
             return nullptr;
     }
+}
+
+std::optional<store::StockLevel> BinLevel(const nlohmann::json& bin, const std::string& source) {
+    const auto actual = detail::Number(bin, "actual_qty");
+    if (!actual) return std::nullopt;
+    return SourceLevel(detail::Str(bin, "item_code"), detail::Str(bin, "warehouse"), *actual,
+                       detail::Number(bin, "reserved_qty"), detail::Str(bin, "modified"), source);
 }
 
 std::string QueryFrom(const std::string& since, std::chrono::seconds back) {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "config_support.hpp"
 #include "orderbridge/config/loader.hpp"
 
 namespace orderbridge::config {
@@ -43,22 +44,8 @@ fs::path HostPath(const std::string& source) {
     return Normal(DockerDir() / source);
 }
 
-class MapEnvironment : public Environment {
-  public:
-    std::map<std::string, std::string> vars;
-    std::optional<std::string> Get(const std::string& name) const override {
-        auto it = vars.find(name);
-        if (it == vars.end()) return std::nullopt;
-        return it->second;
-    }
-};
-
-std::vector<std::string> Messages(const LoadResult& r) {
-    std::vector<std::string> out;
-    for (const auto& p : r.problems)
-        out.push_back(p.ToString());
-    return out;
-}
+using test_support::FakeEnvironment;
+using test_support::Messages;
 
 // yaml-cpp throws when a missing child is used; these helpers answer "absent" instead.
 bool IsMap(const YAML::Node& n) {
@@ -293,7 +280,7 @@ class ComposeTest : public ::testing::Test {
         ASSERT_TRUE(IsMap(Get(compose_, "services"))) << "docker/docker-compose.yml has no services";
         ASSERT_TRUE(IsMap(Service("orderbridge"))) << "docker/docker-compose.yml has no orderbridge service";
         // The environment the container gets, with every variable at its default.
-        MapEnvironment env;
+        FakeEnvironment env;
         env.vars = ServiceEnvironment(Service("orderbridge"));
         config_ = LoadFromFile((DockerDir() / "orderbridge.yaml").string(), env);
         ASSERT_TRUE(config_.Ok()) << ::testing::PrintToString(Messages(config_));

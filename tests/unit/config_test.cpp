@@ -2,27 +2,14 @@
 
 #include <map>
 
+#include "config_support.hpp"
 #include "orderbridge/config/loader.hpp"
 
 namespace orderbridge::config {
 namespace {
 
-class FakeEnvironment : public Environment {
-  public:
-    std::map<std::string, std::string> vars;
-    std::optional<std::string> Get(const std::string& name) const override {
-        auto it = vars.find(name);
-        if (it == vars.end()) return std::nullopt;
-        return it->second;
-    }
-};
-
-std::vector<std::string> Messages(const LoadResult& r) {
-    std::vector<std::string> out;
-    for (const auto& p : r.problems)
-        out.push_back(p.ToString());
-    return out;
-}
+using test_support::FakeEnvironment;
+using test_support::Messages;
 
 bool HasProblem(const LoadResult& r, const std::string& text) {
     for (const auto& p : r.problems) {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +32,10 @@ class StockSource {
     /// pages it asks `stopping` and, when that says so, ends with an error (nothing half-read is used).
     virtual StockPoll Poll(HttpClient& client, const std::string& since, const std::function<bool()>& stopping) = 0;
 };
+
+/// An ERPNext `Bin` document (listed or posted by its webhook) as a level: on_hand = actual_qty,
+/// reserved = reserved_qty, as_of = `modified` read as UTC; nullopt when it is not a Bin.
+std::optional<store::StockLevel> BinLevel(const nlohmann::json& bin, const std::string& source);
 
 /// Where a source's query starts: `since` moved back by `back` (the source's time stamps are taken
 /// before their transaction commits, so a change can land below a watermark already passed; levels
