@@ -3,12 +3,9 @@
 #include <prometheus/counter.h>
 #include <prometheus/registry.h>
 
-#include <condition_variable>
 #include <future>
-#include <mutex>
-#include <thread>
 
-#include "orderbridge/core/clock.hpp"
+#include "orderbridge/app/periodic_task.hpp"
 #include "orderbridge/core/log.hpp"
 #include "orderbridge/dispatch/stock_source.hpp"
 
@@ -17,102 +14,73 @@ namespace {
 
 class ConnectorPoll {
   public:
-    ConnectorPoll(const config::ConnectorSettings& c, store::Store& store, const StockPoller::Submit& submit,
+    ConnectorPoll(const config::ConnectorSettings& c, const StockPoller::Submit& submit,
                   prometheus::Family<prometheus::Counter>& runs, prometheus::Family<prometheus::Counter>& levels)
         : c_(c),
-          store_(store),
           submit_(submit),
           source_(dispatch::MakeStockSource(c)),
           ok_(runs.Add({{"connector", c.name}, {"result", "ok"}})),
           error_(runs.Add({{"connector", c.name}, {"result", "error"}})),
           levels_(levels.Add({{"connector", c.name}})) {}
-    ~ConnectorPoll() { Stop(); }
 
-    void Start() {
-        if (source_) thread_ = std::thread([this] { Loop(); });
+    void Start(store::Store& store) {
+        if (!source_) return;
+        task_ = std::make_unique<PeriodicStoreTask>(
+            store, std::chrono::duration_cast<std::chrono::milliseconds>(c_.stock_poll.interval), true,
+            [this](store::Session& session, const std::atomic<bool>& stopping) { RunOnce(session, stopping); },
+            [this](const std::exception& e) { Failed(e.what()); });
     }
     void Stop() {
-        {
-            std::lock_guard lk(mu_);
-            stopping_ = true;
-        }
-        cv_.notify_all();
-        if (thread_.joinable()) thread_.join();
+        if (task_) task_->Stop();
     }
 
   private:
-    void Loop() {
-        while (true) {
-            RunOnce();
-            std::unique_lock lk(mu_);
-            if (cv_.wait_for(lk, c_.stock_poll.interval, [&] { return stopping_; })) return;
-        }
+    void Failed(const std::string& error) {
+        error_.Increment();
+        log::Warn("stock poll failed", {{"connector", c_.name}, {"error", error}});
     }
 
-    void RunOnce() {
+    // One poll; a store failure throws (the task reopens its session and reports it through Failed).
+    void RunOnce(store::Session& session, const std::atomic<bool>& stopping) {
         const std::string key = "stock:" + c_.name;
-        std::string error;
-        std::size_t n = 0;
-        std::string watermark;
-        try {
-            if (!session_) session_ = store_.Open();
-            watermark = session_->GetWatermark(key);
-            dispatch::HttpClient client(c_.timeout);
-            dispatch::StockPoll poll = source_->Poll(client, watermark, [this] {
-                std::lock_guard lk(mu_);
-                return stopping_;
+        const std::string watermark = session.GetWatermark(key);
+        dispatch::HttpClient client(c_.timeout);
+        dispatch::StockPoll poll = source_->Poll(client, watermark, [&stopping] { return stopping.load(); });
+        if (poll.error) return Failed(poll.error->reason);
+        const std::size_t n = poll.levels.size();
+        if (n > 0) {
+            // The watermark moves only once the levels are committed with their events; waited for in
+            // short slices, so a shutdown is not held up by a slow commit.
+            auto committed = std::make_shared<std::promise<std::string>>();
+            auto result = committed->get_future();
+            submit_(std::move(poll.levels), [committed](bool ok, const std::string& why) {
+                committed->set_value(ok ? std::string() : why.empty() ? "not committed" : why);
             });
-            if (poll.error) {
-                error = poll.error->reason;
-            } else {
-                n = poll.levels.size();
-                if (n > 0) {
-                    // The watermark moves only once the levels are committed with their events.
-                    auto committed = std::make_shared<std::promise<std::string>>();
-                    auto result = committed->get_future();
-                    submit_(std::move(poll.levels), [committed](bool ok, const std::string& why) {
-                        committed->set_value(ok ? std::string() : why.empty() ? "not committed" : why);
-                    });
-                    // Waited for in short slices, so a shutdown is not held up by a slow commit.
-                    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-                    while (result.wait_for(std::chrono::milliseconds(200)) != std::future_status::ready) {
-                        std::lock_guard lk(mu_);
-                        if (stopping_ || std::chrono::steady_clock::now() > deadline) break;
-                    }
-                    error = result.wait_for(std::chrono::seconds(0)) == std::future_status::ready
-                                ? result.get()
-                                : "the levels were not committed (shutting down, or 60 s passed)";
-                }
-                if (error.empty() && poll.watermark != watermark) {
-                    session_->SetWatermark(key, poll.watermark);
-                }
+            const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+            while (result.wait_for(std::chrono::milliseconds(200)) != std::future_status::ready) {
+                if (stopping || std::chrono::steady_clock::now() > deadline)
+                    return Failed("the levels were not committed (shutting down, or 60 s passed)");
             }
-        } catch (const std::exception& e) {
-            error = e.what();
-            session_.reset();  // a broken connection is opened again next time
+            if (const std::string error = result.get(); !error.empty()) return Failed(error);
         }
-        (error.empty() ? ok_ : error_).Increment();
-        if (error.empty()) levels_.Increment(static_cast<double>(n));
-        if (!error.empty()) log::Warn("stock poll failed", {{"connector", c_.name}, {"error", error}});
+        if (poll.watermark != watermark) session.SetWatermark(key, poll.watermark);
+        ok_.Increment();
+        levels_.Increment(static_cast<double>(n));
     }
 
     const config::ConnectorSettings& c_;
-    store::Store& store_;
     const StockPoller::Submit& submit_;
     std::unique_ptr<dispatch::StockSource> source_;
     prometheus::Counter& ok_;
     prometheus::Counter& error_;
     prometheus::Counter& levels_;
-    std::unique_ptr<store::Session> session_;  // this thread's
-    std::mutex mu_;
-    std::condition_variable cv_;
-    bool stopping_ = false;
-    std::thread thread_;
+    std::unique_ptr<PeriodicStoreTask> task_;
 };
 
 }  // namespace
 
 struct StockPoller::Impl {
+    store::Store* store = nullptr;
     Submit submit;
     std::vector<std::unique_ptr<ConnectorPoll>> polls;
 };
@@ -120,6 +88,7 @@ struct StockPoller::Impl {
 StockPoller::StockPoller(const config::Settings& settings, store::Store& store, Submit submit,
                          prometheus::Registry& registry)
     : impl_(std::make_unique<Impl>()) {
+    impl_->store = &store;
     impl_->submit = std::move(submit);
     auto& runs = prometheus::BuildCounter()
                      .Name("orderbridge_stock_poll_runs_total")
@@ -131,7 +100,7 @@ StockPoller::StockPoller(const config::Settings& settings, store::Store& store, 
                        .Register(registry);
     for (const auto& c : settings.connectors) {
         if (!c.stock_poll.enabled) continue;
-        impl_->polls.push_back(std::make_unique<ConnectorPoll>(c, store, impl_->submit, runs, levels));
+        impl_->polls.push_back(std::make_unique<ConnectorPoll>(c, impl_->submit, runs, levels));
     }
 }
 
@@ -141,7 +110,7 @@ StockPoller::~StockPoller() {
 
 void StockPoller::Start() {
     for (auto& p : impl_->polls)
-        p->Start();
+        p->Start(*impl_->store);
 }
 
 void StockPoller::Stop() {
