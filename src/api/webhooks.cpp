@@ -25,27 +25,6 @@ namespace {
 
 using nlohmann::json;
 
-// The event envelope as JSON text with `data_text` as its data member.
-std::string EnvelopeText(const model::Event& e, const std::string& data_text) {
-    model::Event shell;  // every member but the data (copying that tree is what this avoids)
-    shell.id = e.id;
-    shell.type = e.type;
-    shell.schema_version = e.schema_version;
-    shell.source = e.source;
-    shell.occurred_at = e.occurred_at;
-    shell.received_at = e.received_at;
-    shell.trace_id = e.trace_id;
-    shell.idempotency_key = e.idempotency_key;
-    shell.entity_id = e.entity_id;
-    shell.version = e.version;
-    shell.data = nullptr;
-    std::string text = json(shell).dump();
-    static constexpr std::string_view kNullData = "\"data\":null";
-    const auto pos = text.find(kNullData);
-    text.replace(pos, kNullData.size(), "\"data\":" + data_text);
-    return text;
-}
-
 // What routing filters look at; refunds are routed by the facts of their order.
 dispatch::RouteFacts Facts(const woo::Normalized& n, const std::string& store) {
     dispatch::RouteFacts f;
@@ -77,7 +56,7 @@ void BuildEntities(const woo::Normalized& n, store::IngestRecord& rec, const dis
     bool held = n.Held();
     if (validator) {
         for (const auto& e : n.events) {
-            for (const auto& err : validator->Validate(json(e))) {
+            for (const auto& err : validator->Validate(n.EventJson(e))) {
                 findings.push_back({{"rule", "schema_violation"}, {"action", "hold"}, {"message", e.type + " " + err}});
                 held = true;
             }
@@ -99,7 +78,7 @@ void BuildEntities(const woo::Normalized& n, store::IngestRecord& rec, const dis
         w.kind = "refund";
         w.source_id = r.source_refund_id;
         w.canonical_status = "refunded";
-        w.data = json(r).dump();
+        w.data = model::ToJsonText(r);
         w.findings = "[]";
         w.held = held;  // a held order's refunds wait with it
         refunds.emplace(r.id, std::move(w));
@@ -111,7 +90,7 @@ void BuildEntities(const woo::Normalized& n, store::IngestRecord& rec, const dis
                               e.type,
                               e.entity_id,
                               e.version,
-                              e.entity_id == n.entity_id ? EnvelopeText(e, n.entity_text) : json(e).dump(),
+                              e.entity_id == n.entity_id ? model::EnvelopeText(e, n.entity_text) : model::ToJsonText(e),
                               relay ? std::vector<std::string>{} : router.Route(e.type, facts),
                               relay};
         auto r = refunds.find(e.entity_id);

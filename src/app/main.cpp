@@ -93,12 +93,14 @@ int RunNormalize(const std::string& config_path, bool config_given, const std::s
         findings.push_back({{"rule", f.rule}, {"action", f.action}, {"message", f.message}});
     nlohmann::json schema_errors = nlohmann::json::array();
     const model::SchemaValidator validator;
+    nlohmann::json events = nlohmann::json::array();
     for (const auto& e : n.events) {
-        for (auto& err : validator.Validate(nlohmann::json(e)))
+        events.push_back(n.EventJson(e));
+        for (auto& err : validator.Validate(events.back()))
             schema_errors.push_back(e.type + " " + err);
     }
     nlohmann::json out = {{"entity_id", n.entity_id}, {"version", n.version}, {"held", n.Held()},
-                          {"findings", findings},     {"events", n.events},   {"schema_errors", schema_errors}};
+                          {"findings", findings},     {"events", events},     {"schema_errors", schema_errors}};
     std::cout << out.dump(2) << "\n";
     return kExitOk;
 }

@@ -466,16 +466,15 @@ void NormalizeOrder(const NormalizeInput& in, const In& j, const std::string& ev
         }
     }
 
-    Json entity = o;
     out.entity_kind = "order";
     out.entity_id = o.id;
     out.source_id = source_id;
-    out.entity_text = entity.dump();
+    out.entity_text = model::ToJsonText(o);
     out.version = model::MakeVersion(GmtMillis(j, "date_modified_gmt"), out.entity_text);
     std::string type = "order.updated";
     if (event == "created") type = "order.created";
     if (event != "created" && o.source_status == "cancelled") type = "order.cancelled";
-    out.events.push_back(MakeEvent(in, type, o.id, o.idempotency_key, out.version, o.modified_at, std::move(entity)));
+    out.events.push_back(MakeEvent(in, type, o.id, o.idempotency_key, out.version, o.modified_at, nullptr));
 
     for (const auto& rs : o.refunds) {
         model::Refund r;
@@ -546,14 +545,13 @@ void NormalizeProduct(const NormalizeInput& in, const In& j, const std::string& 
         p.modified_at = GmtTime(j, "date_modified_gmt", where, false).value_or(in.received_at);
         p.meta = Meta(j);
     }
-    Json entity = p;
     out.entity_kind = "product";
     out.entity_id = p.id;
     out.source_id = source_id;
-    out.entity_text = entity.dump();
+    out.entity_text = model::ToJsonText(p);
     out.version = model::MakeVersion(modified_ms, out.entity_text);
     out.events.push_back(
-        MakeEvent(in, "product.updated", p.id, p.idempotency_key, out.version, p.modified_at, std::move(entity)));
+        MakeEvent(in, "product.updated", p.id, p.idempotency_key, out.version, p.modified_at, nullptr));
     out.product = std::move(p);
 }
 
@@ -569,7 +567,7 @@ void NormalizeCustomer(const NormalizeInput& in, const In& j, const std::string&
     if (event == "deleted") {
         // Recorded, not propagated: ERPs keep customers that placed orders.
         model::DeletedEntity d{c.id, source_id};
-        out.entity_text = Json(d).dump();
+        out.entity_text = model::ToJsonText(d);
         out.version = model::MakeVersion(model::ParseWooGmt(in.received_at).value_or(0), out.entity_text);
         return;
     }
@@ -580,15 +578,19 @@ void NormalizeCustomer(const NormalizeInput& in, const In& j, const std::string&
     c.company = Decoded(billing, "company");
     c.phone = Str(billing, "phone");
     c.is_guest = false;
-    Json entity = c;
-    out.entity_text = entity.dump();
+    out.entity_text = model::ToJsonText(c);
     out.version = model::MakeVersion(GmtMillis(j, "date_modified_gmt"), out.entity_text);
     const std::string occurred = GmtTime(j, "date_modified_gmt", "customer", false).value_or(in.received_at);
-    out.events.push_back(
-        MakeEvent(in, "customer.updated", c.id, c.idempotency_key, out.version, occurred, std::move(entity)));
+    out.events.push_back(MakeEvent(in, "customer.updated", c.id, c.idempotency_key, out.version, occurred, nullptr));
 }
 
 }  // namespace
+
+model::Json Normalized::EventJson(const model::Event& e) const {
+    model::Json j = e;
+    if (e.entity_id == entity_id && e.data.is_null()) j["data"] = model::Json::parse(entity_text);
+    return j;
+}
 
 bool Normalized::Held() const {
     return std::any_of(findings.begin(), findings.end(), [](const Finding& f) { return f.action == "hold"; });
@@ -638,9 +640,9 @@ Normalized Normalize(const NormalizeInput& in) {
             out.entity_kind = "order";
             out.entity_id = d.id;
             out.source_id = source_id;
-            out.entity_text = Json(d).dump();
+            out.entity_text = model::ToJsonText(d);
             out.version = model::MakeVersion(model::ParseWooGmt(in.received_at).value_or(0), out.entity_text);
-            out.events.push_back(MakeEvent(in, "order.deleted", d.id, d.id, out.version, in.received_at, Json(d)));
+            out.events.push_back(MakeEvent(in, "order.deleted", d.id, d.id, out.version, in.received_at, nullptr));
         } else if (resource == "order") {
             NormalizeOrder(in, j, event, out);
         } else if (resource == "product") {

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace orderbridge::model {
@@ -319,6 +320,19 @@ void from_json(const Json& j, Shipment& v);
 void from_json(const Json& j, DeletedEntity& v);
 void from_json(const Json& j, EventSource& v);
 void from_json(const Json& j, Event& v);
+
+/// Compact JSON text of a canonical value, byte for byte what `Json(v).dump()` gives (members in
+/// name order, nlohmann's escaping and UTF-8 check), written without building the tree.
+std::string ToJsonText(const Customer& v);
+std::string ToJsonText(const Order& v);
+std::string ToJsonText(const Refund& v);
+std::string ToJsonText(const Product& v);
+std::string ToJsonText(const InventoryLevel& v);
+std::string ToJsonText(const Shipment& v);
+std::string ToJsonText(const DeletedEntity& v);
+std::string ToJsonText(const Event& v);
+/// `ToJsonText(e)` with the JSON text `data_text` as its data (`e.data` is not read).
+std::string EnvelopeText(const Event& e, std::string_view data_text);
 
 /// WooCommerce status -> canonical status (research/erp_3pl.md 7.3); unknown ones become
 /// `custom:<slug>`.

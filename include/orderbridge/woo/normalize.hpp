@@ -41,6 +41,9 @@ struct Normalized {
     std::string version;
     std::string source_id;    ///< WooCommerce id of the resource
     std::string entity_text;  ///< canonical entity as stored (serialised once; also the version's hash input)
+    /// Events of the primary entity (`entity_id`) leave `data` null: their data is `entity_text`,
+    /// which is spliced into the stored envelope (no tree is built on the webhook path).
+    /// `EventJson` gives an event whole. Refund events carry their own data.
     std::vector<model::Event> events;
     std::vector<Finding> findings;
     std::optional<model::Order> order;
@@ -48,6 +51,7 @@ struct Normalized {
     std::vector<model::Refund> refunds;
 
     bool Held() const;
+    model::Json EventJson(const model::Event& e) const;  ///< the event with its data filled in
 };
 
 Normalized Normalize(const NormalizeInput& input);
