@@ -49,10 +49,104 @@ auto Guard(std::unique_ptr<pqxx::connection>& conn, Fn&& fn) -> decltype(fn()) {
     }
 }
 
+// A column of a group write: PostgreSQL's binary array format (what array_send writes), passed as
+// one binary parameter, so values are neither quoted by us nor lexed by the server.
+class ArrayParam {
+  public:
+    enum Oid : std::uint32_t { kBytea = 17, kInt8 = 20, kInt4 = 23, kText = 25 };
+    explicit ArrayParam(Oid oid) : oid_(oid) {}
+
+    void Add(std::string_view v) {
+        Int32(static_cast<std::int32_t>(v.size()));
+        body_.append(v);
+        ++count_;
+    }
+    void AddNull() {
+        Int32(-1);
+        has_null_ = true;
+        ++count_;
+    }
+    void AddOrNull(const std::string& v) { v.empty() ? AddNull() : Add(v); }
+    void Add(std::int64_t v) {
+        Int32(8);
+        for (int shift = 56; shift >= 0; shift -= 8)
+            body_.push_back(static_cast<char>((static_cast<std::uint64_t>(v) >> shift) & 0xff));
+        ++count_;
+    }
+    void Add(int v) {  // int4
+        Int32(4);
+        Int32(v);
+        ++count_;
+    }
+
+    pqxx::binarystring Encode() const {
+        std::string out;
+        out.reserve(20 + body_.size());
+        const auto put = [&out](std::uint32_t v) {
+            for (int shift = 24; shift >= 0; shift -= 8)
+                out.push_back(static_cast<char>((v >> shift) & 0xff));
+        };
+        put(count_ == 0 ? 0 : 1);  // dimensions
+        put(has_null_ ? 1 : 0);
+        put(oid_);
+        if (count_ != 0) {
+            put(static_cast<std::uint32_t>(count_));
+            put(1);  // lower bound
+        }
+        out += body_;
+        return pqxx::binarystring(out);
+    }
+
+  private:
+    void Int32(std::int32_t v) {
+        for (int shift = 24; shift >= 0; shift -= 8)
+            body_.push_back(static_cast<char>((static_cast<std::uint32_t>(v) >> shift) & 0xff));
+    }
+    Oid oid_;
+    std::string body_;
+    std::size_t count_ = 0;
+    bool has_null_ = false;
+};
+
+// Every write of a group in one statement: each data-modifying CTE takes its rows from arrays.
+// Rows keep their order (WITH ORDINALITY), so serial ids follow the order of the writes.
+// Prepared on every connection (PgSession::Conn), planned once per connection.
+constexpr const char* kGroupWrite = "orderbridge_group_write";
+constexpr const char* kGroupWriteSql = R"SQL(
+WITH raw AS (
+  INSERT INTO raw_deliveries (store_id, topic, delivery_id, received_at, headers, body, outcome, entity_id, trace_id)
+  SELECT a, b, c, d, e, f, g, h, i FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+    $6::bytea[], $7::text[], $8::text[], $9::text[]) WITH ORDINALITY AS u(a, b, c, d, e, f, g, h, i, n) ORDER BY n),
+new_entities AS (
+  INSERT INTO entities (seq, entity_id, kind, store_id, source_id, parent_id, version, canonical_status, held, findings,
+    data, pending_events, trace_id, created_at, updated_at)
+  SELECT nextval('entity_seq'), a, b, c, d, e, f, g, h, i, j, k, l, m, o FROM unnest($10::text[], $11::text[],
+    $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::int4[], $18::text[], $19::text[], $20::text[],
+    $21::text[], $22::text[], $23::text[]) WITH ORDINALITY AS u(a, b, c, d, e, f, g, h, i, j, k, l, m, o, n) ORDER BY n),
+changed_entities AS (
+  UPDATE entities SET seq = nextval('entity_seq'), version = u.b, canonical_status = u.c, held = u.d, findings = u.e,
+    data = u.f, pending_events = u.g, updated_at = u.h
+  FROM unnest($24::text[], $25::text[], $26::text[], $27::int4[], $28::text[], $29::text[], $30::text[], $31::text[])
+    AS u(a, b, c, d, e, f, g, h)
+  WHERE entities.entity_id = u.a),
+events AS (
+  INSERT INTO outbox (event_id, entity_id, type, version, payload, created_at, finished_at)
+  SELECT a, b, c, d, e, f, g FROM unnest($32::text[], $33::text[], $34::text[], $35::text[], $36::text[], $37::text[],
+    $38::text[]) WITH ORDINALITY AS u(a, b, c, d, e, f, g, n) ORDER BY n
+  ON CONFLICT (event_id) DO NOTHING),
+work AS (
+  INSERT INTO deliveries (connector, event_id, entity_id, type, version, state, attempts, due_ms, lease_until_ms,
+    created_at, created_ms, since_ms, error_class, http_status, reason, external_id)
+  SELECT a, b, c, d, e, 'pending', 0, g, 0, f, g, g, '', 0, '', '' FROM unnest($39::text[], $40::text[], $41::text[],
+    $42::text[], $43::text[], $44::text[], $45::int8[]) WITH ORDINALITY AS u(a, b, c, d, e, f, g, n) ORDER BY n
+  ON CONFLICT (event_id, connector) DO NOTHING)
+SELECT pg_notify('orderbridge_work', '') WHERE $46::int4 = 1
+)SQL";
+
 // One ingest transaction. A group of deliveries costs two round trips whatever its size: one
 // statement takes a transaction-scoped advisory lock on every entity id of the group (in a fixed
-// order, so writers never deadlock) and reads their stored versions; the writes are then sent
-// together as one multi-statement string with quoted literals.
+// order, so writers never deadlock) and reads their stored versions; the writes are then collected
+// and sent as one statement (kGroupWriteSql) whose parameters are binary arrays.
 class PgTx {
   public:
     explicit PgTx(pqxx::work& w) : w_(w) {}
@@ -103,66 +197,149 @@ class PgTx {
     }
     bool InsertEntity(const EntityWrite& e, const IngestRecord& r, const std::string& parent,
                       const std::string& pending) {
-        sql_ +=
-            "INSERT INTO entities (seq, entity_id, kind, store_id, source_id, parent_id, version, canonical_status, "
-            "held, findings, data, pending_events, trace_id, created_at, updated_at) VALUES (nextval('entity_seq'), " +
-            Q(e.entity_id) + "," + Q(e.kind) + "," + Q(r.store_id) + "," + Q(e.source_id) + "," + QN(parent) + "," +
-            Q(e.version) + "," + Q(e.canonical_status) + "," + (e.held ? "1" : "0") + "," + Q(e.findings) + "," +
-            Q(e.data) + "," + QN(pending) + "," + Q(r.trace_id) + "," + Q(r.received_at) + "," + Q(r.received_at) +
-            ");";
+        g_.entities[e.entity_id] = EntityRowWrite{true, &e, &r, &r, parent, pending};
         cache_[e.entity_id] = detail::StoredVersion{e.version, e.held, pending};
         prefetched_.insert(e.entity_id);
         return true;  // the advisory lock makes us the only writer of this entity until commit
     }
     void UpdateEntity(const EntityWrite& e, const IngestRecord& r, const std::string& pending) {
-        sql_ += "UPDATE entities SET seq = nextval('entity_seq'), version = " + Q(e.version) +
-                ", canonical_status = " + Q(e.canonical_status) + ", held = " + (e.held ? "1" : "0") +
-                ", findings = " + Q(e.findings) + ", data = " + Q(e.data) + ", pending_events = " + QN(pending) +
-                ", updated_at = " + Q(r.received_at) + " WHERE entity_id = " + Q(e.entity_id) + ";";
+        // A second write of an entity in the same group replaces the first; an insert stays an
+        // insert, with the first delivery's creation time and trace id (as an UPDATE would keep them).
+        auto it = g_.entities.find(e.entity_id);
+        if (it != g_.entities.end() && it->second.insert) {
+            it->second.entity = &e;
+            it->second.last = &r;
+            it->second.pending = pending;
+        } else {
+            g_.entities[e.entity_id] = EntityRowWrite{false, &e, &r, &r, {}, pending};
+        }
         cache_[e.entity_id] = detail::StoredVersion{e.version, e.held, pending};
     }
     void InsertOutbox(const OutboxEvent& ev, const std::string& now, std::int64_t now_ms) {
-        sql_ += "INSERT INTO outbox (event_id, entity_id, type, version, payload, created_at, finished_at) VALUES (" +
-                Q(ev.event_id) + "," + Q(ev.entity_id) + "," + Q(ev.type) + "," + Q(ev.version) + "," + Q(ev.payload) +
-                "," + Q(now) + "," + (ev.relay ? std::string("NULL") : Q(now)) + ") ON CONFLICT (event_id) DO NOTHING;";
+        if (!g_.event_ids.insert(ev.event_id).second) return;  // as ON CONFLICT DO NOTHING would
         if (now_ms == 0) now_ms = core::ToUnixMillis(std::chrono::system_clock::now());
-        const std::string ms = std::to_string(now_ms);
-        notify_ = notify_ || !ev.connectors.empty();
-        for (const auto& connector : ev.connectors) {
-            sql_ +=
-                "INSERT INTO deliveries (connector, event_id, entity_id, type, version, state, attempts, due_ms, "
-                "lease_until_ms, created_at, created_ms, since_ms, error_class, http_status, reason, external_id) "
-                "VALUES (" +
-                Q(connector) + "," + Q(ev.event_id) + "," + Q(ev.entity_id) + "," + Q(ev.type) + "," + Q(ev.version) +
-                ",'pending',0," + ms + ",0," + Q(now) + "," + ms + "," + ms +
-                ",'',0,'','') ON CONFLICT (event_id, connector) DO NOTHING;";
+        g_.out_event_id.Add(ev.event_id);
+        g_.out_entity_id.Add(ev.entity_id);
+        g_.out_type.Add(ev.type);
+        g_.out_version.Add(ev.version);
+        g_.out_payload.Add(ev.payload);
+        g_.out_created.Add(now);
+        if (ev.relay) {
+            g_.out_finished.AddNull();
+        } else {
+            g_.out_finished.Add(now);
         }
+        for (const auto& connector : ev.connectors) {
+            g_.dl_connector.Add(connector);
+            g_.dl_event_id.Add(ev.event_id);
+            g_.dl_entity_id.Add(ev.entity_id);
+            g_.dl_type.Add(ev.type);
+            g_.dl_version.Add(ev.version);
+            g_.dl_created.Add(now);
+            g_.dl_ms.Add(now_ms);
+            g_.notify = true;  // delivered to listening daemons at commit (LISTEN/NOTIFY), so they claim at once
+        }
+        g_.dirty = true;
     }
     void InsertRaw(const IngestRecord& r, Outcome outcome, const std::string& entity_id) {
-        sql_ +=
-            "INSERT INTO raw_deliveries (store_id, topic, delivery_id, received_at, headers, body, outcome, "
-            "entity_id, trace_id) VALUES (" +
-            Q(r.store_id) + "," + Q(r.topic) + "," + Q(r.delivery_id) + "," + Q(r.received_at) + "," + Q(r.headers) +
-            "," + w_.quote_raw(reinterpret_cast<const unsigned char*>(r.body.data()), r.body.size()) + "," +
-            Q(std::string(ToString(outcome))) + "," + Q(entity_id) + "," + Q(r.trace_id) + ");";
+        g_.raw_store.Add(r.store_id);
+        g_.raw_topic.Add(r.topic);
+        g_.raw_delivery.Add(r.delivery_id);
+        g_.raw_received.Add(r.received_at);
+        g_.raw_headers.Add(r.headers);
+        g_.raw_body.Add(r.body);
+        g_.raw_outcome.Add(ToString(outcome));
+        g_.raw_entity.Add(entity_id);
+        g_.raw_trace.Add(r.trace_id);
+        g_.dirty = true;
     }
-    /// Sends the accumulated writes in one round trip.
+    /// Sends the collected writes in one round trip.
     void Flush() {
-        // Delivered to listening daemons at commit (LISTEN/NOTIFY), so they claim at once.
-        if (notify_) sql_ += "NOTIFY orderbridge_work;";
-        notify_ = false;
-        if (!sql_.empty()) w_.exec(sql_);
-        sql_.clear();
+        if (!g_.dirty && g_.entities.empty()) return;
+        ArrayParam ni_id(ArrayParam::kText), ni_kind(ArrayParam::kText), ni_store(ArrayParam::kText),
+            ni_source(ArrayParam::kText), ni_parent(ArrayParam::kText), ni_version(ArrayParam::kText),
+            ni_status(ArrayParam::kText), ni_held(ArrayParam::kInt4), ni_findings(ArrayParam::kText),
+            ni_data(ArrayParam::kText), ni_pending(ArrayParam::kText), ni_trace(ArrayParam::kText),
+            ni_created(ArrayParam::kText), ni_updated(ArrayParam::kText);
+        ArrayParam up_id(ArrayParam::kText), up_version(ArrayParam::kText), up_status(ArrayParam::kText),
+            up_held(ArrayParam::kInt4), up_findings(ArrayParam::kText), up_data(ArrayParam::kText),
+            up_pending(ArrayParam::kText), up_at(ArrayParam::kText);
+        for (const auto& [id, w] : g_.entities) {
+            const EntityWrite& e = *w.entity;
+            if (w.insert) {
+                ni_id.Add(id);
+                ni_kind.Add(e.kind);
+                ni_store.Add(w.first->store_id);
+                ni_source.Add(e.source_id);
+                ni_parent.AddOrNull(w.parent);
+                ni_version.Add(e.version);
+                ni_status.Add(e.canonical_status);
+                ni_held.Add(e.held ? 1 : 0);
+                ni_findings.Add(e.findings);
+                ni_data.Add(e.data);
+                ni_pending.AddOrNull(w.pending);
+                ni_trace.Add(w.first->trace_id);
+                ni_created.Add(w.first->received_at);
+                ni_updated.Add(w.last->received_at);
+            } else {
+                up_id.Add(id);
+                up_version.Add(e.version);
+                up_status.Add(e.canonical_status);
+                up_held.Add(e.held ? 1 : 0);
+                up_findings.Add(e.findings);
+                up_data.Add(e.data);
+                up_pending.AddOrNull(w.pending);
+                up_at.Add(w.last->received_at);
+            }
+        }
+        std::vector<pqxx::binarystring> params;
+        params.reserve(46);
+        for (const ArrayParam* a :
+             {&g_.raw_store,   &g_.raw_topic,    &g_.raw_delivery,  &g_.raw_received, &g_.raw_headers,  &g_.raw_body,
+              &g_.raw_outcome, &g_.raw_entity,   &g_.raw_trace,     &ni_id,           &ni_kind,         &ni_store,
+              &ni_source,      &ni_parent,       &ni_version,       &ni_status,       &ni_held,         &ni_findings,
+              &ni_data,        &ni_pending,      &ni_trace,         &ni_created,      &ni_updated,      &up_id,
+              &up_version,     &up_status,       &up_held,          &up_findings,     &up_data,         &up_pending,
+              &up_at,          &g_.out_event_id, &g_.out_entity_id, &g_.out_type,     &g_.out_version,  &g_.out_payload,
+              &g_.out_created, &g_.out_finished, &g_.dl_connector,  &g_.dl_event_id,  &g_.dl_entity_id, &g_.dl_type,
+              &g_.dl_version,  &g_.dl_created,   &g_.dl_ms})
+            params.push_back(a->Encode());
+        // The notify flag: a plain binary int4.
+        params.emplace_back(std::string{0, 0, 0, static_cast<char>(g_.notify ? 1 : 0)});
+        w_.exec_prepared(kGroupWrite, pqxx::prepare::make_dynamic_params(params));
+        g_ = Group{};
     }
 
   private:
-    std::string Q(const std::string& v) const { return w_.quote(v); }
-    std::string QN(const std::string& v) const { return v.empty() ? "NULL" : w_.quote(v); }
+    struct EntityRowWrite {
+        bool insert = false;
+        const EntityWrite* entity = nullptr;  ///< the caller's records outlive Flush
+        const IngestRecord* first = nullptr;  ///< the delivery that created it (inserts)
+        const IngestRecord* last = nullptr;   ///< the delivery of its final state
+        std::string parent;
+        std::string pending;
+    };
+    /// The writes collected since the last Flush.
+    struct Group {
+        std::map<std::string, EntityRowWrite> entities;
+        std::set<std::string> event_ids;
+        bool notify = false;
+        bool dirty = false;
+        ArrayParam raw_store{ArrayParam::kText}, raw_topic{ArrayParam::kText}, raw_delivery{ArrayParam::kText},
+            raw_received{ArrayParam::kText}, raw_headers{ArrayParam::kText}, raw_body{ArrayParam::kBytea},
+            raw_outcome{ArrayParam::kText}, raw_entity{ArrayParam::kText}, raw_trace{ArrayParam::kText};
+        ArrayParam out_event_id{ArrayParam::kText}, out_entity_id{ArrayParam::kText}, out_type{ArrayParam::kText},
+            out_version{ArrayParam::kText}, out_payload{ArrayParam::kText}, out_created{ArrayParam::kText},
+            out_finished{ArrayParam::kText};
+        ArrayParam dl_connector{ArrayParam::kText}, dl_event_id{ArrayParam::kText}, dl_entity_id{ArrayParam::kText},
+            dl_type{ArrayParam::kText}, dl_version{ArrayParam::kText}, dl_created{ArrayParam::kText},
+            dl_ms{ArrayParam::kInt8};
+    };
+
     pqxx::work& w_;
     std::map<std::string, detail::StoredVersion> cache_;
     std::set<std::string> prefetched_;
-    std::string sql_;
-    bool notify_ = false;
+    Group g_;
 };
 
 constexpr const char* kRowColumns =
@@ -811,6 +988,7 @@ class PgSession final : public Session {
             pqxx::nontransaction w(*conn_);
             w.exec("SET statement_timeout = " + std::to_string(ms));
             w.exec("SET idle_in_transaction_session_timeout = " + std::to_string(std::max<long long>(ms * 4, 10000)));
+            conn_->prepare(kGroupWrite, kGroupWriteSql);  // sent to the server at its first use
         }
         return *conn_;
     }

@@ -158,6 +158,38 @@ TEST_P(StoreTest, OneTransactionForAGroupIncludingTheSameEntityTwice) {
     EXPECT_EQ(session_->CountOutbox(), 3);
 }
 
+// Several writes of one entity in one group end in its last state: created when the first delivery
+// came, updated by the last, and every event of the way is kept (a held one included).
+TEST_P(StoreTest, AGroupWritingOneEntitySeveralTimesKeepsItsLastStateAndEveryEvent) {
+    auto first = Order("wc:main:9", 1000, "held-first", true);
+    first.entities.push_back(Refund("90", true));
+    first.received_at = "2026-11-26T12:00:01.000Z";
+    auto second = Order("wc:main:9", 2000, "clean");
+    second.entities.push_back(Refund("90", false));
+    second.received_at = "2026-11-26T12:00:02.000Z";
+    auto third = Order("wc:main:9", 3000, "last");
+    third.received_at = "2026-11-26T12:00:03.000Z";
+    const auto outcomes = session_->Ingest({&first, &second, &third});
+    EXPECT_EQ(outcomes, (std::vector<Outcome>{Outcome::kHeld, Outcome::kAccepted, Outcome::kAccepted}));
+    const auto order = session_->GetEntity("wc:main:9");
+    ASSERT_TRUE(order.has_value());
+    EXPECT_EQ(order->version, model::MakeVersion(3000, "last"));
+    EXPECT_EQ(order->data, "{\"c\":\"last\"}");
+    EXPECT_EQ(order->canonical_status, "last");
+    EXPECT_FALSE(order->held);
+    EXPECT_EQ(order->created_at, "2026-11-26T12:00:01.000Z");
+    EXPECT_EQ(order->updated_at, "2026-11-26T12:00:03.000Z");
+    const auto refund = session_->GetEntity("wc:main:refund:90");
+    ASSERT_TRUE(refund.has_value());
+    EXPECT_FALSE(refund->held);
+    // The held first version's event, the refund's, the second's and the third's.
+    EXPECT_EQ(session_->CountOutbox(), 4);
+    EXPECT_TRUE(session_->CountHeld().empty());
+    // A later group sees the coalesced state: the same last version is a repeat.
+    EXPECT_EQ(IngestOne(Order("wc:main:9", 3000, "last")), Outcome::kDuplicate);
+    EXPECT_EQ(IngestOne(Order("wc:main:9", 2500, "older")), Outcome::kStale);
+}
+
 TEST_P(StoreTest, HeldOrdersWaitForRelease) {
     auto held = Order("wc:main:5", 1000, "processing", true);
     held.entities.push_back(Refund("50", true));
