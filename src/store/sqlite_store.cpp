@@ -2,11 +2,13 @@
 // returns. One writer at a time (SQLite's rule); readers run concurrently on their own sessions.
 #include <sqlite3.h>
 
+#include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "ingest_logic.hpp"
 #include "migrations.hpp"
@@ -88,31 +90,107 @@ Stmt::Stmt(sqlite3* db, const char* sql) : db_(db) {
     }
 }
 
+// What the connections of one process share about one database file.
+//
 // SQLite has one writer at a time; a second one gets SQLITE_BUSY and its busy handler sleeps in
 // growing steps (up to 100 ms), which shows as tail latency. Writers of one process therefore
-// queue on a mutex per database file instead, and only other processes meet the busy handler.
-std::shared_ptr<std::mutex> WriteLockFor(const std::string& path) {
-    static std::mutex registry_mutex;
-    static std::map<std::string, std::weak_ptr<std::mutex>> registry;
-    std::error_code ec;
-    std::string key = std::filesystem::weakly_canonical(path, ec).string();
-    if (ec) key = path;
-    std::lock_guard lock(registry_mutex);
-    auto& slot = registry[key];
-    auto m = slot.lock();
-    if (!m) {
-        m = std::make_shared<std::mutex>();
-        slot = m;
+// queue on `write_lock` instead, and only other processes meet the busy handler.
+//
+// The WAL is copied back into the database file (checkpointed) on a thread of its own instead of in
+// whichever commit crossed SQLite's threshold, so no commit waits for it and the log can be longer
+// (pages written again and again between two checkpoints are copied once). Each connection's WAL
+// hook wakes the thread once the log holds kCheckpointFrames frames. A first pass runs beside the
+// writers; a second one, under `write_lock`, copies what they appended meanwhile, so the whole log
+// is in the database file and the next writer starts it over: the log does not grow without bound.
+class DbFile {
+  public:
+    static constexpr int kCheckpointFrames = 4096;  // 16 MB with 4 KB pages
+
+    explicit DbFile(std::string path) : path_(std::move(path)), thread_([this] { Run(); }) {}
+    ~DbFile() {
+        {
+            std::lock_guard lock(mu_);
+            stop_ = true;
+        }
+        cv_.notify_one();
+        thread_.join();
     }
-    return m;
-}
+    DbFile(const DbFile&) = delete;
+    DbFile& operator=(const DbFile&) = delete;
+
+    std::mutex& write_lock() { return write_lock_; }
+    /// From a connection's WAL hook, after each commit (under `write_lock` for this process's writers).
+    void Committed(int wal_frames) {
+        if (wal_frames < kCheckpointFrames) return;
+        {
+            std::lock_guard lock(mu_);
+            due_ = true;
+        }
+        cv_.notify_one();
+    }
+
+    static std::shared_ptr<DbFile> For(const std::string& path) {
+        static std::mutex registry_mutex;
+        static std::map<std::string, std::weak_ptr<DbFile>> registry;
+        std::error_code ec;
+        std::string key = std::filesystem::weakly_canonical(path, ec).string();
+        if (ec) key = path;
+        std::lock_guard lock(registry_mutex);
+        auto& slot = registry[key];
+        auto file = slot.lock();
+        if (!file) {
+            file = std::make_shared<DbFile>(path);
+            slot = file;
+        }
+        return file;
+    }
+
+  private:
+    void Run() {
+        sqlite3* db = nullptr;  // opened at the first checkpoint, when the file surely exists in WAL mode
+        for (;;) {
+            {
+                std::unique_lock lock(mu_);
+                cv_.wait(lock, [&] { return stop_ || due_; });
+                if (stop_) break;
+                due_ = false;
+            }
+            // A new connection knows the file is in WAL mode (and checkpoints it) only once it has read it.
+            if (!db && (sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+                            SQLITE_OK ||
+                        sqlite3_exec(db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr) != SQLITE_OK)) {
+                sqlite3_close_v2(db);
+                db = nullptr;
+                continue;  // tried again at the next wake-up; commits go on meanwhile
+            }
+            // PASSIVE never waits for readers or writers; a busy or failed pass is simply repeated later.
+            sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+            {
+                std::lock_guard writers(write_lock_);
+                sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+            }
+            // At most one round every 50 ms, even when a reader keeps the log from starting over.
+            std::unique_lock lock(mu_);
+            cv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return stop_; });
+        }
+        sqlite3_close_v2(db);
+    }
+
+    const std::string path_;
+    std::mutex write_lock_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool due_ = false;
+    bool stop_ = false;
+    std::thread thread_;  // last: starts once everything above exists
+};
 
 class Db {
   public:
     Db(const config::SqliteSettings& s) {
         const std::filesystem::path path(s.path);
         if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
-        write_lock_ = WriteLockFor(s.path);
+        file_ = DbFile::For(s.path);
         if (sqlite3_open_v2(s.path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                             nullptr) != SQLITE_OK) {
             const std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -123,6 +201,14 @@ class Db {
         Exec("PRAGMA journal_mode=WAL");
         Exec("PRAGMA synchronous=FULL");
         Exec("PRAGMA foreign_keys=ON");
+        // Replaces SQLite's own checkpoint-in-the-commit (wal_autocheckpoint) on this connection.
+        sqlite3_wal_hook(
+            db_,
+            [](void* file, sqlite3*, const char*, int frames) {
+                static_cast<DbFile*>(file)->Committed(frames);
+                return SQLITE_OK;
+            },
+            file_.get());
     }
     ~Db() { sqlite3_close_v2(db_); }
     Db(const Db&) = delete;
@@ -137,11 +223,11 @@ class Db {
         }
     }
     sqlite3* get() const { return db_; }
-    std::mutex& write_lock() { return *write_lock_; }
+    std::mutex& write_lock() { return file_->write_lock(); }
 
   private:
     sqlite3* db_ = nullptr;
-    std::shared_ptr<std::mutex> write_lock_;
+    std::shared_ptr<DbFile> file_;
 };
 
 // RAII transaction: rolls back unless committed.
