@@ -35,6 +35,27 @@ struct adl_serializer<std::optional<T>> {
     }
 
 namespace orderbridge::model {
+
+void AppendJsonString(std::string& o, std::string_view v) {
+    for (const char c : v) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u >= 0x80 || c == '"' || c == '\\') {
+            o += Json(std::string(v)).dump();
+            return;
+        }
+    }
+    o += '"';
+    o += v;
+    o += '"';
+}
+
+void to_json(Json& j, const RawJson& v) {
+    j = Json::parse(v.text);
+}
+void from_json(const Json& j, RawJson& v) {
+    v.text = j.dump();
+}
+
 namespace {
 
 // ---- compact JSON text without a tree: the same bytes as Json(v).dump() -------------------------------
@@ -43,16 +64,10 @@ namespace {
 // ASCII are copied as they are; anything else goes through nlohmann itself (escaping, UTF-8 check).
 
 void Put(std::string& o, const std::string& v) {
-    for (const char c : v) {
-        const auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u >= 0x80 || c == '"' || c == '\\') {
-            o += Json(v).dump();
-            return;
-        }
-    }
-    o += '"';
-    o += v;
-    o += '"';
+    AppendJsonString(o, v);
+}
+void Put(std::string& o, const RawJson& v) {
+    o += v.text;
 }
 void Put(std::string& o, bool v) {
     o += v ? "true" : "false";

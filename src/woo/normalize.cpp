@@ -61,40 +61,9 @@ class In {
     }
     bool Has(const char* key) const { return is_object() && !(*this)[key].Missing(); }
     bool Missing() const { return !valid_; }
-    /// The subtree as a general JSON value, for pass-through fields (meta_data).
-    Json ToJson() const { return valid_ ? Convert(e_) : Json(); }
+    simdjson::dom::element Element() const { return e_; }
 
   private:
-    static Json Convert(simdjson::dom::element e) {
-        switch (e.type()) {
-            case simdjson::dom::element_type::ARRAY: {
-                Json out = Json::array();
-                for (simdjson::dom::element child : simdjson::dom::array(e))
-                    out.push_back(Convert(child));
-                return out;
-            }
-            case simdjson::dom::element_type::OBJECT: {
-                Json out = Json::object();
-                for (auto field : simdjson::dom::object(e))
-                    out.emplace(std::string(field.key), Convert(field.value));
-                return out;
-            }
-            case simdjson::dom::element_type::INT64:
-                return Json(std::int64_t(e));
-            case simdjson::dom::element_type::UINT64:
-                return Json(std::uint64_t(e));
-            case simdjson::dom::element_type::DOUBLE:
-                return Json(double(e));
-            case simdjson::dom::element_type::STRING:
-                return Json(std::string(std::string_view(e)));
-            case simdjson::dom::element_type::BOOL:
-                return Json(bool(e));
-            case simdjson::dom::element_type::NULL_VALUE:
-                return Json(nullptr);
-        }
-        return Json();
-    }
-
     simdjson::dom::element e_;
     bool valid_ = false;
 };
@@ -147,10 +116,70 @@ std::vector<In> Array(const In& obj, const char* key, const std::string& where) 
     return v.Items();
 }
 
+// A parsed value as the text nlohmann's dump() gives for it after its own parse: compact, object
+// members in name order (the last of repeated names wins), the same escapes and number forms.
+void AppendDumpText(std::string& o, simdjson::dom::element e) {
+    switch (e.type()) {
+        case simdjson::dom::element_type::ARRAY: {
+            o += '[';
+            bool first = true;
+            for (simdjson::dom::element child : simdjson::dom::array(e)) {
+                if (!first) o += ',';
+                first = false;
+                AppendDumpText(o, child);
+            }
+            o += ']';
+            return;
+        }
+        case simdjson::dom::element_type::OBJECT: {
+            std::vector<std::pair<std::string_view, simdjson::dom::element>> fields;
+            for (auto field : simdjson::dom::object(e))
+                fields.emplace_back(field.key, field.value);
+            std::stable_sort(fields.begin(), fields.end(),
+                             [](const auto& a, const auto& b) { return a.first < b.first; });
+            o += '{';
+            bool first = true;
+            for (std::size_t i = 0; i < fields.size(); ++i) {
+                if (i + 1 < fields.size() && fields[i + 1].first == fields[i].first) continue;
+                if (!first) o += ',';
+                first = false;
+                model::AppendJsonString(o, fields[i].first);
+                o += ':';
+                AppendDumpText(o, fields[i].second);
+            }
+            o += '}';
+            return;
+        }
+        case simdjson::dom::element_type::INT64:
+            o += std::to_string(std::int64_t(e));
+            return;
+        case simdjson::dom::element_type::UINT64:
+            o += std::to_string(std::uint64_t(e));
+            return;
+        case simdjson::dom::element_type::DOUBLE:
+            o += Json(double(e)).dump();  // nlohmann's shortest form ("1.0", "1e+20")
+            return;
+        case simdjson::dom::element_type::STRING:
+            model::AppendJsonString(o, std::string_view(e));
+            return;
+        case simdjson::dom::element_type::BOOL:
+            o += bool(e) ? "true" : "false";
+            return;
+        case simdjson::dom::element_type::NULL_VALUE:
+            o += "null";
+            return;
+    }
+}
+
 // WooCommerce meta_data, carried through untouched.
-Json Meta(const In& obj) {
+model::RawJson Meta(const In& obj) {
     const In v = Member(obj, "meta_data");
-    return v.is_array() ? v.ToJson() : Json::array();
+    model::RawJson out;
+    if (v.is_array()) {
+        out.text.clear();
+        AppendDumpText(out.text, v.Element());
+    }
+    return out;
 }
 
 class MoneyReader {

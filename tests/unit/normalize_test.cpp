@@ -160,7 +160,7 @@ TEST_P(OrderFixtureTest, MatchesHandComputedExpectations) {
     EXPECT_EQ(o.shipping_address->country_code.value_or(""), expected["shipping_country"]);
     // The WooCommerce meta_data is carried through untouched.
     const Json raw = Json::parse(ReadFile(FixtureDir() + fc.file));
-    EXPECT_EQ(o.meta, raw["meta_data"]);
+    EXPECT_EQ(Json(o.meta), raw["meta_data"]);
     // Same body, same version and event ids: repeats are recognisable.
     const Normalized again = NormalizeFixture(fc.file, fc.topic);
     EXPECT_EQ(again.version, n.version);
@@ -423,7 +423,7 @@ TEST(CanonicalPropertyTest, RandomOrdersRoundTrip) {
             l.line_total = money();
             l.price_raw = "1.5";
             l.taxes.push_back(model::TaxAmount{1, money(), "0.576875", money(), "1"});
-            l.meta = Json::array({{{"id", 1}, {"key", "k"}, {"value", {{"nested", {1, 2}}}}}});
+            l.meta = Json::array({{{"id", 1}, {"key", "k"}, {"value", {{"nested", {1, 2}}}}}}).get<model::RawJson>();
             o.lines.push_back(l);
         }
         o.totals.grand_total = money();
@@ -436,6 +436,23 @@ TEST(CanonicalPropertyTest, RandomOrdersRoundTrip) {
         const auto errors = order_schema.Validate(j);
         ASSERT_TRUE(errors.empty()) << ::testing::PrintToString(errors);
     }
+}
+
+// meta_data is carried as text, written straight from the parsed body: it must read exactly as
+// nlohmann writes the same value (names in order, the last of a repeated name, escapes, numbers).
+TEST(CanonicalTextTest, MetaDataIsWrittenAsNlohmannWritesIt) {
+    const std::string odd =
+        Mutate("order_simple.json", "\"meta_data\":[",
+               R"("meta_data":[{"z":1,"a":"first","n":[1.5,1e20,18446744073709551615,-3,0.1],"a":"last",)"
+               R"("m":{"y":null,"b":true,"B":false},"u":"\u00e9\n\"q\"","":{}},)");
+    const Normalized n = NormalizeFixture("", "order.created", {}, {}, odd);
+    ASSERT_TRUE(n.usable) << n.error;
+    EXPECT_EQ(n.entity_text, Json(*n.order).dump());
+    EXPECT_EQ(Json(n.order->meta), Json::parse(odd)["meta_data"]);
+    const std::string first =
+        R"([{"":{},"a":"last","m":{"B":false,"b":true,"y":null},"n":[1.5,1e+20,18446744073709551615,-3,0.1],)"
+        "\"u\":\"\xC3\xA9\\n\\\"q\\\"\",\"z\":1},";
+    EXPECT_EQ(n.order->meta.text.substr(0, first.size()), first);
 }
 
 TEST(CanonicalTextTest, InvalidUtf8IsRefusedLikeNlohmann) {

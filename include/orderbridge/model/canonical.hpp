@@ -22,6 +22,14 @@ inline constexpr int kSchemaVersion = 1;
 using Json = nlohmann::json;
 using Minor = std::int64_t;  ///< money in minor units
 
+/// JSON carried through untouched (WooCommerce meta_data), kept as the text nlohmann's dump()
+/// writes for it (compact, members in name order): it is only ever copied into the canonical
+/// JSON, so no tree is built for it on the webhook path. Converts to and from `Json`.
+struct RawJson {
+    std::string text = "[]";
+    bool operator==(const RawJson&) const = default;
+};
+
 struct ExternalRef {
     std::string id;
     std::string number;     ///< display number (WooCommerce `number`), empty when none
@@ -81,7 +89,7 @@ struct OrderLine {
     Minor line_tax = 0;
     std::vector<TaxAmount> taxes;
     std::string gtin;
-    Json meta = Json::array();  ///< WooCommerce meta_data, untouched
+    RawJson meta;  ///< WooCommerce meta_data, untouched
 };
 
 struct TaxLine {
@@ -102,7 +110,7 @@ struct ShippingLine {
     Minor amount = 0;
     Minor tax_amount = 0;
     std::vector<TaxAmount> taxes;
-    Json meta = Json::array();
+    RawJson meta;
 };
 
 struct FeeLine {
@@ -179,7 +187,7 @@ struct Order {
     std::vector<RefundSummary> refunds;
     Totals totals;
     ExternalRefs external_refs;
-    Json meta = Json::array();
+    RawJson meta;
 };
 
 struct Refund {
@@ -213,7 +221,7 @@ struct Product {
     std::string backorders;
     std::vector<std::string> variation_refs;
     std::string modified_at;
-    Json meta = Json::array();
+    RawJson meta;
 };
 
 struct InventoryLevel {
@@ -277,6 +285,7 @@ struct Event {
     Json data;
 };
 
+void to_json(Json& j, const RawJson& v);
 void to_json(Json& j, const ExternalRef& v);
 void to_json(Json& j, const Address& v);
 void to_json(Json& j, const Customer& v);
@@ -299,6 +308,7 @@ void to_json(Json& j, const DeletedEntity& v);
 void to_json(Json& j, const EventSource& v);
 void to_json(Json& j, const Event& v);
 
+void from_json(const Json& j, RawJson& v);
 void from_json(const Json& j, ExternalRef& v);
 void from_json(const Json& j, Address& v);
 void from_json(const Json& j, Customer& v);
@@ -331,6 +341,9 @@ std::string ToJsonText(const InventoryLevel& v);
 std::string ToJsonText(const Shipment& v);
 std::string ToJsonText(const DeletedEntity& v);
 std::string ToJsonText(const Event& v);
+/// Appends `s` as a JSON string, escaped as nlohmann's dump() does it (throws its type_error on
+/// invalid UTF-8).
+void AppendJsonString(std::string& out, std::string_view s);
 /// `ToJsonText(e)` with the JSON text `data_text` as its data (`e.data` is not read).
 std::string EnvelopeText(const Event& e, std::string_view data_text);
 
