@@ -8,7 +8,7 @@
 # Every run starts on a fresh database, is preceded by an uncounted warm-up on other order ids,
 # and reports what was committed (rows counted in the database), not what wrk saw answered.
 #   DURATION=20s CONNS=64 ROUNDS=2 COUNT=600000 PACED_RATE=2000 PACED_DURATION=$DURATION
-#   PACED_PEER=1 also paces the peer; ORDERBRIDGE_SHARED points at the shared/ dir (default ../shared).
+#   PACED_PEER=1 also paces the peer; IO_THREADS=N sets orderbridge's server.io_threads (default 0, one per core); ORDERBRIDGE_SHARED points at the shared/ dir (default ../shared).
 set -euo pipefail
 cd "$(dirname "$0")"
 source ./common.sh
@@ -28,6 +28,7 @@ WARM_COUNT=${WARM_COUNT:-60000}
 PACED_RATE=${PACED_RATE:-2000}
 PACED_DURATION=${PACED_DURATION:-$DURATION}
 PACED_PEER=${PACED_PEER:-0}
+IO_THREADS=${IO_THREADS:-0}  # orderbridge's default: one io thread per core
 PG_PORT=${ORDERBRIDGE_BENCH_PG_PORT:-55433}
 SECRET=${BENCH_WEBHOOK_SECRET:-ingest-bench-secret-5f0c2a}
 BASE=1000000       # measured runs use order ids BASE..BASE+COUNT-1 (7 digits, so every body has one size)
@@ -131,7 +132,7 @@ start_peer() {
 stop_peer() { kill -TERM "$PEER_PID" 2>/dev/null || true; wait "$PEER_PID" 2>/dev/null || true; PEER_PID=""; }
 
 ob_config() {  # STORAGE_LINE
-  printf '%s\n' 'server: {listen: "127.0.0.1:0", io_threads: 1}' \
+  printf '%s\n' "server: {listen: \"127.0.0.1:0\", io_threads: $IO_THREADS}" \
     'log: {level: info, format: json, access_log: false}' "$1" \
     "stores: [{id: main, webhook_secrets: [\"$SECRET\"]}]"
 }
@@ -259,7 +260,7 @@ fi
 echo "== ingest: signed order.created webhooks, distinct order ids, body $BODY_BYTES bytes, 202 after commit"
 machine_line
 echo "versions: $("$BIN" version), node $(node --version), $("$PG_BIN/postgres" --version), $(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2)"
-echo "postgres: private cluster on 127.0.0.1:$PG_PORT, fsync on, shared_buffers 128MB; orderbridge io_threads 1," \
+echo "postgres: private cluster on 127.0.0.1:$PG_PORT, fsync on, shared_buffers 128MB; orderbridge io_threads $IO_THREADS (0: one per core)," \
      "pg pool_size 8, writers 2; peer pg pool 10"
 echo "wrk -t2 -c$CONNS -d$DURATION (warm-up $WARMUP on other ids, not counted); committed_per_s = rows committed / duration_s"
 start_s=$SECONDS
