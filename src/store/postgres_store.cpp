@@ -118,10 +118,10 @@ WITH raw AS (
   SELECT a, b, c, d, e, f, g, h, i FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
     $6::bytea[], $7::text[], $8::text[], $9::text[]) WITH ORDINALITY AS u(a, b, c, d, e, f, g, h, i, n) ORDER BY n),
 new_entities AS (
-  INSERT INTO entities (seq, entity_id, kind, store_id, source_id, parent_id, version, canonical_status, held, findings,
-    data, pending_events, trace_id, created_at, updated_at)
+  INSERT INTO entities (seq, entity_id, version, canonical_status, held, findings, data, pending_events, updated_at,
+    kind, store_id, source_id, parent_id, trace_id, created_at)
   SELECT nextval('entity_seq'), a, b, c, d, e, f, g, h, i, j, k, l, m, o FROM unnest($10::text[], $11::text[],
-    $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::int4[], $18::text[], $19::text[], $20::text[],
+    $12::text[], $13::int4[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[],
     $21::text[], $22::text[], $23::text[]) WITH ORDINALITY AS u(a, b, c, d, e, f, g, h, i, j, k, l, m, o, n) ORDER BY n),
 changed_entities AS (
   UPDATE entities SET seq = nextval('entity_seq'), version = u.b, canonical_status = u.c, held = u.d, findings = u.e,
@@ -256,53 +256,69 @@ class PgTx {
     /// Sends the collected writes in one round trip.
     void Flush() {
         if (!g_.dirty && g_.entities.empty()) return;
-        ArrayParam ni_id(ArrayParam::kText), ni_kind(ArrayParam::kText), ni_store(ArrayParam::kText),
-            ni_source(ArrayParam::kText), ni_parent(ArrayParam::kText), ni_version(ArrayParam::kText),
-            ni_status(ArrayParam::kText), ni_held(ArrayParam::kInt4), ni_findings(ArrayParam::kText),
-            ni_data(ArrayParam::kText), ni_pending(ArrayParam::kText), ni_trace(ArrayParam::kText),
-            ni_created(ArrayParam::kText), ni_updated(ArrayParam::kText);
-        ArrayParam up_id(ArrayParam::kText), up_version(ArrayParam::kText), up_status(ArrayParam::kText),
-            up_held(ArrayParam::kInt4), up_findings(ArrayParam::kText), up_data(ArrayParam::kText),
-            up_pending(ArrayParam::kText), up_at(ArrayParam::kText);
+        EntityColumns inserted, updated;
+        ArrayParam kind(ArrayParam::kText), store(ArrayParam::kText), source(ArrayParam::kText),
+            parent(ArrayParam::kText), trace(ArrayParam::kText), created(ArrayParam::kText);
         for (const auto& [id, w] : g_.entities) {
-            const EntityWrite& e = *w.entity;
             if (w.insert) {
-                ni_id.Add(id);
-                ni_kind.Add(e.kind);
-                ni_store.Add(w.first->store_id);
-                ni_source.Add(e.source_id);
-                ni_parent.AddOrNull(w.parent);
-                ni_version.Add(e.version);
-                ni_status.Add(e.canonical_status);
-                ni_held.Add(e.held ? 1 : 0);
-                ni_findings.Add(e.findings);
-                ni_data.Add(e.data);
-                ni_pending.AddOrNull(w.pending);
-                ni_trace.Add(w.first->trace_id);
-                ni_created.Add(w.first->received_at);
-                ni_updated.Add(w.last->received_at);
+                inserted.Add(id, w);
+                kind.Add(w.entity->kind);
+                store.Add(w.first->store_id);
+                source.Add(w.entity->source_id);
+                parent.AddOrNull(w.parent);
+                trace.Add(w.first->trace_id);
+                created.Add(w.first->received_at);
             } else {
-                up_id.Add(id);
-                up_version.Add(e.version);
-                up_status.Add(e.canonical_status);
-                up_held.Add(e.held ? 1 : 0);
-                up_findings.Add(e.findings);
-                up_data.Add(e.data);
-                up_pending.AddOrNull(w.pending);
-                up_at.Add(w.last->received_at);
+                updated.Add(id, w);
             }
         }
         std::vector<pqxx::binarystring> params;
         params.reserve(46);
-        for (const ArrayParam* a :
-             {&g_.raw_store,   &g_.raw_topic,    &g_.raw_delivery,  &g_.raw_received, &g_.raw_headers,  &g_.raw_body,
-              &g_.raw_outcome, &g_.raw_entity,   &g_.raw_trace,     &ni_id,           &ni_kind,         &ni_store,
-              &ni_source,      &ni_parent,       &ni_version,       &ni_status,       &ni_held,         &ni_findings,
-              &ni_data,        &ni_pending,      &ni_trace,         &ni_created,      &ni_updated,      &up_id,
-              &up_version,     &up_status,       &up_held,          &up_findings,     &up_data,         &up_pending,
-              &up_at,          &g_.out_event_id, &g_.out_entity_id, &g_.out_type,     &g_.out_version,  &g_.out_payload,
-              &g_.out_created, &g_.out_finished, &g_.dl_connector,  &g_.dl_event_id,  &g_.dl_entity_id, &g_.dl_type,
-              &g_.dl_version,  &g_.dl_created,   &g_.dl_ms})
+        for (const ArrayParam* a : {&g_.raw_store,
+                                    &g_.raw_topic,
+                                    &g_.raw_delivery,
+                                    &g_.raw_received,
+                                    &g_.raw_headers,
+                                    &g_.raw_body,
+                                    &g_.raw_outcome,
+                                    &g_.raw_entity,
+                                    &g_.raw_trace,
+                                    &inserted.id,
+                                    &inserted.version,
+                                    &inserted.status,
+                                    &inserted.held,
+                                    &inserted.findings,
+                                    &inserted.data,
+                                    &inserted.pending,
+                                    &inserted.updated_at,
+                                    &kind,
+                                    &store,
+                                    &source,
+                                    &parent,
+                                    &trace,
+                                    &created,
+                                    &updated.id,
+                                    &updated.version,
+                                    &updated.status,
+                                    &updated.held,
+                                    &updated.findings,
+                                    &updated.data,
+                                    &updated.pending,
+                                    &updated.updated_at,
+                                    &g_.out_event_id,
+                                    &g_.out_entity_id,
+                                    &g_.out_type,
+                                    &g_.out_version,
+                                    &g_.out_payload,
+                                    &g_.out_created,
+                                    &g_.out_finished,
+                                    &g_.dl_connector,
+                                    &g_.dl_event_id,
+                                    &g_.dl_entity_id,
+                                    &g_.dl_type,
+                                    &g_.dl_version,
+                                    &g_.dl_created,
+                                    &g_.dl_ms})
             params.push_back(a->Encode());
         // The notify flag: a plain binary int4.
         params.emplace_back(std::string{0, 0, 0, static_cast<char>(g_.notify ? 1 : 0)});
@@ -318,6 +334,22 @@ class PgTx {
         const IngestRecord* last = nullptr;   ///< the delivery of its final state
         std::string parent;
         std::string pending;
+    };
+    /// The columns an inserted and an updated entity both send, in the order of kGroupWriteSql.
+    struct EntityColumns {
+        ArrayParam id{ArrayParam::kText}, version{ArrayParam::kText}, status{ArrayParam::kText},
+            held{ArrayParam::kInt4}, findings{ArrayParam::kText}, data{ArrayParam::kText}, pending{ArrayParam::kText},
+            updated_at{ArrayParam::kText};
+        void Add(const std::string& entity_id, const EntityRowWrite& w) {
+            id.Add(entity_id);
+            version.Add(w.entity->version);
+            status.Add(w.entity->canonical_status);
+            held.Add(w.entity->held ? 1 : 0);
+            findings.Add(w.entity->findings);
+            data.Add(w.entity->data);
+            pending.AddOrNull(w.pending);
+            updated_at.Add(w.last->received_at);
+        }
     };
     /// The writes collected since the last Flush.
     struct Group {
