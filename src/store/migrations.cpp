@@ -84,13 +84,18 @@ CREATE TABLE watermarks (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at 
 
 // Only new values are affected; neither statement rewrites a stored row. A compressed 5 KB order
 // (about 2 KB) stays in its row instead of going to the TOAST table (a second heap and index insert
-// per value), as rows up to 4 KB are kept whole.
+// per value), as rows up to 4 KB are kept whole; the price is that rows of 2 to 4 KB are no longer
+// compressed at all.
 constexpr const char* kLargeValuesLz4 = R"SQL(
 ALTER TABLE raw_deliveries SET (toast_tuple_target = 4096);
 ALTER TABLE entities SET (toast_tuple_target = 4096);
 ALTER TABLE outbox SET (toast_tuple_target = 4096);
 DO $$
 BEGIN
+  IF current_setting('server_version_num')::int < 140000 THEN
+    RAISE NOTICE 'PostgreSQL before 14 has no per-column compression: large values stay compressed with pglz';
+    RETURN;
+  END IF;
   EXECUTE 'ALTER TABLE raw_deliveries ALTER COLUMN body SET COMPRESSION lz4, ALTER COLUMN headers SET COMPRESSION lz4';
   EXECUTE 'ALTER TABLE entities ALTER COLUMN data SET COMPRESSION lz4';
   EXECUTE 'ALTER TABLE outbox ALTER COLUMN payload SET COMPRESSION lz4';

@@ -109,7 +109,9 @@ class ArrayParam {
 };
 
 // Every write of a group in one statement: each data-modifying CTE takes its rows from arrays.
-// Rows keep their order (WITH ORDINALITY), so serial ids follow the order of the writes.
+// Inserted rows keep their order (WITH ORDINALITY), so serial ids and the `seq` of new entities
+// follow the order of the writes (updated entities get theirs in the same statement, in no set
+// order among themselves).
 // Prepared on every connection (PgSession::Conn), planned once per connection.
 constexpr const char* kGroupWrite = "orderbridge_group_write";
 constexpr const char* kGroupWriteSql = R"SQL(
@@ -197,7 +199,7 @@ class PgTx {
     }
     bool InsertEntity(const EntityWrite& e, const IngestRecord& r, const std::string& parent,
                       const std::string& pending) {
-        g_.entities[e.entity_id] = EntityRowWrite{true, &e, &r, &r, parent, pending};
+        g_.Write(e.entity_id) = EntityRowWrite{e.entity_id, true, &e, &e, &r, &r, parent, pending};
         cache_[e.entity_id] = detail::StoredVersion{e.version, e.held, pending};
         prefetched_.insert(e.entity_id);
         return true;  // the advisory lock makes us the only writer of this entity until commit
@@ -205,31 +207,33 @@ class PgTx {
     void UpdateEntity(const EntityWrite& e, const IngestRecord& r, const std::string& pending) {
         // A second write of an entity in the same group replaces the first; an insert stays an
         // insert, with the first delivery's creation time and trace id (as an UPDATE would keep them).
-        auto it = g_.entities.find(e.entity_id);
-        if (it != g_.entities.end() && it->second.insert) {
-            it->second.entity = &e;
-            it->second.last = &r;
-            it->second.pending = pending;
+        EntityRowWrite& w = g_.Write(e.entity_id);
+        if (w.insert) {
+            w.entity = &e;
+            w.last = &r;
+            w.pending = pending;
         } else {
-            g_.entities[e.entity_id] = EntityRowWrite{false, &e, &r, &r, {}, pending};
+            w = EntityRowWrite{e.entity_id, false, &e, &e, &r, &r, {}, pending};
         }
         cache_[e.entity_id] = detail::StoredVersion{e.version, e.held, pending};
     }
     void InsertOutbox(const OutboxEvent& ev, const std::string& now, std::int64_t now_ms) {
-        if (!g_.event_ids.insert(ev.event_id).second) return;  // as ON CONFLICT DO NOTHING would
         if (now_ms == 0) now_ms = core::ToUnixMillis(std::chrono::system_clock::now());
-        g_.out_event_id.Add(ev.event_id);
-        g_.out_entity_id.Add(ev.entity_id);
-        g_.out_type.Add(ev.type);
-        g_.out_version.Add(ev.version);
-        g_.out_payload.Add(ev.payload);
-        g_.out_created.Add(now);
-        if (ev.relay) {
-            g_.out_finished.AddNull();
-        } else {
-            g_.out_finished.Add(now);
+        if (g_.event_ids.insert(ev.event_id).second) {  // a repeat is skipped, as ON CONFLICT DO NOTHING would
+            g_.out_event_id.Add(ev.event_id);
+            g_.out_entity_id.Add(ev.entity_id);
+            g_.out_type.Add(ev.type);
+            g_.out_version.Add(ev.version);
+            g_.out_payload.Add(ev.payload);
+            g_.out_created.Add(now);
+            if (ev.relay) {
+                g_.out_finished.AddNull();
+            } else {
+                g_.out_finished.Add(now);
+            }
         }
         for (const auto& connector : ev.connectors) {
+            if (!g_.deliveries.emplace(ev.event_id, connector).second) continue;
             g_.dl_connector.Add(connector);
             g_.dl_event_id.Add(ev.event_id);
             g_.dl_entity_id.Add(ev.entity_id);
@@ -259,17 +263,17 @@ class PgTx {
         EntityColumns inserted, updated;
         ArrayParam kind(ArrayParam::kText), store(ArrayParam::kText), source(ArrayParam::kText),
             parent(ArrayParam::kText), trace(ArrayParam::kText), created(ArrayParam::kText);
-        for (const auto& [id, w] : g_.entities) {
+        for (const EntityRowWrite& w : g_.entities) {
             if (w.insert) {
-                inserted.Add(id, w);
-                kind.Add(w.entity->kind);
+                inserted.Add(w);
+                kind.Add(w.created->kind);
                 store.Add(w.first->store_id);
-                source.Add(w.entity->source_id);
+                source.Add(w.created->source_id);
                 parent.AddOrNull(w.parent);
                 trace.Add(w.first->trace_id);
                 created.Add(w.first->received_at);
             } else {
-                updated.Add(id, w);
+                updated.Add(w);
             }
         }
         std::vector<pqxx::binarystring> params;
@@ -328,10 +332,12 @@ class PgTx {
 
   private:
     struct EntityRowWrite {
+        std::string entity_id;
         bool insert = false;
-        const EntityWrite* entity = nullptr;  ///< the caller's records outlive Flush
-        const IngestRecord* first = nullptr;  ///< the delivery that created it (inserts)
-        const IngestRecord* last = nullptr;   ///< the delivery of its final state
+        const EntityWrite* created = nullptr;  ///< the write that created it (inserts: kind, source)
+        const EntityWrite* entity = nullptr;   ///< its final state; the caller's records outlive Flush
+        const IngestRecord* first = nullptr;   ///< the delivery that created it (inserts)
+        const IngestRecord* last = nullptr;    ///< the delivery of its final state
         std::string parent;
         std::string pending;
     };
@@ -340,8 +346,8 @@ class PgTx {
         ArrayParam id{ArrayParam::kText}, version{ArrayParam::kText}, status{ArrayParam::kText},
             held{ArrayParam::kInt4}, findings{ArrayParam::kText}, data{ArrayParam::kText}, pending{ArrayParam::kText},
             updated_at{ArrayParam::kText};
-        void Add(const std::string& entity_id, const EntityRowWrite& w) {
-            id.Add(entity_id);
+        void Add(const EntityRowWrite& w) {
+            id.Add(w.entity_id);
             version.Add(w.entity->version);
             status.Add(w.entity->canonical_status);
             held.Add(w.entity->held ? 1 : 0);
@@ -353,8 +359,16 @@ class PgTx {
     };
     /// The writes collected since the last Flush.
     struct Group {
-        std::map<std::string, EntityRowWrite> entities;
+        std::vector<EntityRowWrite> entities;  ///< in the order of their first write
+        std::map<std::string, std::size_t> entity_index;
         std::set<std::string> event_ids;
+        std::set<std::pair<std::string, std::string>> deliveries;  ///< (event id, connector)
+        /// The pending write of an entity, a new (empty) one at the end when it has none yet.
+        EntityRowWrite& Write(const std::string& entity_id) {
+            auto [it, added] = entity_index.emplace(entity_id, entities.size());
+            if (added) entities.emplace_back();
+            return entities[it->second];
+        }
         bool notify = false;
         bool dirty = false;
         ArrayParam raw_store{ArrayParam::kText}, raw_topic{ArrayParam::kText}, raw_delivery{ArrayParam::kText},

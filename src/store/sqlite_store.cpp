@@ -158,7 +158,8 @@ class DbFile {
             // A new connection knows the file is in WAL mode (and checkpoints it) only once it has read it.
             if (!db && (sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) !=
                             SQLITE_OK ||
-                        sqlite3_exec(db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr) != SQLITE_OK)) {
+                        sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL", nullptr, nullptr,
+                                     nullptr) != SQLITE_OK)) {
                 sqlite3_close_v2(db);
                 db = nullptr;
                 continue;  // tried again at the next wake-up; commits go on meanwhile

@@ -116,8 +116,9 @@ std::vector<In> Array(const In& obj, const char* key, const std::string& where) 
     return v.Items();
 }
 
-// A parsed value as the text nlohmann's dump() gives for it after its own parse: compact, object
-// members in name order (the last of repeated names wins), the same escapes and number forms.
+// A parsed value as the text nlohmann's dump() gives for it once converted member by member with
+// emplace (as meta_data always was): compact, object members in name order, the first of repeated
+// names kept, the same escapes and number forms. Stored versions hash this text, so it must not drift.
 void AppendDumpText(std::string& o, simdjson::dom::element e) {
     switch (e.type()) {
         case simdjson::dom::element_type::ARRAY: {
@@ -140,7 +141,7 @@ void AppendDumpText(std::string& o, simdjson::dom::element e) {
             o += '{';
             bool first = true;
             for (std::size_t i = 0; i < fields.size(); ++i) {
-                if (i + 1 < fields.size() && fields[i + 1].first == fields[i].first) continue;
+                if (i > 0 && fields[i - 1].first == fields[i].first) continue;  // stable sort: the first stays first
                 if (!first) o += ',';
                 first = false;
                 model::AppendJsonString(o, fields[i].first);

@@ -158,6 +158,30 @@ TEST_P(StoreTest, OneTransactionForAGroupIncludingTheSameEntityTwice) {
     EXPECT_EQ(session_->CountOutbox(), 3);
 }
 
+// New entities of one group are numbered in the order of their writes, not of their ids.
+TEST_P(StoreTest, NewEntitiesOfAGroupAreNumberedInWriteOrder) {
+    const auto r1 = Order("wc:main:9", 1000, "a");
+    const auto r2 = Order("wc:main:10", 1000, "a");
+    session_->Ingest({&r1, &r2});
+    const Page page = session_->ListOrders(OrderQuery{});  // newest first
+    ASSERT_EQ(page.items.size(), 2u);
+    EXPECT_EQ(page.items[0].entity_id, "wc:main:10");
+    EXPECT_EQ(page.items[1].entity_id, "wc:main:9");
+}
+
+// One event taken from the bus for two lanes at once gets a delivery for each.
+TEST_P(StoreTest, OneEventMaterializedForTwoLanesGetsTwoDeliveries) {
+    const auto order = Order("wc:main:77", 1000, "a", false, {});
+    const OutboxEvent& ev = order.entities.front().events.front();
+    const auto results = session_->Materialize(
+        {MaterializeItem{"erp", ev, order.received_at, 1000}, MaterializeItem{"3pl", ev, order.received_at, 1000}});
+    ASSERT_EQ(results.size(), 2u);
+    EXPECT_NE(results[0].delivery_id, results[1].delivery_id);
+    EXPECT_EQ(results[0].state, "pending");
+    EXPECT_EQ(results[1].state, "pending");
+    EXPECT_EQ(session_->CountOutbox(), 1);
+}
+
 // Several writes of one entity in one group end in its last state: created when the first delivery
 // came, updated by the last, and every event of the way is kept (a held one included).
 TEST_P(StoreTest, AGroupWritingOneEntitySeveralTimesKeepsItsLastStateAndEveryEvent) {

@@ -439,7 +439,8 @@ TEST(CanonicalPropertyTest, RandomOrdersRoundTrip) {
 }
 
 // meta_data is carried as text, written straight from the parsed body: it must read exactly as
-// nlohmann writes the same value (names in order, the last of a repeated name, escapes, numbers).
+// nlohmann writes the same value (names in order, escapes, numbers) and keep the first of a repeated
+// name, as the member-by-member conversion before it did: stored versions hash this text.
 TEST(CanonicalTextTest, MetaDataIsWrittenAsNlohmannWritesIt) {
     const std::string odd =
         Mutate("order_simple.json", "\"meta_data\":[",
@@ -448,9 +449,8 @@ TEST(CanonicalTextTest, MetaDataIsWrittenAsNlohmannWritesIt) {
     const Normalized n = NormalizeFixture("", "order.created", {}, {}, odd);
     ASSERT_TRUE(n.usable) << n.error;
     EXPECT_EQ(n.entity_text, Json(*n.order).dump());
-    EXPECT_EQ(Json(n.order->meta), Json::parse(odd)["meta_data"]);
     const std::string first =
-        R"([{"":{},"a":"last","m":{"B":false,"b":true,"y":null},"n":[1.5,1e+20,18446744073709551615,-3,0.1],)"
+        R"([{"":{},"a":"first","m":{"B":false,"b":true,"y":null},"n":[1.5,1e+20,18446744073709551615,-3,0.1],)"
         "\"u\":\"\xC3\xA9\\n\\\"q\\\"\",\"z\":1},";
     EXPECT_EQ(n.order->meta.text.substr(0, first.size()), first);
 }
