@@ -1110,6 +1110,11 @@ class PgStore final : public Store {
         return Guard(dummy, [&] {
             const auto& migrations = detail::PostgresMigrations();
             pqxx::work w(s.Conn());
+            // Schema changes are not bound by the request paths' statement_timeout (a busy or slow
+            // server must not fail a daemon's start half-way through; a migration of a large table
+            // may take long), but waiting for a lock, another migrator's included, gives up after a minute.
+            w.exec("SET LOCAL statement_timeout = 0");
+            w.exec("SET LOCAL lock_timeout = '60s'");
             // One migrator at a time across daemons.
             w.exec("SELECT pg_advisory_xact_lock(7263511)");
             w.exec(
