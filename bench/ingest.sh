@@ -190,7 +190,12 @@ run_load() {
     return 1
   fi
   before=$(settled "$countfn")
+  local cpu0 pg0 load0 cpu1 pg1 load1 cpu_r cpu_p cpu_l
+  children_ticks
+  cpu0=$(proc_ticks "$pid") pg0=$(pg_backend_ticks) load0=$CHILD_TICKS
   "${run[@]}" > "$ROOT/run.out" 2>&1
+  children_ticks
+  cpu1=$(proc_ticks "$pid") pg1=$(pg_backend_ticks) load1=$CHILD_TICKS
   rss=$(rss_mb "$pid")
   after=$(settled "$countfn")
   result=$(grep '^RESULT' "$ROOT/run.out" || true)
@@ -202,11 +207,34 @@ run_load() {
   cps=$(awk -v c="$committed" -v d="$dur" 'BEGIN{printf "%.1f", c/d}')
   echo "$result"
   echo "committed=$committed committed_per_s=$cps rss_mb=$rss"
+  # CPU time per committed webhook: steadier than throughput on a machine whose speed varies.
+  local cpu
+  cpu=$(awk -v c="$committed" -v r=$((cpu1 - cpu0)) -v p=$((pg1 - pg0)) -v l=$((load1 - load0)) -v hz="$CLK_TCK" \
+    'BEGIN { if (c < 1) c = 1; printf "%.0f %.0f %.0f", r*1e6/hz/c, p*1e6/hz/c, l*1e6/hz/c }')
+  read -r cpu_r cpu_p cpu_l <<<"$cpu"
+  echo "cpu_us_per_webhook receiver=$cpu_r postgres=$cpu_p load_tool=$cpu_l"
   [ "$(field id_wraps "$result")" = 0 ] || echo "WARNING: order ids wrapped (repeats): raise COUNT"
   if [ "$kind" = paced ] && awk -v r="$(field rps "$result")" -v o="$PACED_RATE" 'BEGIN{exit !(r < 0.95 * o)}'; then
     echo "NOTE: answered $(field rps "$result")/s of $PACED_RATE/s offered: overloaded, the latencies are mostly queueing"
   fi
-  echo "$label $cps $(field p50_ms "$result") $(field p99_ms "$result")" >> "$ROOT/summary"
+  echo "$label $cps $(field p50_ms "$result") $(field p99_ms "$result") $cpu_r $cpu_p $cpu_l" >> "$ROOT/summary"
+}
+
+# CPU time in clock ticks: of one process; of the private cluster's backends (long-lived pooled
+# connections of the receiver under test); of this shell's finished children (the load tool).
+CLK_TCK=$(getconf CLK_TCK)
+proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pg_backend_ticks() {
+  local pm
+  pm=$(head -n1 "$ROOT/pg/postmaster.pid" 2>/dev/null) || { echo 0; return; }
+  for p in $(pgrep -P "$pm"); do proc_ticks "$p"; done | awk '{s += $1} END {print s + 0}'
+}
+children_ticks() {  # sets CHILD_TICKS; `times` runs in this shell (a subshell would see none of its children)
+  times > "$ROOT/times.out"  # "0m1.50s 0m0.20s" for the shell, then the same for its finished children
+  CHILD_TICKS=$(tail -n1 "$ROOT/times.out" | awk -v hz="$CLK_TCK" '{
+    n = split($1 " " $2, t, " "); s = 0
+    for (i = 1; i <= n; i++) { split(t[i], ms, "m"); sub("s", "", ms[2]); s += ms[1] * 60 + ms[2] }
+    printf "%d\n", s * hz }')
 }
 
 sfx() { if [ "$1" = paced ]; then echo _paced; fi; }
@@ -279,11 +307,12 @@ ob_pg_run paced
 echo "-- paced: orderbridge_sqlite"
 ob_sqlite_run paced
 
-echo "== summary (mean committed_per_s over runs; p50/p99 ms as reported by the load tool)"
+echo "== summary (mean committed_per_s over runs; p50/p99 ms as reported by the load tool; CPU time per committed webhook of the receiver, its PostgreSQL backends and the load tool)"
 awk '
-  { n[$1]++; c[$1]+=$2; p50[$1]+=$3; p99[$1]+=$4; if (!($1 in seen)) { seen[$1]=1; order[++k]=$1 } }
+  { n[$1]++; c[$1]+=$2; p50[$1]+=$3; p99[$1]+=$4; cr[$1]+=$5; cp[$1]+=$6; cl[$1]+=$7
+    if (!($1 in seen)) { seen[$1]=1; order[++k]=$1 } }
   END {
-    for (i=1; i<=k; i++) { l=order[i]; printf "%s runs=%d committed_per_s=%.1f p50_ms=%.2f p99_ms=%.2f\n", l, n[l], c[l]/n[l], p50[l]/n[l], p99[l]/n[l] }
+    for (i=1; i<=k; i++) { l=order[i]; printf "%s runs=%d committed_per_s=%.1f p50_ms=%.2f p99_ms=%.2f cpu_us_per_webhook receiver=%.0f postgres=%.0f load_tool=%.0f\n", l, n[l], c[l]/n[l], p50[l]/n[l], p99[l]/n[l], cr[l]/n[l], cp[l]/n[l], cl[l]/n[l] }
     if (n["peer"] && n["orderbridge_pg"] && c["peer"] > 0)
       printf "ratio orderbridge_pg/peer = %.2f\n", (c["orderbridge_pg"]/n["orderbridge_pg"]) / (c["peer"]/n["peer"])
   }' "$ROOT/summary"
