@@ -10,6 +10,7 @@
 #   DURATION=20s CONNS=64 ROUNDS=2 COUNT=600000 PACED_RATE=2000 PACED_DURATION=$DURATION
 #   PACED_PEER=1 also paces the peer; IO_THREADS=N sets orderbridge's server.io_threads (default 0, one per core); ORDERBRIDGE_SHARED points at the shared/ dir (default ../shared).
 set -euo pipefail
+export LC_ALL=C  # `times` and awk: "1.5", not "1,5"
 cd "$(dirname "$0")"
 source ./common.sh
 BENCH=$(pwd)
@@ -191,11 +192,14 @@ run_load() {
   fi
   before=$(settled "$countfn")
   local cpu0 pg0 load0 cpu1 pg1 load1 cpu_r cpu_p cpu_l
+  # `times` right around the run, so the snapshots' own helper processes do not count as load tool
+  cpu0=$(proc_ticks "$pid") pg0=$(pg_backend_ticks)
   children_ticks
-  cpu0=$(proc_ticks "$pid") pg0=$(pg_backend_ticks) load0=$CHILD_TICKS
+  load0=$CHILD_TICKS
   "${run[@]}" > "$ROOT/run.out" 2>&1
   children_ticks
-  cpu1=$(proc_ticks "$pid") pg1=$(pg_backend_ticks) load1=$CHILD_TICKS
+  load1=$CHILD_TICKS
+  cpu1=$(proc_ticks "$pid") pg1=$(pg_backend_ticks)
   rss=$(rss_mb "$pid")
   after=$(settled "$countfn")
   result=$(grep '^RESULT' "$ROOT/run.out" || true)
@@ -224,10 +228,11 @@ run_load() {
 # connections of the receiver under test); of this shell's finished children (the load tool).
 CLK_TCK=$(getconf CLK_TCK)
 proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-pg_backend_ticks() {
+pg_backend_ticks() {  # live children of the postmaster, plus those it reaped (its cutime + cstime)
   local pm
   pm=$(head -n1 "$ROOT/pg/postmaster.pid" 2>/dev/null) || { echo 0; return; }
-  for p in $(pgrep -P "$pm"); do proc_ticks "$p"; done | awk '{s += $1} END {print s + 0}'
+  { for p in $(pgrep -P "$pm"); do proc_ticks "$p"; done
+    awk '{print $16 + $17}' "/proc/$pm/stat" 2>/dev/null; } | awk '{s += $1} END {print s + 0}'
 }
 children_ticks() {  # sets CHILD_TICKS; `times` runs in this shell (a subshell would see none of its children)
   times > "$ROOT/times.out"  # "0m1.50s 0m0.20s" for the shell, then the same for its finished children

@@ -999,7 +999,7 @@ class PgSession final : public Session {
             for (const auto& item : items) {
                 auto r = w.exec_params("SELECT id, state FROM deliveries WHERE event_id = $1 AND connector = $2",
                                        item.event.event_id, item.connector);
-                out.push_back(MaterializeResult{r[0][0].as<std::int64_t>(), r[0][1].as<std::string>()});
+                out.push_back(MaterializeResult{r.at(0).at(0).as<std::int64_t>(), r.at(0).at(1).as<std::string>()});
             }
             w.commit();
             return out;
@@ -1112,11 +1112,12 @@ class PgStore final : public Store {
             pqxx::work w(s.Conn());
             // Schema changes are not bound by the request paths' statement_timeout (a busy or slow
             // server must not fail a daemon's start half-way through; a migration of a large table
-            // may take long), but waiting for a lock, another migrator's included, gives up after a minute.
+            // may take long). One migrator at a time across daemons: the others wait for it, however
+            // long it takes. A table lock held by running daemons is waited for 10 s at most, as
+            // the waiting ALTER holds up their work meanwhile; the start then fails and can be retried.
             w.exec("SET LOCAL statement_timeout = 0");
-            w.exec("SET LOCAL lock_timeout = '60s'");
-            // One migrator at a time across daemons.
             w.exec("SELECT pg_advisory_xact_lock(7263511)");
+            w.exec("SET LOCAL lock_timeout = '10s'");
             w.exec(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)");
             const int current = w.exec("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0][0].as<int>();
