@@ -1398,15 +1398,20 @@ class _Site:
             else:
                 invalid.append(f"Company: {doc['company']}")
 
-    def _link_warehouses_and_items(self, doc, invalid, set_warehouse_label, warehouse_label):
+    def _link_warehouses_and_items(self, doc, invalid, set_warehouse_label, warehouse_label, header_links=None,
+                                   row_links=None):
         """Document._validate_links for set_warehouse and the items' item_code and warehouse (labelled as the
-        doctype labels them): canonical names, or the broken links appended to invalid."""
+        doctype labels them): canonical names, or the broken links appended to invalid. A doctype's further
+        links are checked in the same order: header_links() after set_warehouse, row_links(idx, row) after
+        each row's own."""
         if doc.get("set_warehouse"):
             wh = self._canonical(self.warehouses, doc["set_warehouse"])
             if wh is None:
                 invalid.append(f"{set_warehouse_label}: {doc['set_warehouse']}")
             else:
                 doc["set_warehouse"] = wh
+        if header_links:
+            header_links()
         for idx, row in enumerate(doc["items"], 1):
             if row.get("item_code"):
                 code = self._canonical(self.items, row["item_code"])
@@ -1420,6 +1425,8 @@ class _Site:
                     invalid.append(f"Row #{idx}: {warehouse_label}: {row['warehouse']}")
                 else:
                     row["warehouse"] = wh
+            if row_links:
+                row_links(idx, row)
 
     @staticmethod
     def _set_missing_values(doc):
@@ -1635,26 +1642,36 @@ class _Site:
         out["__onload"] = {"load_after_mapping": True}
         return out
 
+    def _new_series_doc(self, data, doctype, series_options, inputs, item_inputs):
+        """A new document of a naming series: (the document with its input applied and the name it will get,
+        the series). The series counter moves only once the document is stored (_stamp_created)."""
+        series = data.get("naming_series") or series_options[0]
+        if series not in series_options:
+            raise _throw(f"Series cannot be \"{series}\". It should be one of "
+                         + ", ".join(f'"{s}"' for s in series_options))
+        prefix = series.replace(".YYYY.", str(self.naming_year))
+        doc = {"name": f"{prefix}{self.series[prefix] + 1:05d}", "doctype": doctype}
+        self._apply_input(doc, data, True, inputs, item_inputs)
+        return doc, series
+
+    def _stamp_created(self, doc, series, docstatus):
+        """Takes the document's name from its series and stamps what Document.insert sets."""
+        self.series[series.replace(".YYYY.", str(self.naming_year))] += 1
+        now = self._now()
+        doc.update({"owner": OWNER, "creation": now, "modified": now, "modified_by": OWNER, "idx": 0,
+                    "naming_series": series, "docstatus": docstatus})
+        self._finish_rows(doc, now, doc["doctype"])
+
     def _insert_delivery_note(self, ctx, data, consume_reset=True):
         docstatus = self._insert_docstatus(data)
-        series = data.get("naming_series") or DN_SERIES[0]
-        if series not in DN_SERIES:
-            raise _throw(f"Series cannot be \"{series}\". It should be one of "
-                         + ", ".join(f'"{s}"' for s in DN_SERIES))
-        prefix = series.replace(".YYYY.", str(self.naming_year))
-        name = f"{prefix}{self.series[prefix] + 1:05d}"
-        doc = {"name": name, "doctype": "Delivery Note"}
-        self._apply_input(doc, data, True, DN_INPUT, DN_ITEM_INPUT)
+        doc, series = self._new_series_doc(data, "Delivery Note", DN_SERIES, DN_INPUT, DN_ITEM_INPUT)
+        name = doc["name"]
         if not doc.get("lr_date"):      # Document._set_defaults: the field's default "Today"
             doc["lr_date"] = datetime.date.today().isoformat()
         self._validate_delivery_note(ctx, doc, name)
         if docstatus == 1:
             self._check_delivery_submit(doc)
-        self.series[prefix] += 1
-        now = self._now()
-        doc.update({"owner": OWNER, "creation": now, "modified": now, "modified_by": OWNER, "idx": 0,
-                    "naming_series": series, "docstatus": docstatus})
-        self._finish_rows(doc, now, "Delivery Note")
+        self._stamp_created(doc, series, docstatus)
         self._set_dn_status(doc)
         doc = self.delivery_notes[name] = self._ordered(doc, "Delivery Note")
         if docstatus == 1:
@@ -1722,27 +1739,11 @@ class _Site:
         # to cancelled documents.
         invalid, cancelled = [], []
         self._link_party(doc, invalid)
-        if doc.get("set_warehouse"):
-            wh = self._canonical(self.warehouses, doc["set_warehouse"])
-            if wh is None:
-                invalid.append(f"Set Source Warehouse: {doc['set_warehouse']}")
-            else:
-                doc["set_warehouse"] = wh
-        if doc.get("transporter"):      # a Supplier link; the simulator has no Suppliers
-            invalid.append(f"Transporter: {doc['transporter']}")
-        for idx, row in enumerate(doc["items"], 1):
-            if row.get("item_code"):
-                code = self._canonical(self.items, row["item_code"])
-                if code is None:
-                    invalid.append(f"Row #{idx}: Item Code: {row['item_code']}")
-                else:
-                    row["item_code"] = code
-            if row.get("warehouse"):
-                wh = self._canonical(self.warehouses, row["warehouse"])
-                if wh is None:
-                    invalid.append(f"Row #{idx}: Warehouse: {row['warehouse']}")
-                else:
-                    row["warehouse"] = wh
+        def transporter():
+            if doc.get("transporter"):      # a Supplier link; the simulator has no Suppliers
+                invalid.append(f"Transporter: {doc['transporter']}")
+
+        def against_sales_order(idx, row):
             if row.get("against_sales_order"):
                 so = self._find(self.sales_orders, row["against_sales_order"])
                 if so is None:
@@ -1751,6 +1752,9 @@ class _Site:
                     row["against_sales_order"] = so["name"]
                     if so["docstatus"] == 2:
                         cancelled.append(f"Row #{idx}: Against Sales Order: {so['name']}")
+
+        self._link_warehouses_and_items(doc, invalid, "Set Source Warehouse", "Warehouse", transporter,
+                                        against_sales_order)
         if invalid:
             raise _throw("Could not find " + ", ".join(invalid), "LinkValidationError")
         if cancelled:
@@ -1894,20 +1898,10 @@ class _Site:
 
     def _insert_sales_invoice(self, ctx, data, consume_reset=True):
         docstatus = self._insert_docstatus(data)
-        series = data.get("naming_series") or SI_SERIES[0]
-        if series not in SI_SERIES:
-            raise _throw(f"Series cannot be \"{series}\". It should be one of "
-                         + ", ".join(f'"{s}"' for s in SI_SERIES))
-        prefix = series.replace(".YYYY.", str(self.naming_year))
-        name = f"{prefix}{self.series[prefix] + 1:05d}"
-        doc = {"name": name, "doctype": "Sales Invoice"}
-        self._apply_input(doc, data, True, SI_INPUT, SI_ITEM_INPUT)
+        doc, series = self._new_series_doc(data, "Sales Invoice", SI_SERIES, SI_INPUT, SI_ITEM_INPUT)
+        name = doc["name"]
         self._validate_sales_invoice(ctx, doc, name)
-        self.series[prefix] += 1
-        now = self._now()
-        doc.update({"owner": OWNER, "creation": now, "modified": now, "modified_by": OWNER, "idx": 0,
-                    "naming_series": series, "docstatus": docstatus})
-        self._finish_rows(doc, now, "Sales Invoice")
+        self._stamp_created(doc, series, docstatus)
         doc = self.sales_invoices[name] = self._ordered(doc, "Sales Invoice")
         if docstatus == 1:
             self._apply_to_original(doc)
