@@ -67,6 +67,7 @@ class ArrayParam {
         ++count_;
     }
     void AddOrNull(const std::string& v) { v.empty() ? AddNull() : Add(v); }
+    bool Empty() const { return count_ == 0; }
     void Add(std::int64_t v) {
         Int32(8);
         for (int shift = 56; shift >= 0; shift -= 8)
@@ -243,7 +244,6 @@ class PgTx {
             g_.dl_ms.Add(now_ms);
             g_.notify = true;  // delivered to listening daemons at commit (LISTEN/NOTIFY), so they claim at once
         }
-        g_.dirty = true;
     }
     void InsertRaw(const IngestRecord& r, Outcome outcome, const std::string& entity_id) {
         g_.raw_store.Add(r.store_id);
@@ -255,11 +255,10 @@ class PgTx {
         g_.raw_outcome.Add(ToString(outcome));
         g_.raw_entity.Add(entity_id);
         g_.raw_trace.Add(r.trace_id);
-        g_.dirty = true;
     }
     /// Sends the collected writes in one round trip.
     void Flush() {
-        if (!g_.dirty && g_.entities.empty()) return;
+        if (g_.entities.empty() && g_.raw_store.Empty() && g_.out_event_id.Empty() && g_.dl_connector.Empty()) return;
         EntityColumns inserted, updated;
         ArrayParam kind(ArrayParam::kText), store(ArrayParam::kText), source(ArrayParam::kText),
             parent(ArrayParam::kText), trace(ArrayParam::kText), created(ArrayParam::kText);
@@ -370,7 +369,6 @@ class PgTx {
             return entities[it->second];
         }
         bool notify = false;
-        bool dirty = false;
         ArrayParam raw_store{ArrayParam::kText}, raw_topic{ArrayParam::kText}, raw_delivery{ArrayParam::kText},
             raw_received{ArrayParam::kText}, raw_headers{ArrayParam::kText}, raw_body{ArrayParam::kBytea},
             raw_outcome{ArrayParam::kText}, raw_entity{ArrayParam::kText}, raw_trace{ArrayParam::kText};
