@@ -85,14 +85,16 @@ void BuildEntities(const woo::Normalized& n, store::IngestRecord& rec, const dis
     }
     const dispatch::RouteFacts facts = Facts(n, rec.store_id);
     for (const auto& e : n.events) {
-        // The primary entity is serialised once; its events embed that text instead of a second dump.
-        store::OutboxEvent ev{e.id,
-                              e.type,
-                              e.entity_id,
-                              e.version,
-                              e.entity_id == n.entity_id ? model::EnvelopeText(e, n.entity_text) : model::ToJsonText(e),
-                              relay ? std::vector<std::string>{} : router.Route(e.type, facts),
+        // The primary entity is serialised once; its events embed that text instead of a second dump,
+        // and say where, so the store can keep it once.
+        store::OutboxEvent ev{e.id,      e.type, e.entity_id,
+                              e.version, {},     relay ? std::vector<std::string>{} : router.Route(e.type, facts),
                               relay};
+        if (e.entity_id == n.entity_id) {
+            ev.payload = model::EnvelopeText(e, n.entity_text, &ev.data_at);
+        } else {
+            ev.payload = model::ToJsonText(e);
+        }
         auto r = refunds.find(e.entity_id);
         if (r != refunds.end()) {
             r->second.version = e.version;

@@ -155,7 +155,7 @@ std::array<Field<T>, N> ByName(std::array<Field<T>, N> fields) {
 /// `{"a":...,"b":...}`; the member called `raw_name`, if any, is written as the JSON text `raw`.
 template <class T, std::size_t N>
 void PutObject(std::string& o, const T& v, const std::array<Field<T>, N>& fields, std::string_view raw_name = {},
-               std::string_view raw = {}) {
+               std::string_view raw = {}, std::size_t* raw_at = nullptr) {
     o += '{';
     for (std::size_t i = 0; i < N; ++i) {
         if (i) o += ',';
@@ -163,6 +163,7 @@ void PutObject(std::string& o, const T& v, const std::array<Field<T>, N>& fields
         o += fields[i].name;
         o += "\":";
         if (fields[i].name == raw_name) {
+            if (raw_at) *raw_at = o.size();
             o += raw;
         } else {
             fields[i].put(o, v);
@@ -242,10 +243,10 @@ OB_TEXT(DeletedEntity)
 OB_TEXT(Event)
 #undef OB_TEXT
 
-std::string EnvelopeText(const Event& e, std::string_view data_text) {
+std::string EnvelopeText(const Event& e, std::string_view data_text, std::size_t* data_at) {
     std::string out;
     out.reserve(data_text.size() + 512);
-    PutObject(out, e, FieldsOf(static_cast<const Event*>(nullptr)), "data", data_text);
+    PutObject(out, e, FieldsOf(static_cast<const Event*>(nullptr)), "data", data_text, data_at);
     return out;
 }
 

@@ -5,8 +5,10 @@
 //   bool InsertEntity(const EntityWrite&, const IngestRecord&, parent, pending_events_json)
 //        false when another writer inserted the same entity first (PostgreSQL, several daemons)
 //   void UpdateEntity(const EntityWrite&, const IngestRecord&, pending_events_json)
-//   void InsertOutbox(const OutboxEvent&, const std::string& now, std::int64_t now_ms)
-//        the event and one pending delivery per connector of `connectors`
+//   void InsertOutbox(const OutboxEvent&, const std::string& now, std::int64_t now_ms, entity_data)
+//        the event and one pending delivery per connector of `connectors`; `entity_data` is what the
+//        entity's row holds once the transaction commits, unless its data is written again later in
+//        the same transaction (the driver then gives such events their own copy first)
 //   void InsertRaw(const IngestRecord&, Outcome, const std::string& entity_id)
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -47,6 +49,33 @@ inline std::vector<OutboxEvent> ParsePendingEvents(const std::string& text) {
     return out;
 }
 
+/// An event stored without the entity data its payload embeds (OutboxEvent::data_at): the payload
+/// around the data, and the data's place counted in characters, as SQL's substr counts.
+struct PayloadAround {
+    std::string_view before, after;
+    std::int64_t at_chars = 0;
+};
+
+/// How `ev` can be stored while its entity's row holds `entity_data`; nullopt: store it whole.
+inline std::optional<PayloadAround> WithoutEntityData(const OutboxEvent& ev, const std::string* entity_data) {
+    const std::string_view p = ev.payload;
+    if (!entity_data || ev.data_at == std::string::npos || ev.data_at > p.size() ||
+        p.substr(ev.data_at, entity_data->size()) != *entity_data) {
+        return std::nullopt;
+    }
+    PayloadAround out{p.substr(0, ev.data_at), p.substr(ev.data_at + entity_data->size()), 0};
+    for (const char c : out.before)
+        out.at_chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80;  // UTF-8 lead bytes
+    return out;
+}
+
+/// The payload of outbox row `o`, whole: a row with `data_at` set gets its entity's data back, which
+/// the entity row holds while its version is the event's (NULL otherwise, which cannot happen while
+/// an entity's data is replaced only through UpdateEntity / the group write).
+inline constexpr const char* kOutboxPayloadSql =
+    "CASE WHEN o.data_at IS NULL THEN o.payload ELSE (SELECT substr(o.payload, 1, o.data_at) || e.data || "
+    "substr(o.payload, o.data_at + 1) FROM entities e WHERE e.entity_id = o.entity_id AND e.version = o.version) END";
+
 template <class Tx>
 Outcome ApplyEntity(Tx& tx, const IngestRecord& rec, const EntityWrite& e, const std::string& parent) {
     for (int attempt = 0;; ++attempt) {
@@ -68,12 +97,12 @@ Outcome ApplyEntity(Tx& tx, const IngestRecord& rec, const EntityWrite& e, const
         tx.UpdateEntity(e, rec, e.held ? PendingEventsJson(events) : std::string{});
         if (e.held) return Outcome::kHeld;
         for (const auto& ev : events)
-            tx.InsertOutbox(ev, rec.received_at, rec.received_ms);
+            tx.InsertOutbox(ev, rec.received_at, rec.received_ms, &e.data);
         return Outcome::kAccepted;
     }
     if (e.held) return Outcome::kHeld;
     for (const auto& ev : e.events)
-        tx.InsertOutbox(ev, rec.received_at, rec.received_ms);
+        tx.InsertOutbox(ev, rec.received_at, rec.received_ms, &e.data);
     return Outcome::kAccepted;
 }
 

@@ -61,6 +61,11 @@ class ArrayParam {
         body_.append(v);
         ++count_;
     }
+    void Add(std::string_view first, std::string_view second) {  ///< one value: the two concatenated
+        Int32(static_cast<std::int32_t>(first.size() + second.size()));
+        body_.append(first).append(second);
+        ++count_;
+    }
     void AddNull() {
         Int32(-1);
         has_null_ = true;
@@ -112,7 +117,9 @@ class ArrayParam {
 // Every write of a group in one statement: each data-modifying CTE takes its rows from arrays.
 // Inserted rows keep their order (WITH ORDINALITY), so serial ids and the `seq` of new entities
 // follow the order of the writes (updated entities get theirs in the same statement, in no set
-// order among themselves).
+// order among themselves). All parts see the rows as they were before the statement, so `kept`
+// gives the events that lack an updated entity's data (outbox.data_at) a copy of its old data, and
+// never touches the events this statement inserts.
 // Prepared on every connection (PgSession::Conn), planned once per connection.
 constexpr const char* kGroupWrite = "orderbridge_group_write";
 constexpr const char* kGroupWriteSql = R"SQL(
@@ -132,10 +139,15 @@ changed_entities AS (
   FROM unnest($24::text[], $25::text[], $26::text[], $27::int4[], $28::text[], $29::text[], $30::text[], $31::text[])
     AS u(a, b, c, d, e, f, g, h)
   WHERE entities.entity_id = u.a),
+kept AS (
+  UPDATE outbox o SET payload = substr(o.payload, 1, o.data_at) || e.data || substr(o.payload, o.data_at + 1),
+    data_at = NULL
+  FROM entities e WHERE e.entity_id = ANY($24::text[]) AND o.entity_id = e.entity_id AND o.version = e.version
+    AND o.data_at IS NOT NULL),
 events AS (
-  INSERT INTO outbox (event_id, entity_id, type, version, payload, created_at, finished_at)
-  SELECT a, b, c, d, e, f, g FROM unnest($32::text[], $33::text[], $34::text[], $35::text[], $36::text[], $37::text[],
-    $38::text[]) WITH ORDINALITY AS u(a, b, c, d, e, f, g, n) ORDER BY n
+  INSERT INTO outbox (event_id, entity_id, type, version, payload, created_at, finished_at, data_at)
+  SELECT a, b, c, d, e, f, g, h FROM unnest($32::text[], $33::text[], $34::text[], $35::text[], $36::text[],
+    $37::text[], $38::text[], $47::int4[]) WITH ORDINALITY AS u(a, b, c, d, e, f, g, h, n) ORDER BY n
   ON CONFLICT (event_id) DO NOTHING),
 work AS (
   INSERT INTO deliveries (connector, event_id, entity_id, type, version, state, attempts, due_ms, lease_until_ms,
@@ -149,7 +161,9 @@ SELECT pg_notify('orderbridge_work', '') WHERE $46::int4 = 1
 // One ingest transaction. A group of deliveries costs two round trips whatever its size: one
 // statement takes a transaction-scoped advisory lock on every entity id of the group (in a fixed
 // order, so writers never deadlock) and reads their stored versions; the writes are then collected
-// and sent as one statement (kGroupWriteSql) whose parameters are binary arrays.
+// and sent as one statement (kGroupWriteSql) whose parameters are binary arrays. An entity written
+// again in the same group costs one more: the writes so far are sent first, as one statement can
+// change a row only once.
 class PgTx {
   public:
     explicit PgTx(pqxx::work& w) : w_(w) {}
@@ -200,32 +214,33 @@ class PgTx {
     }
     bool InsertEntity(const EntityWrite& e, const IngestRecord& r, const std::string& parent,
                       const std::string& pending) {
-        g_.Write(e.entity_id) = EntityRowWrite{e.entity_id, true, &e, &e, &r, &r, parent, pending};
+        g_.Write(e.entity_id) = EntityRowWrite{e.entity_id, true, &e, &r, parent, pending};
         cache_[e.entity_id] = detail::StoredVersion{e.version, e.held, pending};
         prefetched_.insert(e.entity_id);
         return true;  // the advisory lock makes us the only writer of this entity until commit
     }
     void UpdateEntity(const EntityWrite& e, const IngestRecord& r, const std::string& pending) {
-        // A second write of an entity in the same group replaces the first; an insert stays an
-        // insert, with the first delivery's creation time and trace id (as an UPDATE would keep them).
-        EntityRowWrite& w = g_.Write(e.entity_id);
-        if (w.insert) {
-            w.entity = &e;
-            w.last = &r;
-            w.pending = pending;
-        } else {
-            w = EntityRowWrite{e.entity_id, false, &e, &e, &r, &r, {}, pending};
-        }
+        // Written already in this group: that write goes first, so the events that refer to its data
+        // get their copy when this one replaces it.
+        if (g_.entity_index.contains(e.entity_id)) Flush();
+        g_.Write(e.entity_id) = EntityRowWrite{e.entity_id, false, &e, &r, {}, pending};
         cache_[e.entity_id] = detail::StoredVersion{e.version, e.held, pending};
     }
-    void InsertOutbox(const OutboxEvent& ev, const std::string& now, std::int64_t now_ms) {
+    void InsertOutbox(const OutboxEvent& ev, const std::string& now, std::int64_t now_ms,
+                      const std::string* entity_data = nullptr) {
         if (now_ms == 0) now_ms = core::ToUnixMillis(std::chrono::system_clock::now());
         if (g_.event_ids.insert(ev.event_id).second) {  // a repeat is skipped, as ON CONFLICT DO NOTHING would
             g_.out_event_id.Add(ev.event_id);
             g_.out_entity_id.Add(ev.entity_id);
             g_.out_type.Add(ev.type);
             g_.out_version.Add(ev.version);
-            g_.out_payload.Add(ev.payload);
+            if (const auto around = detail::WithoutEntityData(ev, entity_data)) {
+                g_.out_payload.Add(around->before, around->after);
+                g_.out_data_at.Add(static_cast<int>(around->at_chars));
+            } else {
+                g_.out_payload.Add(ev.payload);
+                g_.out_data_at.AddNull();
+            }
             g_.out_created.Add(now);
             if (ev.relay) {
                 g_.out_finished.AddNull();
@@ -265,18 +280,18 @@ class PgTx {
         for (const EntityRowWrite& w : g_.entities) {
             if (w.insert) {
                 inserted.Add(w);
-                kind.Add(w.created->kind);
-                store.Add(w.first->store_id);
-                source.Add(w.created->source_id);
+                kind.Add(w.entity->kind);
+                store.Add(w.record->store_id);
+                source.Add(w.entity->source_id);
                 parent.AddOrNull(w.parent);
-                trace.Add(w.first->trace_id);
-                created.Add(w.first->received_at);
+                trace.Add(w.record->trace_id);
+                created.Add(w.record->received_at);
             } else {
                 updated.Add(w);
             }
         }
         std::vector<pqxx::binarystring> params;
-        params.reserve(46);
+        params.reserve(47);
         for (const ArrayParam* a : {&g_.raw_store,
                                     &g_.raw_topic,
                                     &g_.raw_delivery,
@@ -325,6 +340,7 @@ class PgTx {
             params.push_back(a->Encode());
         // The notify flag: a plain binary int4.
         params.emplace_back(std::string{0, 0, 0, static_cast<char>(g_.notify ? 1 : 0)});
+        params.push_back(g_.out_data_at.Encode());
         w_.exec_prepared(kGroupWrite, pqxx::prepare::make_dynamic_params(params));
         g_ = Group{};
     }
@@ -333,10 +349,8 @@ class PgTx {
     struct EntityRowWrite {
         std::string entity_id;
         bool insert = false;
-        const EntityWrite* created = nullptr;  ///< the write that created it (inserts: kind, source)
-        const EntityWrite* entity = nullptr;   ///< its final state; the caller's records outlive Flush
-        const IngestRecord* first = nullptr;   ///< the delivery that created it (inserts)
-        const IngestRecord* last = nullptr;    ///< the delivery of its final state
+        const EntityWrite* entity = nullptr;  ///< the caller's records outlive Flush
+        const IngestRecord* record = nullptr;
         std::string parent;
         std::string pending;
     };
@@ -353,7 +367,7 @@ class PgTx {
             findings.Add(w.entity->findings);
             data.Add(w.entity->data);
             pending.AddOrNull(w.pending);
-            updated_at.Add(w.last->received_at);
+            updated_at.Add(w.record->received_at);
         }
     };
     /// The writes collected since the last Flush.
@@ -374,7 +388,7 @@ class PgTx {
             raw_outcome{ArrayParam::kText}, raw_entity{ArrayParam::kText}, raw_trace{ArrayParam::kText};
         ArrayParam out_event_id{ArrayParam::kText}, out_entity_id{ArrayParam::kText}, out_type{ArrayParam::kText},
             out_version{ArrayParam::kText}, out_payload{ArrayParam::kText}, out_created{ArrayParam::kText},
-            out_finished{ArrayParam::kText};
+            out_finished{ArrayParam::kText}, out_data_at{ArrayParam::kInt4};
         ArrayParam dl_connector{ArrayParam::kText}, dl_event_id{ArrayParam::kText}, dl_entity_id{ArrayParam::kText},
             dl_type{ArrayParam::kText}, dl_version{ArrayParam::kText}, dl_created{ArrayParam::kText},
             dl_ms{ArrayParam::kInt8};
@@ -729,8 +743,9 @@ class PgSession final : public Session {
                 "p.connector = d.connector AND p.entity_id = d.entity_id AND p.state = 'pending' AND p.id <> d.id AND "
                 "(p.id < d.id OR p.lease_until_ms > $2)) ORDER BY d.due_ms, d.id LIMIT $3 FOR UPDATE SKIP LOCKED) "
                 "UPDATE deliveries d SET lease_until_ms = $2 + $4 FROM c, outbox o WHERE d.id = c.id AND o.event_id = "
-                "d.event_id RETURNING d.id, d.event_id, d.entity_id, d.type, d.version, COALESCE(d.payload_override, "
-                "o.payload), d.attempts, d.created_ms, d.since_ms, d.due_ms, c.previous_lease > 0",
+                "d.event_id RETURNING d.id, d.event_id, d.entity_id, d.type, d.version, COALESCE(d.payload_override, " +
+                    std::string(detail::kOutboxPayloadSql) +
+                    ", ''), d.attempts, d.created_ms, d.since_ms, d.due_ms, c.previous_lease > 0",
                 connector, now_ms, limit, lease_ms);
             w.commit();
             std::vector<std::pair<std::int64_t, DeliveryTask>> rows;
@@ -859,10 +874,10 @@ class PgSession final : public Session {
     std::optional<DeliveryDetail> GetDelivery(std::int64_t id) override {
         return Guard(conn_, [&]() -> std::optional<DeliveryDetail> {
             pqxx::read_transaction w(Conn());
-            auto r = w.exec_params(std::string("SELECT ") + kDeliveryColumns +
-                                       ", COALESCE(payload_override, (SELECT payload FROM outbox o WHERE o.event_id = "
-                                       "deliveries.event_id), ''), payload_override IS NOT NULL FROM deliveries WHERE "
-                                       "id = $1",
+            auto r = w.exec_params(std::string("SELECT ") + kDeliveryColumns + ", COALESCE(payload_override, (SELECT " +
+                                       detail::kOutboxPayloadSql +
+                                       " FROM outbox o WHERE o.event_id = deliveries.event_id), ''), payload_override "
+                                       "IS NOT NULL FROM deliveries WHERE id = $1",
                                    id);
             if (r.empty()) return std::nullopt;
             DeliveryDetail d{ReadDelivery(r[0]), r[0][14].as<std::string>(), r[0][15].as<bool>(), {}};
@@ -950,10 +965,11 @@ class PgSession final : public Session {
         return Guard(conn_, [&] {
             pqxx::read_transaction w(Conn());
             std::vector<OutboxRow> out;
-            for (const auto& r :
-                 w.exec_params("SELECT id, event_id, entity_id, type, version, payload, created_at FROM "
-                               "outbox WHERE finished_at IS NULL ORDER BY id LIMIT $1",
-                               limit)) {
+            for (const auto& r : w.exec_params(
+                     "SELECT o.id, o.event_id, o.entity_id, o.type, o.version, COALESCE(" +
+                         std::string(detail::kOutboxPayloadSql) +
+                         ", ''), o.created_at FROM outbox o WHERE o.finished_at IS NULL ORDER BY o.id LIMIT $1",
+                     limit)) {
                 out.push_back(OutboxRow{r[0].as<std::int64_t>(),
                                         OutboxEvent{r[1].as<std::string>(),
                                                     r[3].as<std::string>(),

@@ -267,9 +267,13 @@ class SqliteTx {
           update_entity_(db.get(),
                          "UPDATE entities SET seq = ?1, version = ?2, canonical_status = ?3, held = ?4, findings = ?5, "
                          "data = ?6, pending_events = ?7, updated_at = ?8 WHERE entity_id = ?9"),
+          keep_event_data_(db.get(),
+                           "UPDATE outbox AS o SET payload = substr(o.payload, 1, o.data_at) || e.data || "
+                           "substr(o.payload, o.data_at + 1), data_at = NULL FROM entities AS e WHERE e.entity_id = ?1 "
+                           "AND o.entity_id = e.entity_id AND o.version = e.version AND o.data_at IS NOT NULL"),
           insert_outbox_(db.get(),
-                         "INSERT INTO outbox (event_id, entity_id, type, version, payload, created_at, finished_at) "
-                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (event_id) DO NOTHING"),
+                         "INSERT INTO outbox (event_id, entity_id, type, version, payload, created_at, finished_at, "
+                         "data_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (event_id) DO NOTHING"),
           insert_delivery_(
               db.get(),
               "INSERT INTO deliveries (connector, event_id, entity_id, type, version, state, attempts, "
@@ -308,6 +312,9 @@ class SqliteTx {
         return true;  // one writer at a time: nobody can have inserted it since LockEntity
     }
     void UpdateEntity(const EntityWrite& e, const IngestRecord& r, const std::string& pending) {
+        // Events that lack the data about to be replaced get their own copy first.
+        keep_event_data_.Bind(1, e.entity_id);
+        keep_event_data_.Run();
         update_entity_.Bind(1, NextSeq()).Bind(2, e.version).Bind(3, e.canonical_status).Bind(4, std::int64_t{e.held});
         update_entity_.Bind(5, e.findings).Bind(6, e.data);
         if (pending.empty())
@@ -317,9 +324,18 @@ class SqliteTx {
         update_entity_.Bind(8, r.received_at).Bind(9, e.entity_id);
         update_entity_.Run();
     }
-    void InsertOutbox(const OutboxEvent& ev, const std::string& now, std::int64_t now_ms) {
+    void InsertOutbox(const OutboxEvent& ev, const std::string& now, std::int64_t now_ms,
+                      const std::string* entity_data = nullptr) {
         insert_outbox_.Bind(1, ev.event_id).Bind(2, ev.entity_id).Bind(3, ev.type).Bind(4, ev.version);
-        insert_outbox_.Bind(5, ev.payload).Bind(6, now);
+        if (const auto around = detail::WithoutEntityData(ev, entity_data)) {
+            std::string payload;
+            payload.reserve(around->before.size() + around->after.size());
+            payload.append(around->before).append(around->after);
+            insert_outbox_.Bind(5, payload).Bind(8, around->at_chars);
+        } else {
+            insert_outbox_.Bind(5, ev.payload).BindNull(8);
+        }
+        insert_outbox_.Bind(6, now);
         if (ev.relay)
             insert_outbox_.BindNull(7);
         else
@@ -347,7 +363,8 @@ class SqliteTx {
         return v;
     }
     Db& db_;
-    Stmt lock_, next_seq_, insert_entity_, update_entity_, insert_outbox_, insert_delivery_, insert_raw_;
+    Stmt lock_, next_seq_, insert_entity_, update_entity_, keep_event_data_, insert_outbox_, insert_delivery_,
+        insert_raw_;
 };
 
 EntityRow ReadRow(const Stmt& s) {
@@ -643,14 +660,17 @@ class SqliteSession final : public Session {
         // state index, visiting every pending delivery for every candidate.
         Transaction tx(db_);
         Stmt s(db_.get(),
-               "SELECT d.id, d.event_id, d.entity_id, d.type, d.version, COALESCE(d.payload_override, o.payload), "
-               "d.attempts, d.created_ms, d.since_ms, d.lease_until_ms > 0 FROM deliveries d JOIN outbox o ON "
-               "o.event_id = d.event_id "
-               "WHERE d.connector = ?1 AND d.state = 'pending' AND d.due_ms <= ?2 AND d.lease_until_ms <= ?2 "
-               "AND NOT EXISTS (SELECT 1 FROM deliveries p INDEXED BY deliveries_entity_pending WHERE p.connector = "
-               "d.connector AND p.entity_id = d.entity_id AND p.state = 'pending' AND p.id <> d.id AND (p.id < d.id "
-               "OR p.lease_until_ms > ?2)) "
-               "ORDER BY d.due_ms, d.id LIMIT ?3");
+               (std::string("SELECT d.id, d.event_id, d.entity_id, d.type, d.version, COALESCE(d.payload_override, ") +
+                detail::kOutboxPayloadSql +
+                ", ''), "
+                "d.attempts, d.created_ms, d.since_ms, d.lease_until_ms > 0 FROM deliveries d JOIN outbox o ON "
+                "o.event_id = d.event_id "
+                "WHERE d.connector = ?1 AND d.state = 'pending' AND d.due_ms <= ?2 AND d.lease_until_ms <= ?2 "
+                "AND NOT EXISTS (SELECT 1 FROM deliveries p INDEXED BY deliveries_entity_pending WHERE p.connector = "
+                "d.connector AND p.entity_id = d.entity_id AND p.state = 'pending' AND p.id <> d.id AND (p.id < d.id "
+                "OR p.lease_until_ms > ?2)) "
+                "ORDER BY d.due_ms, d.id LIMIT ?3")
+                   .c_str());
         s.Bind(1, connector).Bind(2, now_ms).Bind(3, std::int64_t{limit});
         std::vector<DeliveryTask> out;
         while (s.Step()) {
@@ -759,9 +779,10 @@ class SqliteSession final : public Session {
     }
 
     std::optional<DeliveryDetail> GetDelivery(std::int64_t id) override {
-        Stmt s(db_.get(), (std::string("SELECT ") + kDeliveryColumns +
-                           ", COALESCE(payload_override, (SELECT payload FROM outbox o WHERE o.event_id = "
-                           "deliveries.event_id), ''), payload_override IS NOT NULL FROM deliveries WHERE id = ?1")
+        Stmt s(db_.get(), (std::string("SELECT ") + kDeliveryColumns + ", COALESCE(payload_override, (SELECT " +
+                           std::string(detail::kOutboxPayloadSql) +
+                           " FROM outbox o WHERE o.event_id = deliveries.event_id), ''), payload_override IS NOT NULL "
+                           "FROM deliveries WHERE id = ?1")
                               .c_str());
         s.Bind(1, id);
         if (!s.Step()) return std::nullopt;
@@ -838,9 +859,10 @@ class SqliteSession final : public Session {
     bool TryRelayLock() override { return true; }
 
     std::vector<OutboxRow> FetchUnpublished(int limit) override {
-        Stmt s(db_.get(),
-               "SELECT id, event_id, entity_id, type, version, payload, created_at FROM outbox WHERE finished_at IS "
-               "NULL ORDER BY id LIMIT ?1");
+        Stmt s(db_.get(), ("SELECT o.id, o.event_id, o.entity_id, o.type, o.version, COALESCE(" +
+                           std::string(detail::kOutboxPayloadSql) +
+                           ", ''), o.created_at FROM outbox o WHERE o.finished_at IS NULL ORDER BY o.id LIMIT ?1")
+                              .c_str());
         s.Bind(1, std::int64_t{limit});
         std::vector<OutboxRow> out;
         while (s.Step()) {

@@ -3,6 +3,7 @@
 #include "orderbridge/store/store.hpp"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -66,13 +67,48 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
         e.source_id = id.substr(id.rfind(':') + 1);
         e.version = model::MakeVersion(modified_ms, content);
         e.canonical_status = content;
-        e.data = "{\"c\":\"" + content + "\"}";
+        e.data = Data(content);
         e.findings = "[]";
         e.held = held;
-        e.events.push_back(OutboxEvent{model::EventId(id, "order.updated", e.version), "order.updated", id, e.version,
-                                       "{\"payload\":\"" + content + "\"}", std::move(connectors)});
+        // Like a webhook's event, it embeds the entity's data and says where (after a non-ASCII
+        // character, so the place in characters differs from the one in bytes).
+        OutboxEvent ev{model::EventId(id, "order.updated", e.version),
+                       "order.updated",
+                       id,
+                       e.version,
+                       Envelope(content),
+                       std::move(connectors)};
+        ev.data_at = ev.payload.find(e.data);
+        e.events.push_back(std::move(ev));
         r.entities.push_back(e);
         return r;
+    }
+    static std::string Data(const std::string& content) { return "{\"c\":\"" + content + "\"}"; }
+    static std::string Envelope(const std::string& content) {
+        return "{\"a\":\"\u00e9\",\"data\":" + Data(content) + ",\"payload\":\"" + content + "\"}";
+    }
+
+    // The outbox row of an event as stored: its payload column and whether it lacks its data.
+    std::pair<std::string, bool> StoredEvent(const std::string& event_id) {
+        const std::string sql = "SELECT payload, data_at IS NOT NULL FROM outbox WHERE event_id = '" + event_id + "'";
+        if (GetParam() == "sqlite") {
+            sqlite3* db = nullptr;
+            EXPECT_EQ(sqlite3_open((dir_ / "ob.db").c_str(), &db), SQLITE_OK);
+            sqlite3_stmt* st = nullptr;
+            EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK);
+            std::pair<std::string, bool> out;
+            if (sqlite3_step(st) == SQLITE_ROW) {
+                out = {reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), sqlite3_column_int(st, 1) != 0};
+            }
+            sqlite3_finalize(st);
+            sqlite3_close(db);
+            return out;
+        }
+        pqxx::connection c(PgDsn());
+        pqxx::nontransaction w(c);
+        const auto r = w.exec(sql);
+        if (r.empty()) return {};
+        return {r[0][0].as<std::string>(), r[0][1].as<bool>()};
     }
 
     Outcome IngestOne(const IngestRecord& r) { return session_->Ingest({&r}).front(); }
@@ -470,7 +506,7 @@ TEST_P(StoreTest, EventsFanOutToTheirLanesAndOneEntityIsDeliveredInOrder) {
     for (const auto& t : erp) {
         EXPECT_EQ(t.attempts, 0);
         EXPECT_FALSE(t.reclaimed);
-        EXPECT_EQ(t.payload.rfind("{\"payload\":", 0), 0u) << t.payload;
+        EXPECT_EQ(t.payload, Envelope(t.entity_id == "wc:main:1" ? "a" : "c"));
     }
     const auto first = std::find_if(erp.begin(), erp.end(), [](const auto& t) { return t.entity_id == "wc:main:1"; });
     session_->RecordAttempts({Attempt(*first, "delivered")});
@@ -480,6 +516,44 @@ TEST_P(StoreTest, EventsFanOutToTheirLanesAndOneEntityIsDeliveredInOrder) {
     EXPECT_EQ(next[0].version, model::MakeVersion(2000, "b"));
     EXPECT_EQ(session_->GetBacklog("erp").pending, 2);  // wc:main:1 v2 and wc:main:2 v1
     EXPECT_EQ(session_->GetBacklog("wms").pending, 2);
+}
+
+// An event is stored without the entity data its payload embeds while the entity holds it, and is
+// read whole: claimed, shown, relayed; and after a newer version replaced the entity's data, in a
+// later transaction or in the same group.
+TEST_P(StoreTest, EventsKeepTheirOwnDataWhenTheirEntityMovesOn) {
+    const auto v1 = Order("wc:main:5", 1000, "first");
+    ASSERT_EQ(IngestOne(v1), Outcome::kAccepted);
+    const std::string e1 = v1.entities[0].events[0].event_id;
+    EXPECT_EQ(StoredEvent(e1), std::make_pair(std::string("{\"a\":\"\u00e9\",\"data\":,\"payload\":\"first\"}"), true));
+    auto claimed = session_->ClaimDue("erp", kNow, 10, kLease);
+    ASSERT_EQ(claimed.size(), 1u);
+    EXPECT_EQ(claimed[0].payload, Envelope("first"));
+
+    const auto v2 = Order("wc:main:5", 2000, "second");
+    ASSERT_EQ(IngestOne(v2), Outcome::kAccepted);
+    EXPECT_EQ(StoredEvent(e1), std::make_pair(Envelope("first"), false)) << "copied before the entity moved on";
+    EXPECT_EQ(session_->GetDelivery(claimed[0].id)->payload, Envelope("first"));
+    session_->RecordAttempts({Attempt(claimed[0], "delivered")});
+    auto next = session_->ClaimDue("erp", kNow, 10, kLease);
+    ASSERT_EQ(next.size(), 1u);
+    EXPECT_EQ(next[0].payload, Envelope("second"));
+
+    // Three versions of one entity in one group, relayed through the outbox: each event keeps its own.
+    auto a = Order("wc:main:6", 1000, "a", false, {});
+    auto b = Order("wc:main:6", 2000, "b", false, {});
+    auto c = Order("wc:main:6", 3000, "c", false, {});
+    for (auto* r : {&a, &b, &c})
+        r->entities[0].events[0].relay = true;
+    EXPECT_EQ(session_->Ingest({&a, &b, &c}),
+              (std::vector<Outcome>{Outcome::kAccepted, Outcome::kAccepted, Outcome::kAccepted}));
+    std::vector<std::string> relayed;
+    for (const auto& row : session_->FetchUnpublished(10))
+        relayed.push_back(row.event.payload);
+    EXPECT_EQ(relayed, (std::vector<std::string>{Envelope("a"), Envelope("b"), Envelope("c")}));
+    EXPECT_FALSE(StoredEvent(a.entities[0].events[0].event_id).second);
+    EXPECT_FALSE(StoredEvent(b.entities[0].events[0].event_id).second);
+    EXPECT_TRUE(StoredEvent(c.entities[0].events[0].event_id).second);
 }
 
 TEST_P(StoreTest, RetriesWaitTheirTurnAndDeadLettersDoNotBlockTheEntity) {

@@ -344,8 +344,9 @@ std::string ToJsonText(const Event& v);
 /// Appends `s` as a JSON string, escaped as nlohmann's dump() does it (throws its type_error on
 /// invalid UTF-8).
 void AppendJsonString(std::string& out, std::string_view s);
-/// `ToJsonText(e)` with the JSON text `data_text` as its data (`e.data` is not read).
-std::string EnvelopeText(const Event& e, std::string_view data_text);
+/// `ToJsonText(e)` with the JSON text `data_text` as its data (`e.data` is not read); `data_at`,
+/// when given, receives the byte offset of `data_text` in the result.
+std::string EnvelopeText(const Event& e, std::string_view data_text, std::size_t* data_at = nullptr);
 
 /// WooCommerce status -> canonical status (research/erp_3pl.md 7.3); unknown ones become
 /// `custom:<slug>`.
