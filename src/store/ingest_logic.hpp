@@ -5,10 +5,9 @@
 //   bool InsertEntity(const EntityWrite&, const IngestRecord&, parent, pending_events_json)
 //        false when another writer inserted the same entity first (PostgreSQL, several daemons)
 //   void UpdateEntity(const EntityWrite&, const IngestRecord&, pending_events_json)
-//   void InsertOutbox(const OutboxEvent&, const std::string& now, std::int64_t now_ms, entity_data)
-//        the event and one pending delivery per connector of `connectors`; `entity_data` is what the
-//        entity's row holds once the transaction commits, unless its data is written again later in
-//        the same transaction (the driver then gives such events their own copy first)
+//   void InsertOutbox(const OutboxEvent&, const std::string& now, std::int64_t now_ms, entity)
+//        the event and one pending delivery per connector of `connectors`; `entity` (or null) is the
+//        write this transaction just made of the event's entity
 //   void InsertRaw(const IngestRecord&, Outcome, const std::string& entity_id)
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -56,25 +55,42 @@ struct PayloadAround {
     std::int64_t at_chars = 0;
 };
 
-/// How `ev` can be stored while its entity's row holds `entity_data`; nullopt: store it whole.
-inline std::optional<PayloadAround> WithoutEntityData(const OutboxEvent& ev, const std::string* entity_data) {
+/// How `ev` can be stored when `entity` is the write just made of its entity: without the data,
+/// when it embeds exactly that version's data; nullopt: whole.
+inline std::optional<PayloadAround> WithoutEntityData(const OutboxEvent& ev, const EntityWrite* entity) {
     const std::string_view p = ev.payload;
-    if (!entity_data || ev.data_at == std::string::npos || ev.data_at > p.size() ||
-        p.substr(ev.data_at, entity_data->size()) != *entity_data) {
+    if (!entity || ev.data_at == std::string::npos || ev.entity_id != entity->entity_id ||
+        ev.version != entity->version || ev.data_at > p.size() ||
+        p.substr(ev.data_at, entity->data.size()) != entity->data) {
         return std::nullopt;
     }
-    PayloadAround out{p.substr(0, ev.data_at), p.substr(ev.data_at + entity_data->size()), 0};
+    PayloadAround out{p.substr(0, ev.data_at), p.substr(ev.data_at + entity->data.size()), 0};
     for (const char c : out.before)
         out.at_chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80;  // UTF-8 lead bytes
     return out;
 }
 
-/// The payload of outbox row `o`, whole: a row with `data_at` set gets its entity's data back, which
-/// the entity row holds while its version is the event's (NULL otherwise, which cannot happen while
-/// an entity's data is replaced only through UpdateEntity / the group write).
+/// The payload of outbox row `o`, whole: a row with `data_at` set gets its entity's data back, from
+/// the entity row while it holds the event's version, else from event_data, where it was kept when a
+/// newer version replaced it (kKeepEventDataSql).
 inline constexpr const char* kOutboxPayloadSql =
-    "CASE WHEN o.data_at IS NULL THEN o.payload ELSE (SELECT substr(o.payload, 1, o.data_at) || e.data || "
-    "substr(o.payload, o.data_at + 1) FROM entities e WHERE e.entity_id = o.entity_id AND e.version = o.version) END";
+    "CASE WHEN o.data_at IS NULL THEN o.payload ELSE substr(o.payload, 1, o.data_at) || COALESCE((SELECT e.data FROM "
+    "entities e WHERE e.entity_id = o.entity_id AND e.version = o.version), (SELECT k.data FROM event_data k WHERE "
+    "k.entity_id = o.entity_id AND k.version = o.version)) || substr(o.payload, o.data_at + 1) END";
+
+/// Before the data of the entities `{ids}` is replaced: the data they hold goes to event_data when an
+/// event of that version lacks it. Reads the entity rows as they are before the replacing write.
+/// The outbox is looked up per entity (a subquery with LIMIT): as a semi-join, PostgreSQL's generic
+/// plan scanned the whole outbox for every group.
+inline constexpr const char* kKeepEventDataSql =
+    "INSERT INTO event_data (entity_id, version, data) SELECT e.entity_id, e.version, e.data FROM entities e WHERE "
+    "e.entity_id {ids} AND (SELECT 1 FROM outbox o WHERE o.entity_id = e.entity_id AND o.version = e.version AND "
+    "o.data_at IS NOT NULL LIMIT 1) IS NOT NULL ON CONFLICT DO NOTHING";
+
+/// After outbox rows were pruned: whether no event needs kept data `k` any more (looked up per row,
+/// as above).
+inline constexpr const char* kEventDataUnusedSql =
+    "(SELECT 1 FROM outbox o WHERE o.entity_id = k.entity_id AND o.version = k.version LIMIT 1) IS NULL";
 
 template <class Tx>
 Outcome ApplyEntity(Tx& tx, const IngestRecord& rec, const EntityWrite& e, const std::string& parent) {
@@ -97,12 +113,12 @@ Outcome ApplyEntity(Tx& tx, const IngestRecord& rec, const EntityWrite& e, const
         tx.UpdateEntity(e, rec, e.held ? PendingEventsJson(events) : std::string{});
         if (e.held) return Outcome::kHeld;
         for (const auto& ev : events)
-            tx.InsertOutbox(ev, rec.received_at, rec.received_ms, &e.data);
+            tx.InsertOutbox(ev, rec.received_at, rec.received_ms, &e);
         return Outcome::kAccepted;
     }
     if (e.held) return Outcome::kHeld;
     for (const auto& ev : e.events)
-        tx.InsertOutbox(ev, rec.received_at, rec.received_ms, &e.data);
+        tx.InsertOutbox(ev, rec.received_at, rec.received_ms, &e);
     return Outcome::kAccepted;
 }
 

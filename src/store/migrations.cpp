@@ -78,11 +78,15 @@ CREATE TABLE watermarks (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at 
         // instead of pglz, which took a third of the server's CPU under webhook load (a server built
         // without lz4 keeps pglz), and keeps rows up to 4 KB whole. Nothing for SQLite.
         "{large_values_lz4}",
-        // 8: an event whose payload embeds its entity's data as the entity row holds it is stored
-        // without that data (a third of every webhook's bytes); data_at is where it goes back in, in
-        // characters. NULL: the payload is whole.
+        // 8: an event whose payload embeds its entity's data is stored without it (data_at: where it
+        // goes back in, in characters; NULL: the payload is whole). The entity row holds that data
+        // while it holds that version; when a newer one replaces it, event_data keeps it for the
+        // events that still lack it, until they are pruned.
         R"SQL(
 ALTER TABLE outbox ADD COLUMN data_at INTEGER;
+CREATE TABLE event_data (
+  entity_id TEXT NOT NULL, version TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (entity_id, version));
+{event_data_storage}
 )SQL",
     };
     return kTemplates;
@@ -111,43 +115,61 @@ EXCEPTION WHEN feature_not_supported THEN
 END $$;
 )SQL";
 
+// event_data holds entity data as `entities` does: compressed with lz4 where the server can.
+constexpr const char* kEventDataLz4 = R"SQL(
+ALTER TABLE event_data SET (toast_tuple_target = 4096);
+DO $$
+BEGIN
+  IF current_setting('server_version_num')::int >= 140000 THEN
+    EXECUTE 'ALTER TABLE event_data ALTER COLUMN data SET COMPRESSION lz4';
+  END IF;
+EXCEPTION WHEN feature_not_supported THEN
+  NULL;
+END $$;
+)SQL";
+
 struct Dialect {
     const char* serial_pk;
     const char* bytes;
     const char* bigint;
     const char* entity_seq;
     const char* large_values_lz4;
+    const char* event_data_storage;
 };
 
 std::vector<std::string> Render(const Dialect& d) {
-    const std::pair<std::string, std::string> replacements[] = {{"{serial_pk}", d.serial_pk},
-                                                                {"{bytes}", d.bytes},
-                                                                {"{bigint}", d.bigint},
-                                                                {"{entity_seq}", d.entity_seq},
-                                                                {"{large_values_lz4}", d.large_values_lz4}};
     std::vector<std::string> out;
-    for (std::string sql : Templates()) {
-        for (const auto& [from, to] : replacements) {
-            for (std::size_t pos = sql.find(from); pos != std::string::npos; pos = sql.find(from, pos + to.size())) {
-                sql.replace(pos, from.size(), to);
-            }
-        }
-        out.push_back(std::move(sql));
+    for (const std::string& sql : Templates()) {
+        out.push_back(FillSql(sql, {{"serial_pk", d.serial_pk},
+                                    {"bytes", d.bytes},
+                                    {"bigint", d.bigint},
+                                    {"entity_seq", d.entity_seq},
+                                    {"large_values_lz4", d.large_values_lz4},
+                                    {"event_data_storage", d.event_data_storage}}));
     }
     return out;
 }
 
 }  // namespace
 
+std::string FillSql(std::string sql, std::initializer_list<std::pair<std::string_view, std::string_view>> values) {
+    for (const auto& [name, value] : values) {
+        const std::string key = "{" + std::string(name) + "}";
+        for (auto pos = sql.find(key); pos != std::string::npos; pos = sql.find(key, pos + value.size()))
+            sql.replace(pos, key.size(), value);
+    }
+    return sql;
+}
+
 const std::vector<std::string>& SqliteMigrations() {
     static const std::vector<std::string> kMigrations =
-        Render(Dialect{"INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB", "INTEGER", "", "SELECT 1;"});
+        Render(Dialect{"INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB", "INTEGER", "", "SELECT 1;", ""});
     return kMigrations;
 }
 
 const std::vector<std::string>& PostgresMigrations() {
-    static const std::vector<std::string> kMigrations =
-        Render(Dialect{"BIGSERIAL PRIMARY KEY", "BYTEA", "BIGINT", "CREATE SEQUENCE entity_seq;", kLargeValuesLz4});
+    static const std::vector<std::string> kMigrations = Render(Dialect{
+        "BIGSERIAL PRIMARY KEY", "BYTEA", "BIGINT", "CREATE SEQUENCE entity_seq;", kLargeValuesLz4, kEventDataLz4});
     return kMigrations;
 }
 

@@ -118,8 +118,8 @@ class ArrayParam {
 // Inserted rows keep their order (WITH ORDINALITY), so serial ids and the `seq` of new entities
 // follow the order of the writes (updated entities get theirs in the same statement, in no set
 // order among themselves). All parts see the rows as they were before the statement, so `kept`
-// gives the events that lack an updated entity's data (outbox.data_at) a copy of its old data, and
-// never touches the events this statement inserts.
+// saves the data an update replaces for the events that lack it (outbox.data_at), and never
+// counts the events this statement inserts.
 // Prepared on every connection (PgSession::Conn), planned once per connection.
 constexpr const char* kGroupWrite = "orderbridge_group_write";
 constexpr const char* kGroupWriteSql = R"SQL(
@@ -139,11 +139,7 @@ changed_entities AS (
   FROM unnest($24::text[], $25::text[], $26::text[], $27::int4[], $28::text[], $29::text[], $30::text[], $31::text[])
     AS u(a, b, c, d, e, f, g, h)
   WHERE entities.entity_id = u.a),
-kept AS (
-  UPDATE outbox o SET payload = substr(o.payload, 1, o.data_at) || e.data || substr(o.payload, o.data_at + 1),
-    data_at = NULL
-  FROM entities e WHERE e.entity_id = ANY($24::text[]) AND o.entity_id = e.entity_id AND o.version = e.version
-    AND o.data_at IS NOT NULL),
+kept AS ({keep_event_data}),
 events AS (
   INSERT INTO outbox (event_id, entity_id, type, version, payload, created_at, finished_at, data_at)
   SELECT a, b, c, d, e, f, g, h FROM unnest($32::text[], $33::text[], $34::text[], $35::text[], $36::text[],
@@ -158,12 +154,12 @@ work AS (
 SELECT pg_notify('orderbridge_work', '') WHERE $46::int4 = 1
 )SQL";
 
-// One ingest transaction. A group of deliveries costs two round trips whatever its size: one
-// statement takes a transaction-scoped advisory lock on every entity id of the group (in a fixed
-// order, so writers never deadlock) and reads their stored versions; the writes are then collected
-// and sent as one statement (kGroupWriteSql) whose parameters are binary arrays. An entity written
-// again in the same group costs one more: the writes so far are sent first, as one statement can
-// change a row only once.
+// One ingest transaction. A group of distinct entities costs two round trips whatever its size:
+// one statement takes a transaction-scoped advisory lock on every entity id of the group (in a
+// fixed order, so writers never deadlock) and reads their stored versions; the writes are then
+// collected and sent as one statement (kGroupWriteSql) whose parameters are binary arrays. Each
+// further write of an entity already written in the group costs one more: the writes so far are
+// sent first, as one statement can change a row only once.
 class PgTx {
   public:
     explicit PgTx(pqxx::work& w) : w_(w) {}
@@ -227,14 +223,14 @@ class PgTx {
         cache_[e.entity_id] = detail::StoredVersion{e.version, e.held, pending};
     }
     void InsertOutbox(const OutboxEvent& ev, const std::string& now, std::int64_t now_ms,
-                      const std::string* entity_data = nullptr) {
+                      const EntityWrite* entity = nullptr) {
         if (now_ms == 0) now_ms = core::ToUnixMillis(std::chrono::system_clock::now());
         if (g_.event_ids.insert(ev.event_id).second) {  // a repeat is skipped, as ON CONFLICT DO NOTHING would
             g_.out_event_id.Add(ev.event_id);
             g_.out_entity_id.Add(ev.entity_id);
             g_.out_type.Add(ev.type);
             g_.out_version.Add(ev.version);
-            if (const auto around = detail::WithoutEntityData(ev, entity_data)) {
+            if (const auto around = detail::WithoutEntityData(ev, entity)) {
                 g_.out_payload.Add(around->before, around->after);
                 g_.out_data_at.Add(static_cast<int>(around->at_chars));
             } else {
@@ -715,10 +711,22 @@ class PgSession final : public Session {
                 "LIMIT $2 FOR UPDATE SKIP LOCKED), "
                 "d AS (DELETE FROM deliveries WHERE event_id IN (SELECT event_id FROM o) RETURNING id), "
                 "a AS (DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM d)), "
-                "x AS (DELETE FROM outbox WHERE id IN (SELECT id FROM o) RETURNING 1) SELECT COUNT(*) FROM x",
+                "x AS (DELETE FROM outbox WHERE id IN (SELECT id FROM o) RETURNING entity_id, version) "
+                "SELECT DISTINCT entity_id, version, (SELECT COUNT(*) FROM x) FROM x",
                 before, limit);
+            // A second statement, which sees the events the first one deleted as gone.
+            std::string pruned;
+            for (const auto& row : r) {
+                pruned += std::string(pruned.empty() ? "" : ",") + "(" + w.quote(row[0].as<std::string>()) + "," +
+                          w.quote(row[1].as<std::string>()) + ")";
+            }
+            if (!pruned.empty()) {
+                w.exec("DELETE FROM event_data k USING (VALUES " + pruned +
+                       ") AS p(entity_id, version) WHERE k.entity_id = p.entity_id AND k.version = p.version AND " +
+                       detail::kEventDataUnusedSql);
+            }
             w.commit();
-            return r[0][0].as<std::int64_t>();
+            return r.empty() ? std::int64_t{0} : r[0][2].as<std::int64_t>();
         });
     }
 
@@ -1048,7 +1056,11 @@ class PgSession final : public Session {
             pqxx::nontransaction w(*conn_);
             w.exec("SET statement_timeout = " + std::to_string(ms));
             w.exec("SET idle_in_transaction_session_timeout = " + std::to_string(std::max<long long>(ms * 4, 10000)));
-            conn_->prepare(kGroupWrite, kGroupWriteSql);  // sent to the server at its first use
+            // Sent to the server at its first use.
+            conn_->prepare(kGroupWrite,
+                           detail::FillSql(kGroupWriteSql,
+                                           {{"keep_event_data", detail::FillSql(detail::kKeepEventDataSql,
+                                                                                {{"ids", "= ANY($24::text[])"}})}}));
         }
         return *conn_;
     }

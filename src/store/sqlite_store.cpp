@@ -267,10 +267,7 @@ class SqliteTx {
           update_entity_(db.get(),
                          "UPDATE entities SET seq = ?1, version = ?2, canonical_status = ?3, held = ?4, findings = ?5, "
                          "data = ?6, pending_events = ?7, updated_at = ?8 WHERE entity_id = ?9"),
-          keep_event_data_(db.get(),
-                           "UPDATE outbox AS o SET payload = substr(o.payload, 1, o.data_at) || e.data || "
-                           "substr(o.payload, o.data_at + 1), data_at = NULL FROM entities AS e WHERE e.entity_id = ?1 "
-                           "AND o.entity_id = e.entity_id AND o.version = e.version AND o.data_at IS NOT NULL"),
+          keep_event_data_(db.get(), detail::FillSql(detail::kKeepEventDataSql, {{"ids", "= ?1"}}).c_str()),
           insert_outbox_(db.get(),
                          "INSERT INTO outbox (event_id, entity_id, type, version, payload, created_at, finished_at, "
                          "data_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (event_id) DO NOTHING"),
@@ -312,7 +309,7 @@ class SqliteTx {
         return true;  // one writer at a time: nobody can have inserted it since LockEntity
     }
     void UpdateEntity(const EntityWrite& e, const IngestRecord& r, const std::string& pending) {
-        // Events that lack the data about to be replaced get their own copy first.
+        // The data about to be replaced is kept for the events that lack it.
         keep_event_data_.Bind(1, e.entity_id);
         keep_event_data_.Run();
         update_entity_.Bind(1, NextSeq()).Bind(2, e.version).Bind(3, e.canonical_status).Bind(4, std::int64_t{e.held});
@@ -325,9 +322,9 @@ class SqliteTx {
         update_entity_.Run();
     }
     void InsertOutbox(const OutboxEvent& ev, const std::string& now, std::int64_t now_ms,
-                      const std::string* entity_data = nullptr) {
+                      const EntityWrite* entity = nullptr) {
         insert_outbox_.Bind(1, ev.event_id).Bind(2, ev.entity_id).Bind(3, ev.type).Bind(4, ev.version);
-        if (const auto around = detail::WithoutEntityData(ev, entity_data)) {
+        if (const auto around = detail::WithoutEntityData(ev, entity)) {
             std::string payload;
             payload.reserve(around->before.size() + around->after.size());
             payload.append(around->before).append(around->after);
@@ -628,25 +625,34 @@ class SqliteSession final : public Session {
     std::int64_t PruneOutbox(const std::string& before, int limit) override {
         Transaction tx(db_);
         Stmt find(db_.get(),
-                  "SELECT id, event_id FROM outbox o WHERE created_at < ?1 AND finished_at IS NOT NULL AND NOT EXISTS "
-                  "(SELECT 1 FROM deliveries d WHERE d.event_id = o.event_id AND d.state IN ('pending', 'dead')) "
-                  "ORDER BY id LIMIT ?2");
+                  "SELECT id, event_id, entity_id, version FROM outbox o WHERE created_at < ?1 AND finished_at IS NOT "
+                  "NULL AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = o.event_id AND d.state IN "
+                  "('pending', 'dead')) ORDER BY id LIMIT ?2");
         find.Bind(1, before).Bind(2, std::int64_t{limit});
-        std::vector<std::pair<std::int64_t, std::string>> rows;
+        struct Row {
+            std::int64_t id;
+            std::string event_id, entity_id, version;
+        };
+        std::vector<Row> rows;
         while (find.Step())
-            rows.emplace_back(find.Int(0), find.Text(1));
+            rows.push_back(Row{find.Int(0), find.Text(1), find.Text(2), find.Text(3)});
         Stmt attempts(db_.get(),
                       "DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = "
                       "?1)");
         Stmt deliveries(db_.get(), "DELETE FROM deliveries WHERE event_id = ?1");
         Stmt outbox(db_.get(), "DELETE FROM outbox WHERE id = ?1");
-        for (const auto& [id, event_id] : rows) {
-            attempts.Bind(1, event_id);
+        Stmt kept(db_.get(), (std::string("DELETE FROM event_data AS k WHERE entity_id = ?1 AND version = ?2 AND ") +
+                              detail::kEventDataUnusedSql)
+                                 .c_str());
+        for (const auto& row : rows) {
+            attempts.Bind(1, row.event_id);
             attempts.Run();
-            deliveries.Bind(1, event_id);
+            deliveries.Bind(1, row.event_id);
             deliveries.Run();
-            outbox.Bind(1, id);
+            outbox.Bind(1, row.id);
             outbox.Run();
+            kept.Bind(1, row.entity_id).Bind(2, row.version);
+            kept.Run();
         }
         tx.Commit();
         return static_cast<std::int64_t>(rows.size());

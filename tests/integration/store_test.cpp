@@ -88,17 +88,19 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
         return "{\"a\":\"\u00e9\",\"data\":" + Data(content) + ",\"payload\":\"" + content + "\"}";
     }
 
-    // The outbox row of an event as stored: its payload column and whether it lacks its data.
-    std::pair<std::string, bool> StoredEvent(const std::string& event_id) {
-        const std::string sql = "SELECT payload, data_at IS NOT NULL FROM outbox WHERE event_id = '" + event_id + "'";
+    // The first row of a query on the database itself, as text (empty: no row).
+    std::vector<std::string> RawRow(const std::string& sql) {
+        std::vector<std::string> out;
         if (GetParam() == "sqlite") {
             sqlite3* db = nullptr;
             EXPECT_EQ(sqlite3_open((dir_ / "ob.db").c_str(), &db), SQLITE_OK);
             sqlite3_stmt* st = nullptr;
-            EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK);
-            std::pair<std::string, bool> out;
+            EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
             if (sqlite3_step(st) == SQLITE_ROW) {
-                out = {reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), sqlite3_column_int(st, 1) != 0};
+                for (int i = 0; i < sqlite3_column_count(st); ++i) {
+                    const unsigned char* text = sqlite3_column_text(st, i);
+                    out.emplace_back(text ? reinterpret_cast<const char*>(text) : "");
+                }
             }
             sqlite3_finalize(st);
             sqlite3_close(db);
@@ -107,9 +109,20 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
         pqxx::connection c(PgDsn());
         pqxx::nontransaction w(c);
         const auto r = w.exec(sql);
-        if (r.empty()) return {};
-        return {r[0][0].as<std::string>(), r[0][1].as<bool>()};
+        if (!r.empty()) {
+            for (const auto& f : r[0])
+                out.push_back(f.is_null() ? "" : f.as<std::string>());
+        }
+        return out;
     }
+    // The outbox row of an event as stored: its payload column and whether it lacks its data.
+    std::vector<std::string> StoredEvent(const std::string& event_id) {
+        return RawRow(
+            "SELECT payload, CASE WHEN data_at IS NULL THEN 'whole' ELSE 'without data' END FROM outbox "
+            "WHERE event_id = '" +
+            event_id + "'");
+    }
+    std::string KeptData() { return RawRow("SELECT COUNT(*) FROM event_data").at(0); }
 
     Outcome IngestOne(const IngestRecord& r) { return session_->Ingest({&r}).front(); }
 
@@ -518,26 +531,29 @@ TEST_P(StoreTest, EventsFanOutToTheirLanesAndOneEntityIsDeliveredInOrder) {
     EXPECT_EQ(session_->GetBacklog("wms").pending, 2);
 }
 
-// An event is stored without the entity data its payload embeds while the entity holds it, and is
-// read whole: claimed, shown, relayed; and after a newer version replaced the entity's data, in a
-// later transaction or in the same group.
+// An event is stored without the entity data its payload embeds, and is read whole: claimed,
+// shown, relayed; also once a newer version replaced the entity's data, in a later transaction or in
+// the same group; the data kept for it goes when the event is pruned.
 TEST_P(StoreTest, EventsKeepTheirOwnDataWhenTheirEntityMovesOn) {
     const auto v1 = Order("wc:main:5", 1000, "first");
     ASSERT_EQ(IngestOne(v1), Outcome::kAccepted);
     const std::string e1 = v1.entities[0].events[0].event_id;
-    EXPECT_EQ(StoredEvent(e1), std::make_pair(std::string("{\"a\":\"\u00e9\",\"data\":,\"payload\":\"first\"}"), true));
+    EXPECT_EQ(StoredEvent(e1),
+              (std::vector<std::string>{"{\"a\":\"\u00e9\",\"data\":,\"payload\":\"first\"}", "without data"}));
     auto claimed = session_->ClaimDue("erp", kNow, 10, kLease);
     ASSERT_EQ(claimed.size(), 1u);
     EXPECT_EQ(claimed[0].payload, Envelope("first"));
+    EXPECT_EQ(KeptData(), "0");
 
     const auto v2 = Order("wc:main:5", 2000, "second");
     ASSERT_EQ(IngestOne(v2), Outcome::kAccepted);
-    EXPECT_EQ(StoredEvent(e1), std::make_pair(Envelope("first"), false)) << "copied before the entity moved on";
+    EXPECT_EQ(KeptData(), "1") << "the first version's data is kept for its event";
     EXPECT_EQ(session_->GetDelivery(claimed[0].id)->payload, Envelope("first"));
     session_->RecordAttempts({Attempt(claimed[0], "delivered")});
     auto next = session_->ClaimDue("erp", kNow, 10, kLease);
     ASSERT_EQ(next.size(), 1u);
     EXPECT_EQ(next[0].payload, Envelope("second"));
+    EXPECT_EQ(session_->GetDelivery(next[0].id)->payload, Envelope("second"));
 
     // Three versions of one entity in one group, relayed through the outbox: each event keeps its own.
     auto a = Order("wc:main:6", 1000, "a", false, {});
@@ -548,12 +564,22 @@ TEST_P(StoreTest, EventsKeepTheirOwnDataWhenTheirEntityMovesOn) {
     EXPECT_EQ(session_->Ingest({&a, &b, &c}),
               (std::vector<Outcome>{Outcome::kAccepted, Outcome::kAccepted, Outcome::kAccepted}));
     std::vector<std::string> relayed;
-    for (const auto& row : session_->FetchUnpublished(10))
+    std::vector<std::int64_t> ids;
+    for (const auto& row : session_->FetchUnpublished(10)) {
         relayed.push_back(row.event.payload);
+        ids.push_back(row.id);
+    }
     EXPECT_EQ(relayed, (std::vector<std::string>{Envelope("a"), Envelope("b"), Envelope("c")}));
-    EXPECT_FALSE(StoredEvent(a.entities[0].events[0].event_id).second);
-    EXPECT_FALSE(StoredEvent(b.entities[0].events[0].event_id).second);
-    EXPECT_TRUE(StoredEvent(c.entities[0].events[0].event_id).second);
+    EXPECT_EQ(KeptData(), "3");
+
+    // Pruning an event drops the data kept for it, and only that.
+    session_->MarkPublished(ids);
+    session_->RecordAttempts({Attempt(next[0], "delivered")});
+    EXPECT_EQ(session_->PruneOutbox("2026-11-27T00:00:00.000Z", 2), 2);  // the oldest two: wc:main:5's
+    EXPECT_EQ(KeptData(), "2");
+    EXPECT_EQ(session_->FetchUnpublished(10).size(), 0u);
+    EXPECT_EQ(session_->PruneOutbox("2026-11-27T00:00:00.000Z", 100), 3);
+    EXPECT_EQ(KeptData(), "0");
 }
 
 TEST_P(StoreTest, RetriesWaitTheirTurnAndDeadLettersDoNotBlockTheEntity) {

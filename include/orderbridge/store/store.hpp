@@ -39,9 +39,9 @@ struct OutboxEvent {
     std::vector<std::string> connectors;  ///< the lanes that deliver it (routing is decided at ingest)
     bool relay = false;                   ///< published by the Kafka relay (else handed over at commit)
     /// Where `payload` embeds the data of its entity's write (byte offset), npos when it does not. A
-    /// driver then stores the payload without those bytes while the entity row holds them, and puts
-    /// them back when the event is read; before the entity's data is replaced, its events that lack
-    /// it get their own copy.
+    /// driver then stores the payload without those bytes (outbox.data_at: the place in characters)
+    /// and puts them back when the event is read, from the entity row or, once a newer version
+    /// replaced it, from event_data.
     std::size_t data_at = std::string::npos;
 };
 
