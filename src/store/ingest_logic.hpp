@@ -72,23 +72,13 @@ inline std::optional<PayloadAround> WithoutEntityData(const OutboxEvent& ev, con
 
 /// The payload of outbox row `o`, whole: a row with `data_at` set gets its entity's data back, from
 /// the entity row while it holds the event's version, else from event_data, where it was kept when a
-/// newer version replaced it (kKeepEventDataSql).
+/// newer version replaced it (the drivers' UpdateEntity keeps it there).
 inline constexpr const char* kOutboxPayloadSql =
     "CASE WHEN o.data_at IS NULL THEN o.payload ELSE substr(o.payload, 1, o.data_at) || COALESCE((SELECT e.data FROM "
     "entities e WHERE e.entity_id = o.entity_id AND e.version = o.version), (SELECT k.data FROM event_data k WHERE "
     "k.entity_id = o.entity_id AND k.version = o.version)) || substr(o.payload, o.data_at + 1) END";
 
-/// Before the data of the entities `{ids}` is replaced: the data they hold goes to event_data when an
-/// event of that version lacks it. Reads the entity rows as they are before the replacing write.
-/// The outbox is looked up per entity (a subquery with LIMIT): as a semi-join, PostgreSQL's generic
-/// plan scanned the whole outbox for every group.
-inline constexpr const char* kKeepEventDataSql =
-    "INSERT INTO event_data (entity_id, version, data) SELECT e.entity_id, e.version, e.data FROM entities e WHERE "
-    "e.entity_id {ids} AND (SELECT 1 FROM outbox o WHERE o.entity_id = e.entity_id AND o.version = e.version AND "
-    "o.data_at IS NOT NULL LIMIT 1) IS NOT NULL ON CONFLICT DO NOTHING";
-
-/// After outbox rows were pruned: whether no event needs kept data `k` any more (looked up per row,
-/// as above).
+/// After outbox rows were pruned: whether no event needs kept data `k` any more.
 inline constexpr const char* kEventDataUnusedSql =
     "(SELECT 1 FROM outbox o WHERE o.entity_id = k.entity_id AND o.version = k.version LIMIT 1) IS NULL";
 

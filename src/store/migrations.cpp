@@ -1,5 +1,9 @@
 #include "migrations.hpp"
 
+#include <initializer_list>
+#include <string_view>
+#include <utility>
+
 namespace orderbridge::store::detail {
 namespace {
 
@@ -137,6 +141,16 @@ struct Dialect {
     const char* event_data_storage;
 };
 
+/// `sql` with each `{name}` replaced by its value.
+std::string FillSql(std::string sql, std::initializer_list<std::pair<std::string_view, std::string_view>> values) {
+    for (const auto& [name, value] : values) {
+        const std::string key = "{" + std::string(name) + "}";
+        for (auto pos = sql.find(key); pos != std::string::npos; pos = sql.find(key, pos + value.size()))
+            sql.replace(pos, key.size(), value);
+    }
+    return sql;
+}
+
 std::vector<std::string> Render(const Dialect& d) {
     std::vector<std::string> out;
     for (const std::string& sql : Templates()) {
@@ -151,15 +165,6 @@ std::vector<std::string> Render(const Dialect& d) {
 }
 
 }  // namespace
-
-std::string FillSql(std::string sql, std::initializer_list<std::pair<std::string_view, std::string_view>> values) {
-    for (const auto& [name, value] : values) {
-        const std::string key = "{" + std::string(name) + "}";
-        for (auto pos = sql.find(key); pos != std::string::npos; pos = sql.find(key, pos + value.size()))
-            sql.replace(pos, key.size(), value);
-    }
-    return sql;
-}
 
 const std::vector<std::string>& SqliteMigrations() {
     static const std::vector<std::string> kMigrations =

@@ -117,9 +117,9 @@ class ArrayParam {
 // Every write of a group in one statement: each data-modifying CTE takes its rows from arrays.
 // Inserted rows keep their order (WITH ORDINALITY), so serial ids and the `seq` of new entities
 // follow the order of the writes (updated entities get theirs in the same statement, in no set
-// order among themselves). All parts see the rows as they were before the statement, so `kept`
-// saves the data an update replaces for the events that lack it (outbox.data_at), and never
-// counts the events this statement inserts.
+// order among themselves). `kept` is the data that updates replace and events still lack
+// (outbox.data_at), read by the writer beforehand: nothing here looks a row up, so no plan cached
+// while the tables were small can make a group scan them.
 // Prepared on every connection (PgSession::Conn), planned once per connection.
 constexpr const char* kGroupWrite = "orderbridge_group_write";
 constexpr const char* kGroupWriteSql = R"SQL(
@@ -139,7 +139,9 @@ changed_entities AS (
   FROM unnest($24::text[], $25::text[], $26::text[], $27::int4[], $28::text[], $29::text[], $30::text[], $31::text[])
     AS u(a, b, c, d, e, f, g, h)
   WHERE entities.entity_id = u.a),
-kept AS ({keep_event_data}),
+kept AS (
+  INSERT INTO event_data (entity_id, version, data)
+  SELECT a, b, c FROM unnest($48::text[], $49::text[], $50::text[]) AS u(a, b, c) ON CONFLICT DO NOTHING),
 events AS (
   INSERT INTO outbox (event_id, entity_id, type, version, payload, created_at, finished_at, data_at)
   SELECT a, b, c, d, e, f, g, h FROM unnest($32::text[], $33::text[], $34::text[], $35::text[], $36::text[],
@@ -185,12 +187,11 @@ class PgTx {
             "unnest(ARRAY[" +
             list +
             "]::text[]) AS x) AS k ORDER BY h; SELECT entity_id, "
-            "version, held, COALESCE(pending_events, '') FROM entities WHERE entity_id = "
-            "ANY(ARRAY[" +
-            list + "]::text[])";
+            "version, held, COALESCE(pending_events, ''), " +
+            std::string(kLackedData) + " FROM entities WHERE entity_id = ANY(ARRAY[" + list + "]::text[])";
         for (const auto& row : w_.exec(sql)) {
-            cache_[row[0].as<std::string>()] =
-                detail::StoredVersion{row[1].as<std::string>(), row[2].as<int>() != 0, row[3].as<std::string>()};
+            Remember(row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<int>() != 0,
+                     row[3].as<std::string>(), row[4]);
         }
         for (const auto& id : ids)
             prefetched_.insert(id);
@@ -199,10 +200,12 @@ class PgTx {
     std::optional<detail::StoredVersion> LockEntity(const std::string& id) {
         if (!prefetched_.contains(id)) {
             // Not part of a prefetched group (release path): lock and read it now.
-            auto r = w_.exec_params(
-                "SELECT version, held, COALESCE(pending_events, '') FROM entities WHERE entity_id = $1 FOR UPDATE", id);
+            auto r = w_.exec_params("SELECT version, held, COALESCE(pending_events, ''), " + std::string(kLackedData) +
+                                        " FROM entities WHERE entity_id = $1 FOR UPDATE",
+                                    id);
             if (r.empty()) return std::nullopt;
-            return detail::StoredVersion{r[0][0].as<std::string>(), r[0][1].as<int>() != 0, r[0][2].as<std::string>()};
+            Remember(id, r[0][0].as<std::string>(), r[0][1].as<int>() != 0, r[0][2].as<std::string>(), r[0][3]);
+            prefetched_.insert(id);
         }
         auto it = cache_.find(id);
         if (it == cache_.end()) return std::nullopt;
@@ -216,9 +219,18 @@ class PgTx {
         return true;  // the advisory lock makes us the only writer of this entity until commit
     }
     void UpdateEntity(const EntityWrite& e, const IngestRecord& r, const std::string& pending) {
-        // Written already in this group: that write goes first, so the events that refer to its data
-        // get their copy when this one replaces it.
+        // Written already in this group: that write goes first (one statement changes a row once).
         if (g_.entity_index.contains(e.entity_id)) Flush();
+        // The data it replaces is kept for the events that lack it.
+        if (auto it = lacked_.find(e.entity_id); it != lacked_.end()) {
+            const Lacked& old = it->second;
+            if (old.version != e.version || *old.data != e.data) {
+                g_.kept_id.Add(e.entity_id);
+                g_.kept_version.Add(old.version);
+                g_.kept_data.Add(*old.data);
+            }
+            lacked_.erase(it);
+        }
         g_.Write(e.entity_id) = EntityRowWrite{e.entity_id, false, &e, &r, {}, pending};
         cache_[e.entity_id] = detail::StoredVersion{e.version, e.held, pending};
     }
@@ -233,6 +245,7 @@ class PgTx {
             if (const auto around = detail::WithoutEntityData(ev, entity)) {
                 g_.out_payload.Add(around->before, around->after);
                 g_.out_data_at.Add(static_cast<int>(around->at_chars));
+                lacked_.insert_or_assign(ev.entity_id, Lacked{entity->version, {}, &entity->data});
             } else {
                 g_.out_payload.Add(ev.payload);
                 g_.out_data_at.AddNull();
@@ -269,7 +282,10 @@ class PgTx {
     }
     /// Sends the collected writes in one round trip.
     void Flush() {
-        if (g_.entities.empty() && g_.raw_store.Empty() && g_.out_event_id.Empty() && g_.dl_connector.Empty()) return;
+        if (g_.entities.empty() && g_.raw_store.Empty() && g_.out_event_id.Empty() && g_.dl_connector.Empty() &&
+            g_.kept_id.Empty()) {
+            return;
+        }
         EntityColumns inserted, updated;
         ArrayParam kind(ArrayParam::kText), store(ArrayParam::kText), source(ArrayParam::kText),
             parent(ArrayParam::kText), trace(ArrayParam::kText), created(ArrayParam::kText);
@@ -287,7 +303,7 @@ class PgTx {
             }
         }
         std::vector<pqxx::binarystring> params;
-        params.reserve(47);
+        params.reserve(50);
         for (const ArrayParam* a : {&g_.raw_store,
                                     &g_.raw_topic,
                                     &g_.raw_delivery,
@@ -337,6 +353,8 @@ class PgTx {
         // The notify flag: a plain binary int4.
         params.emplace_back(std::string{0, 0, 0, static_cast<char>(g_.notify ? 1 : 0)});
         params.push_back(g_.out_data_at.Encode());
+        for (const ArrayParam* a : {&g_.kept_id, &g_.kept_version, &g_.kept_data})
+            params.push_back(a->Encode());
         w_.exec_prepared(kGroupWrite, pqxx::prepare::make_dynamic_params(params));
         g_ = Group{};
     }
@@ -385,14 +403,36 @@ class PgTx {
         ArrayParam out_event_id{ArrayParam::kText}, out_entity_id{ArrayParam::kText}, out_type{ArrayParam::kText},
             out_version{ArrayParam::kText}, out_payload{ArrayParam::kText}, out_created{ArrayParam::kText},
             out_finished{ArrayParam::kText}, out_data_at{ArrayParam::kInt4};
+        ArrayParam kept_id{ArrayParam::kText}, kept_version{ArrayParam::kText}, kept_data{ArrayParam::kText};
         ArrayParam dl_connector{ArrayParam::kText}, dl_event_id{ArrayParam::kText}, dl_entity_id{ArrayParam::kText},
             dl_type{ArrayParam::kText}, dl_version{ArrayParam::kText}, dl_created{ArrayParam::kText},
             dl_ms{ArrayParam::kInt8};
     };
 
+    /// The data an entity holds now that some of its events lack: `fetched` from the database, or a
+    /// write of this transaction's.
+    struct Lacked {
+        std::string version;
+        std::string fetched;
+        const std::string* data = nullptr;
+    };
+    /// The stored state of an entity, and its data when events lack it (`data`: NULL or the text).
+    void Remember(const std::string& id, std::string version, bool held, std::string pending, const pqxx::field& data) {
+        if (!data.is_null()) {
+            Lacked& l = lacked_.insert_or_assign(id, Lacked{version, data.as<std::string>(), nullptr}).first->second;
+            l.data = &l.fetched;  // map nodes stay put
+        }
+        cache_[id] = detail::StoredVersion{std::move(version), held, std::move(pending)};
+    }
+    /// The column of an entity row that is its data when an event of its version lacks it, else NULL.
+    static constexpr const char* kLackedData =
+        "CASE WHEN (SELECT 1 FROM outbox o WHERE o.entity_id = entities.entity_id AND o.version = entities.version "
+        "AND o.data_at IS NOT NULL LIMIT 1) IS NOT NULL THEN data END";
+
     pqxx::work& w_;
     std::map<std::string, detail::StoredVersion> cache_;
     std::set<std::string> prefetched_;
+    std::map<std::string, Lacked> lacked_;
     Group g_;
 };
 
@@ -450,6 +490,7 @@ class PgSession final : public Session {
                 out.push_back(detail::ApplyRecord(tx, *r));
             tx.Flush();
             w.commit();
+            RefreshGroupPlan();
             return out;
         });
     }
@@ -1056,16 +1097,27 @@ class PgSession final : public Session {
             pqxx::nontransaction w(*conn_);
             w.exec("SET statement_timeout = " + std::to_string(ms));
             w.exec("SET idle_in_transaction_session_timeout = " + std::to_string(std::max<long long>(ms * 4, 10000)));
-            // Sent to the server at its first use.
-            conn_->prepare(kGroupWrite,
-                           detail::FillSql(kGroupWriteSql,
-                                           {{"keep_event_data", detail::FillSql(detail::kKeepEventDataSql,
-                                                                                {{"ids", "= ANY($24::text[])"}})}}));
+            conn_->prepare(kGroupWrite, kGroupWriteSql);  // sent to the server at its first use
+            groups_ = 0;
+            next_group_plan_ = 64;
         }
         return *conn_;
     }
 
   private:
+    // PostgreSQL keeps one plan of the group statement per connection, made at its sixth use. Made
+    // while the tables are small (a new database under load), it finds rows to update by scanning
+    // the whole table, and keeps doing so as the table grows until autovacuum's next statistics
+    // invalidate it, minutes later. So the statement is prepared again whenever this connection's
+    // count of groups reaches 64, 512, 4096, ... (a power of 8): its plan follows the tables' size.
+    void RefreshGroupPlan() {
+        if (++groups_ < next_group_plan_) return;
+        next_group_plan_ *= 8;
+        conn_->unprepare(kGroupWrite);
+        conn_->prepare(kGroupWrite, kGroupWriteSql);
+    }
+    std::int64_t groups_ = 0;
+    std::int64_t next_group_plan_ = 64;
     config::PostgresSettings settings_;
     std::unique_ptr<pqxx::connection> conn_;
     bool relay_locked_ = false;
