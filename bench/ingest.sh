@@ -7,7 +7,10 @@
 # (bench/paced_load.py; wrk2 is not a Debian package) for ack latency on PostgreSQL and SQLite.
 # Every run starts on a fresh database, is preceded by an uncounted warm-up on other order ids,
 # and reports what was committed (rows counted in the database), not what wrk saw answered.
-#   DURATION=20s CONNS=64 ROUNDS=2 COUNT=600000 PACED_RATE=2000 PACED_DURATION=$DURATION
+# With UPDATES=1 (the default) orderbridge also runs updates: newer versions (a later date_modified;
+# same ids, same size, sent as woo.lua sends them) of the orders it stored during a first, uncounted
+# phase twice as long.
+#   DURATION=20s CONNS=64 ROUNDS=2 COUNT=600000 PACED_RATE=2000 PACED_DURATION=$DURATION UPDATES=1
 #   PACED_PEER=1 also paces the peer; IO_THREADS=N sets orderbridge's server.io_threads (default 0, one per core); ORDERBRIDGE_SHARED points at the shared/ dir (default ../shared).
 set -euo pipefail
 export LC_ALL=C  # `times` and awk: "1.5", not "1,5"
@@ -30,6 +33,7 @@ PACED_RATE=${PACED_RATE:-2000}
 PACED_DURATION=${PACED_DURATION:-$DURATION}
 PACED_PEER=${PACED_PEER:-0}
 IO_THREADS=${IO_THREADS:-0}  # orderbridge's default: one io thread per core
+UPDATES=${UPDATES:-1}
 PG_PORT=${ORDERBRIDGE_BENCH_PG_PORT:-55433}
 SECRET=${BENCH_WEBHOOK_SECRET:-ingest-bench-secret-5f0c2a}
 BASE=1000000       # measured runs use order ids BASE..BASE+COUNT-1 (7 digits, so every body has one size)
@@ -117,6 +121,19 @@ if grep -qE "[0-9]${fid}|${fid}[0-9]" "$FIXTURE"; then
 fi
 node "$PEERS/load/gen_data.js" "$FIXTURE" "$SECRET" "$ROOT/data" "$COUNT" "$BASE" >/dev/null
 node "$PEERS/load/gen_data.js" "$FIXTURE" "$SECRET" "$ROOT/warm" "$WARM_COUNT" "$WARM_BASE" >/dev/null
+if [ "$UPDATES" = 1 ]; then
+  # The same orders modified an hour later: a newer version of each (same ids, same body size).
+  python3 - "$FIXTURE" "$ROOT/order_updated.json" <<'PY'
+import re, sys
+body = open(sys.argv[1], "rb").read()
+def later(m):
+    return m.group(1) + b"%02d" % (int(m.group(2)) + 1) + m.group(3)
+out, n = re.subn(rb'("date_modified(?:_gmt)?":"\d{4}-\d\d-\d\dT)(\d\d)(:\d\d:\d\d")', later, body)
+assert n == 2 and len(out) == len(body), n
+open(sys.argv[2], "wb").write(out)
+PY
+  node "$PEERS/load/gen_data.js" "$ROOT/order_updated.json" "$SECRET" "$ROOT/updated" "$COUNT" "$BASE" >/dev/null
+fi
 BODY_BYTES=$(sed -n 's/^bytes_at_base=//p' "$ROOT/data/meta.txt")
 
 # ---- helpers -------------------------------------------------------------------------------------------
@@ -149,6 +166,11 @@ fresh_ob_pg_db() {  # before the daemon starts; it migrates the empty database i
 count_peer() { pgq peers "SELECT count(*) FROM woo_orders"; }
 count_ob_pg() { pgq orderbridge "SELECT count(*) FROM entities WHERE kind='order'"; }
 count_sqlite() { sqlite3 -cmd ".timeout 5000" "$SQLITE_DB" "SELECT count(*) FROM entities WHERE kind='order'"; }
+# Updates are counted as accepted deliveries in the archive (a new version of a stored order).
+count_ob_pg_accepted() { pgq orderbridge "SELECT count(*) FROM raw_deliveries WHERE outcome = 'accepted'"; }
+count_sqlite_accepted() {
+  sqlite3 -cmd ".timeout 5000" "$SQLITE_DB" "SELECT count(*) FROM raw_deliveries WHERE outcome = 'accepted'"
+}
 settled() {  # $1 = count function; waits until deliveries still in flight have landed
   local prev cur
   prev=$("$1")
@@ -173,12 +195,16 @@ ob_extras() {  # what the daemon says about the run (counters include the warm-u
   return 0
 }
 
-# run_load KIND(wrk|paced) LABEL URL PID COUNTFN -> prints the tool's RESULT line and the committed figures
+# run_load KIND(wrk|paced|updates) LABEL URL PID COUNTFN [ORDERSFN] -> prints the tool's RESULT line and the
+# committed figures
 run_load() {
   local kind=$1 label=$2 url=$3 pid=$4 countfn=$5 warm run before after rss result dur committed cps
   if [ "$kind" = wrk ]; then
     warm=(wrk -t2 -c"$CONNS" -d"$WARMUP" -s "$LUA" "$url" -- "$ROOT/warm" distinct 2)
     run=(wrk -t2 -c"$CONNS" -d"$DURATION" -s "$LUA" "$url" -- "$ROOT/data" distinct 2)
+  elif [ "$kind" = updates ]; then  # the orders first (not counted), then their newer versions
+    warm=(wrk -t2 -c"$CONNS" -d"$(awk -v s="$(secs "$DURATION")" 'BEGIN{print s * 2}')s" -s "$LUA" "$url" -- "$ROOT/data" distinct 2)
+    run=(wrk -t2 -c"$CONNS" -d"$DURATION" -s "$LUA" "$url" -- "$ROOT/updated" distinct 2)
   else
     warm=(python3 "$BENCH/paced_load.py" "$url" "$ROOT/warm" --rate "$PACED_RATE" --duration "$(secs "$WARMUP")" --conns "$CONNS")
     run=(python3 "$BENCH/paced_load.py" "$url" "$ROOT/data" --rate "$PACED_RATE" --duration "$(secs "$PACED_DURATION")" --conns "$CONNS")
@@ -191,6 +217,8 @@ run_load() {
     return 1
   fi
   before=$(settled "$countfn")
+  local ordersfn=${6:-} orders0=0
+  [ -z "$ordersfn" ] || orders0=$("$ordersfn")
   local cpu0 pg0 load0 cpu1 pg1 load1 cpu_r cpu_p cpu_l
   # `times` right around the run, so the snapshots' own helper processes do not count as load tool
   cpu0=$(proc_ticks "$pid") pg0=$(pg_backend_ticks)
@@ -202,6 +230,9 @@ run_load() {
   cpu1=$(proc_ticks "$pid") pg1=$(pg_backend_ticks)
   rss=$(rss_mb "$pid")
   after=$(settled "$countfn")
+  if [ -n "$ordersfn" ] && [ "$("$ordersfn")" != "$orders0" ]; then
+    echo "WARNING: $(($("$ordersfn") - orders0)) orders were new, not updates: the first phase was too short"
+  fi
   result=$(grep '^RESULT' "$ROOT/run.out" || true)
   [ -n "$result" ] || { echo "ingest: $label: no RESULT line:"; cat "$ROOT/run.out"; return 1; }
   dur=$(field duration_s "$result")
@@ -242,7 +273,9 @@ children_ticks() {  # sets CHILD_TICKS; `times` runs in this shell (a subshell w
     printf "%d\n", s * hz }')
 }
 
-sfx() { if [ "$1" = paced ]; then echo _paced; fi; }
+sfx() { case $1 in paced) echo _paced ;; updates) echo _updates ;; esac; }
+# Updates count accepted deliveries (run_load's ORDERSFN checks that no order was new).
+pick_count() { if [ "$1" = updates ]; then echo "$2_accepted $2"; else echo "$2"; fi; }
 peer_run() {  # KIND
   fresh_peer_db
   start_peer
@@ -252,7 +285,9 @@ peer_run() {  # KIND
 ob_pg_run() {  # KIND
   fresh_ob_pg_db
   start_daemon "$ob_pg_config"
-  run_load "$1" "orderbridge_pg$(sfx "$1")" "http://127.0.0.1:$DAEMON_PORT/webhooks/woocommerce/main" "$DAEMON_PID" count_ob_pg
+  # shellcheck disable=SC2046  # COUNTFN [ORDERSFN]
+  run_load "$1" "orderbridge_pg$(sfx "$1")" "http://127.0.0.1:$DAEMON_PORT/webhooks/woocommerce/main" "$DAEMON_PID" \
+    $(pick_count "$1" count_ob_pg)
   ob_extras
   stop_daemon; rm -rf "$DAEMON_DIR"; DAEMON_PID="" DAEMON_DIR=""
 }
@@ -261,7 +296,9 @@ ob_sqlite_run() {  # KIND
   dir=$(mktemp -d "$ROOT/sqlite.XXXX")
   SQLITE_DB=$dir/ob.db
   start_daemon "$(ob_sqlite_config "$dir")"
-  run_load "$1" "orderbridge_sqlite$(sfx "$1")" "http://127.0.0.1:$DAEMON_PORT/webhooks/woocommerce/main" "$DAEMON_PID" count_sqlite
+  # shellcheck disable=SC2046  # COUNTFN [ORDERSFN]
+  run_load "$1" "orderbridge_sqlite$(sfx "$1")" "http://127.0.0.1:$DAEMON_PORT/webhooks/woocommerce/main" "$DAEMON_PID" \
+    $(pick_count "$1" count_sqlite)
   ob_extras
   stop_daemon; rm -rf "$DAEMON_DIR" "$dir"; DAEMON_PID="" DAEMON_DIR=""
 }
@@ -305,6 +342,12 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 echo "-- orderbridge_sqlite"
 ob_sqlite_run wrk
+if [ "$UPDATES" = 1 ]; then
+  echo "-- updates: orderbridge_pg (the same ids modified an hour later; created first for twice as long, not counted)"
+  ob_pg_run updates
+  echo "-- updates: orderbridge_sqlite"
+  ob_sqlite_run updates
+fi
 echo "-- paced $PACED_RATE/s for $PACED_DURATION over $CONNS connections (paced_load.py; latency from each request's scheduled send time)"
 if [ "$PACED_PEER" = 1 ]; then echo "-- paced: peer"; peer_run paced; fi
 echo "-- paced: orderbridge_pg"
