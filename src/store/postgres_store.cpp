@@ -181,8 +181,12 @@ class PgTx {
             list += w_.quote(id);
         }
         // Locks are taken in the order of their keys (the hashes), so two writers never wait on each
-        // other in opposite orders, even when two ids share a hash.
+        // other in opposite orders, even when two ids share a hash. The group statement keeps its one
+        // plan (PostgreSQL 12+): left to choose, PostgreSQL may plan it anew for every group once a
+        // fresh plan (RefreshGroupPlan) looks dearer than its first custom ones.
         const std::string sql =
+            std::string(w_.conn().server_version() >= 120000 ? "SET LOCAL plan_cache_mode = force_generic_plan; "
+                                                             : "") +
             "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtext(x) AS h FROM "
             "unnest(ARRAY[" +
             list +
