@@ -156,6 +156,15 @@ work AS (
 SELECT pg_notify('orderbridge_work', '') WHERE $46::int4 = 1
 )SQL";
 
+// Takes the transaction-scoped lock of each entity of `quoted_ids` (a comma-separated list of
+// quoted ids) that its writers hold until they commit. Locks are taken in the order of their keys
+// (the hashes), so two transactions never wait on each other in opposite orders, even when two ids
+// share a hash.
+std::string LockEntitiesSql(const std::string& quoted_ids) {
+    return "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtext(x) AS h FROM unnest(ARRAY[" + quoted_ids +
+           "]::text[]) AS x) AS k ORDER BY h";
+}
+
 // One ingest transaction. A group of distinct entities costs two round trips whatever its size:
 // one statement takes a transaction-scoped advisory lock on every entity id of the group (in a
 // fixed order, so writers never deadlock) and reads their stored versions; the writes are then
@@ -174,25 +183,24 @@ class PgTx {
         }
         std::sort(ids.begin(), ids.end());
         ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-        if (ids.empty()) return;
+        const char* one_plan =
+            w_.conn().server_version() >= 120000 ? "SET LOCAL plan_cache_mode = force_generic_plan; " : "";
+        if (ids.empty()) {
+            if (*one_plan) w_.exec(one_plan);
+            return;
+        }
         std::string list;
         for (const auto& id : ids) {
             if (!list.empty()) list += ',';
             list += w_.quote(id);
         }
-        // Locks are taken in the order of their keys (the hashes), so two writers never wait on each
-        // other in opposite orders, even when two ids share a hash. The group statement keeps its one
-        // plan (PostgreSQL 12+): left to choose, PostgreSQL may plan it anew for every group once a
-        // fresh plan (RefreshGroupPlan) looks dearer than its first custom ones.
-        const std::string sql =
-            std::string(w_.conn().server_version() >= 120000 ? "SET LOCAL plan_cache_mode = force_generic_plan; "
-                                                             : "") +
-            "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtext(x) AS h FROM "
-            "unnest(ARRAY[" +
-            list +
-            "]::text[]) AS x) AS k ORDER BY h; SELECT entity_id, "
-            "version, held, COALESCE(pending_events, ''), " +
-            std::string(kLackedData) + " FROM entities WHERE entity_id = ANY(ARRAY[" + list + "]::text[])";
+        // The group statement keeps its one plan (PostgreSQL 12+): left to choose, PostgreSQL may
+        // plan it anew for every group once a fresh plan (RefreshGroupPlan) looks dearer than its
+        // first custom ones.
+        const std::string sql = std::string(one_plan) + LockEntitiesSql(list) +
+                                "; SELECT entity_id, version, held, COALESCE(pending_events, ''), " +
+                                std::string(kLackedData) + " FROM entities WHERE entity_id = ANY(ARRAY[" + list +
+                                "]::text[])";
         for (const auto& row : w_.exec(sql)) {
             Remember(row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<int>() != 0,
                      row[3].as<std::string>(), row[4]);
@@ -485,7 +493,9 @@ class PgSession final : public Session {
 
     std::vector<Outcome> Ingest(const std::vector<const IngestRecord*>& records) override {
         return Guard(conn_, [&] {
-            pqxx::work w(Conn());
+            pqxx::connection& c = Conn();
+            RefreshGroupPlan();  // before the transaction: a failure here fails nothing committed
+            pqxx::work w(c);
             PgTx tx(w);
             tx.Prefetch(records);
             std::vector<Outcome> out;
@@ -494,7 +504,7 @@ class PgSession final : public Session {
                 out.push_back(detail::ApplyRecord(tx, *r));
             tx.Flush();
             w.commit();
-            RefreshGroupPlan();
+            ++groups_;
             return out;
         });
     }
@@ -759,14 +769,19 @@ class PgSession final : public Session {
                 "x AS (DELETE FROM outbox WHERE id IN (SELECT id FROM o) RETURNING entity_id, version) "
                 "SELECT DISTINCT entity_id, version, (SELECT COUNT(*) FROM x) FROM x",
                 before, limit);
-            // A second statement, which sees the events the first one deleted as gone.
-            std::string pruned;
+            // Kept data no event needs any more goes in a second statement, which sees the events the
+            // first one deleted as gone. It takes the entities' ingest locks first (in PgTx's order),
+            // so that an ingest about to keep data for one of these events, or another daemon pruning
+            // the other events of the same version, has committed and is seen too.
+            std::string pruned, ids;
             for (const auto& row : r) {
-                pruned += std::string(pruned.empty() ? "" : ",") + "(" + w.quote(row[0].as<std::string>()) + "," +
-                          w.quote(row[1].as<std::string>()) + ")";
+                const std::string id = w.quote(row[0].as<std::string>());
+                pruned +=
+                    std::string(pruned.empty() ? "" : ",") + "(" + id + "," + w.quote(row[1].as<std::string>()) + ")";
+                ids += (ids.empty() ? "" : ",") + id;
             }
             if (!pruned.empty()) {
-                w.exec("DELETE FROM event_data k USING (VALUES " + pruned +
+                w.exec(LockEntitiesSql(ids) + "; DELETE FROM event_data k USING (VALUES " + pruned +
                        ") AS p(entity_id, version) WHERE k.entity_id = p.entity_id AND k.version = p.version AND " +
                        detail::kEventDataUnusedSql);
             }
@@ -1109,13 +1124,14 @@ class PgSession final : public Session {
     }
 
   private:
-    // PostgreSQL keeps one plan of the group statement per connection, made at its sixth use. Made
-    // while the tables are small (a new database under load), it finds rows to update by scanning
-    // the whole table, and keeps doing so as the table grows until autovacuum's next statistics
-    // invalidate it, minutes later. So the statement is prepared again whenever this connection's
-    // count of groups reaches 64, 512, 4096, ... (a power of 8): its plan follows the tables' size.
+    // PostgreSQL keeps one plan of the group statement per connection (PgTx::Prefetch asks for it),
+    // made at its first use. Made while the tables are small (a new database under load), it finds
+    // rows to update by scanning the whole table, and keeps doing so as the table grows until
+    // autovacuum's next statistics invalidate it, minutes later. So the statement is prepared again
+    // once this connection has run 64, 512, 4096, ... groups (a power of 8): its plan follows the
+    // tables' size.
     void RefreshGroupPlan() {
-        if (++groups_ < next_group_plan_) return;
+        if (!conn_ || groups_ < next_group_plan_) return;
         next_group_plan_ *= 8;
         conn_->unprepare(kGroupWrite);
         conn_->prepare(kGroupWrite, kGroupWriteSql);
