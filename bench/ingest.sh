@@ -127,6 +127,7 @@ if [ "$UPDATES" = 1 ]; then
 import re, sys
 body = open(sys.argv[1], "rb").read()
 def later(m):
+    assert int(m.group(2)) < 23, "the fixture is modified too late in its day to add an hour"
     return m.group(1) + b"%02d" % (int(m.group(2)) + 1) + m.group(3)
 out, n = re.subn(rb'("date_modified(?:_gmt)?":"\d{4}-\d\d-\d\dT)(\d\d)(:\d\d:\d\d")', later, body)
 assert n == 2 and len(out) == len(body), n

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "orderbridge/model/identity.hpp"
 #include "orderbridge/store/store.hpp"
@@ -77,6 +78,11 @@ inline constexpr const char* kOutboxPayloadSql =
     "CASE WHEN o.data_at IS NULL THEN o.payload ELSE substr(o.payload, 1, o.data_at) || COALESCE((SELECT e.data FROM "
     "entities e WHERE e.entity_id = o.entity_id AND e.version = o.version), (SELECT k.data FROM event_data k WHERE "
     "k.entity_id = o.entity_id AND k.version = o.version)) || substr(o.payload, o.data_at + 1) END";
+
+/// Whether an event of entity row `e`'s version lacks its data (stored without it).
+inline constexpr const char* kEventsLackDataSql =
+    "(SELECT 1 FROM outbox o WHERE o.entity_id = e.entity_id AND o.version = e.version AND o.data_at IS NOT NULL "
+    "LIMIT 1) IS NOT NULL";
 
 /// After outbox rows were pruned: whether no event needs kept data `k` any more.
 inline constexpr const char* kEventDataUnusedSql =

@@ -198,9 +198,8 @@ class PgTx {
         // plan it anew for every group once a fresh plan (RefreshGroupPlan) looks dearer than its
         // first custom ones.
         const std::string sql = std::string(one_plan) + LockEntitiesSql(list) +
-                                "; SELECT entity_id, version, held, COALESCE(pending_events, ''), " +
-                                std::string(kLackedData) + " FROM entities WHERE entity_id = ANY(ARRAY[" + list +
-                                "]::text[])";
+                                "; SELECT entity_id, version, held, COALESCE(pending_events, ''), " + kLackedData +
+                                " FROM entities e WHERE entity_id = ANY(ARRAY[" + list + "]::text[])";
         for (const auto& row : w_.exec(sql)) {
             Remember(row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<int>() != 0,
                      row[3].as<std::string>(), row[4]);
@@ -212,8 +211,8 @@ class PgTx {
     std::optional<detail::StoredVersion> LockEntity(const std::string& id) {
         if (!prefetched_.contains(id)) {
             // Not part of a prefetched group (release path): lock and read it now.
-            auto r = w_.exec_params("SELECT version, held, COALESCE(pending_events, ''), " + std::string(kLackedData) +
-                                        " FROM entities WHERE entity_id = $1 FOR UPDATE",
+            auto r = w_.exec_params("SELECT version, held, COALESCE(pending_events, ''), " + kLackedData +
+                                        " FROM entities e WHERE entity_id = $1 FOR UPDATE",
                                     id);
             if (r.empty()) return std::nullopt;
             Remember(id, r[0][0].as<std::string>(), r[0][1].as<int>() != 0, r[0][2].as<std::string>(), r[0][3]);
@@ -236,10 +235,10 @@ class PgTx {
         // The data it replaces is kept for the events that lack it.
         if (auto it = lacked_.find(e.entity_id); it != lacked_.end()) {
             const Lacked& old = it->second;
-            if (old.version != e.version || *old.data != e.data) {
+            if (old.version != e.version || old.Data() != e.data) {
                 g_.kept_id.Add(e.entity_id);
                 g_.kept_version.Add(old.version);
-                g_.kept_data.Add(*old.data);
+                g_.kept_data.Add(old.Data());
             }
             lacked_.erase(it);
         }
@@ -421,25 +420,22 @@ class PgTx {
             dl_ms{ArrayParam::kInt8};
     };
 
-    /// The data an entity holds now that some of its events lack: `fetched` from the database, or a
-    /// write of this transaction's.
+    /// The data an entity holds now that some of its events lack: `fetched` from the database, or
+    /// `written` by this transaction (a caller's EntityWrite).
     struct Lacked {
         std::string version;
         std::string fetched;
-        const std::string* data = nullptr;
+        const std::string* written = nullptr;
+        const std::string& Data() const { return written ? *written : fetched; }
     };
     /// The stored state of an entity, and its data when events lack it (`data`: NULL or the text).
     void Remember(const std::string& id, std::string version, bool held, std::string pending, const pqxx::field& data) {
-        if (!data.is_null()) {
-            Lacked& l = lacked_.insert_or_assign(id, Lacked{version, data.as<std::string>(), nullptr}).first->second;
-            l.data = &l.fetched;  // map nodes stay put
-        }
+        if (!data.is_null()) lacked_.insert_or_assign(id, Lacked{version, data.as<std::string>(), nullptr});
         cache_[id] = detail::StoredVersion{std::move(version), held, std::move(pending)};
     }
-    /// The column of an entity row that is its data when an event of its version lacks it, else NULL.
-    static constexpr const char* kLackedData =
-        "CASE WHEN (SELECT 1 FROM outbox o WHERE o.entity_id = entities.entity_id AND o.version = entities.version "
-        "AND o.data_at IS NOT NULL LIMIT 1) IS NOT NULL THEN data END";
+    /// The column of entity row `e` that is its data when an event of its version lacks it, else NULL.
+    static inline const std::string kLackedData =
+        std::string("CASE WHEN ") + detail::kEventsLackDataSql + " THEN data END";
 
     pqxx::work& w_;
     std::map<std::string, detail::StoredVersion> cache_;

@@ -268,10 +268,10 @@ class SqliteTx {
                          "UPDATE entities SET seq = ?1, version = ?2, canonical_status = ?3, held = ?4, findings = ?5, "
                          "data = ?6, pending_events = ?7, updated_at = ?8 WHERE entity_id = ?9"),
           keep_event_data_(db.get(),
-                           "INSERT INTO event_data (entity_id, version, data) SELECT e.entity_id, e.version, e.data "
-                           "FROM entities e WHERE e.entity_id = ?1 AND EXISTS (SELECT 1 FROM outbox o WHERE "
-                           "o.entity_id = e.entity_id AND o.version = e.version AND o.data_at IS NOT NULL) "
-                           "ON CONFLICT DO NOTHING"),
+                           (std::string("INSERT INTO event_data (entity_id, version, data) SELECT e.entity_id, "
+                                        "e.version, e.data FROM entities e WHERE e.entity_id = ?1 AND ") +
+                            detail::kEventsLackDataSql + " ON CONFLICT DO NOTHING")
+                               .c_str()),
           insert_outbox_(db.get(),
                          "INSERT INTO outbox (event_id, entity_id, type, version, payload, created_at, finished_at, "
                          "data_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (event_id) DO NOTHING"),
