@@ -66,6 +66,48 @@ class FoundationTest(unittest.TestCase):
             self.assertIn(b"413", conn.recv(100))
             conn.close()
 
+    def test_bodies_in_pieces_and_pipelined_requests(self):
+        """A body bigger than the connection's receive buffer, sent in pieces, and requests sent back to
+        back in one write (a big one between two small ones) are each read whole and answered in order."""
+        def read_response(f):
+            status = int(f.readline().split()[1])
+            length = 0
+            while True:
+                line = f.readline()
+                if line in (b"\r\n", b""):
+                    break
+                name, _, value = line.decode().partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value)
+            return status, f.read(length)
+
+        with Daemon(base_config()) as d:
+            conn = socket.create_connection(("127.0.0.1", d.port))
+            f = conn.makefile("rb")
+            body = b"webhook_id=7&pad=" + b"x" * 40000
+            conn.sendall(b"POST /webhooks/woocommerce/nowhere HTTP/1.1\r\nHost: t\r\n"
+                         b"Content-Length: %d\r\n\r\n" % len(body) + body[:3000])
+            time.sleep(0.1)
+            conn.sendall(body[3000:20000])
+            time.sleep(0.1)
+            conn.sendall(body[20000:])
+            status, answer = read_response(f)
+            self.assertEqual(status, 404)  # read whole: the store is unknown, not the body cut short
+            self.assertIn(b"unknown store 'nowhere'", answer)
+            big = b"y" * 300000
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+                         b"POST /webhooks/woocommerce/other HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n"
+                         % len(big) + big + b"GET /readyz HTTP/1.1\r\nHost: t\r\n\r\n")
+            self.assertEqual(read_response(f), (200, b'{"status":"ok"}'))
+            status, answer = read_response(f)
+            self.assertEqual(status, 404)
+            self.assertIn(b"unknown store 'other'", answer)
+            self.assertEqual(read_response(f)[0], 200)
+            # After the big body the connection goes on as before.
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            self.assertEqual(read_response(f), (200, b'{"status":"ok"}'))
+            conn.close()
+
     def test_slow_client_is_cut_off(self):
         with Daemon(base_config(extra_server="  read_timeout: 1s")) as d:
             conn = socket.create_connection(("127.0.0.1", d.port))
