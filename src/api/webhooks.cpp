@@ -214,11 +214,7 @@ class WooWebhooks {
         store::IngestRecord rec =
             PrepareWooRecord(store, topic, req.body, TraceId(req), router_, relay_, validator_, n);
         rec.delivery_id = std::string(req.Header("X-WC-Webhook-Delivery-ID"));
-        json headers = json::object();
-        for (const auto& [k, v] : req.headers) {
-            if (k.size() > 5 && (k.rfind("X-WC-", 0) == 0 || k.rfind("x-wc-", 0) == 0)) headers[k] = v;
-        }
-        rec.headers = headers.dump();
+        rec.headers = woo::ArchivedHeaders(req.headers);
         if (!n.usable) rejected_.Add({{"store", store_id}, {"reason", n.error_code}}).Increment();
         if (!n.usable && n.error_code == "unsupported_topic") {
             Count(store_id, topic, "ignored");
@@ -245,9 +241,21 @@ class WooWebhooks {
             if (*outcome != store::Outcome::kRejected)
                 last_.Add({{"store", store_id}, {"topic", KnownTopic(topic)}})
                     .Set(static_cast<double>(core::ToUnixMillis(std::chrono::system_clock::now())) / 1000.0);
-            json body = {{"status", name}};
-            if (!entity_id.empty()) body["entity_id"] = entity_id;
-            if (*outcome == store::Outcome::kRejected) body["reason"] = reason;
+            // {"entity_id":..,"reason":..,"status":..}: members in name order, as JSON answers are written.
+            std::string body = "{";
+            if (!entity_id.empty()) {
+                body += "\"entity_id\":";
+                model::AppendJsonString(body, entity_id);
+                body += ',';
+            }
+            if (*outcome == store::Outcome::kRejected) {
+                body += "\"reason\":";
+                model::AppendJsonString(body, reason);
+                body += ',';
+            }
+            body += "\"status\":";
+            model::AppendJsonString(body, name);
+            body += '}';
             const bool created = *outcome == store::Outcome::kAccepted || *outcome == store::Outcome::kHeld;
             if (created && product && view_) {
                 // The store's own stock, for checkout validation of SKUs no ERP or 3PL reports.
@@ -255,7 +263,7 @@ class WooWebhooks {
                 view_->SetProduct(store_id, product->sku, managed, product->stock_quantity,
                                   product->status == "deleted" ? "outofstock" : product->stock_status);
             }
-            respond(http::Response::Json(created ? 202 : 200, body.dump()));
+            respond(http::Response::Json(created ? 202 : 200, std::move(body)));
         });
     }
 

@@ -133,8 +133,35 @@ void AppendDumpText(std::string& o, simdjson::dom::element e) {
             return;
         }
         case simdjson::dom::element_type::OBJECT: {
+            const simdjson::dom::object object(e);
+            // Members already in strictly ascending name order, as WooCommerce's {"id","key","value"}
+            // entries are, are written as they come, without a sorted copy.
+            bool ordered = true;
+            std::string_view previous;
+            bool any = false;
+            for (auto field : object) {
+                if (any && !(previous < field.key)) {
+                    ordered = false;
+                    break;
+                }
+                previous = field.key;
+                any = true;
+            }
+            if (ordered) {
+                o += '{';
+                bool first = true;
+                for (auto field : object) {
+                    if (!first) o += ',';
+                    first = false;
+                    model::AppendJsonString(o, field.key);
+                    o += ':';
+                    AppendDumpText(o, field.value);
+                }
+                o += '}';
+                return;
+            }
             std::vector<std::pair<std::string_view, simdjson::dom::element>> fields;
-            for (auto field : simdjson::dom::object(e))
+            for (auto field : object)
                 fields.emplace_back(field.key, field.value);
             std::stable_sort(fields.begin(), fields.end(),
                              [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -692,6 +719,25 @@ Normalized Normalize(const NormalizeInput& in) {
         return out;
     }
     out.usable = true;
+    return out;
+}
+
+std::string ArchivedHeaders(const std::vector<std::pair<std::string, std::string>>& headers) {
+    std::vector<const std::pair<std::string, std::string>*> kept;
+    for (const auto& h : headers) {
+        if (h.first.size() > 5 && (h.first.rfind("X-WC-", 0) == 0 || h.first.rfind("x-wc-", 0) == 0))
+            kept.push_back(&h);
+    }
+    std::stable_sort(kept.begin(), kept.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+    std::string out = "{";
+    for (std::size_t i = 0; i < kept.size(); ++i) {
+        if (i + 1 < kept.size() && kept[i + 1]->first == kept[i]->first) continue;  // a later one wins
+        if (out.size() > 1) out += ',';
+        model::AppendJsonString(out, kept[i]->first);
+        out += ':';
+        model::AppendJsonString(out, kept[i]->second);
+    }
+    out += '}';
     return out;
 }
 

@@ -161,6 +161,7 @@ TEST_P(OrderFixtureTest, MatchesHandComputedExpectations) {
     // The WooCommerce meta_data is carried through untouched.
     const Json raw = Json::parse(ReadFile(FixtureDir() + fc.file));
     EXPECT_EQ(Json(o.meta), raw["meta_data"]);
+    EXPECT_EQ(o.meta.text, raw["meta_data"].dump());
     // Same body, same version and event ids: repeats are recognisable.
     const Normalized again = NormalizeFixture(fc.file, fc.topic);
     EXPECT_EQ(again.version, n.version);
@@ -445,14 +446,42 @@ TEST(CanonicalTextTest, MetaDataIsWrittenAsNlohmannWritesIt) {
     const std::string odd =
         Mutate("order_simple.json", "\"meta_data\":[",
                R"("meta_data":[{"z":1,"a":"first","n":[1.5,1e20,18446744073709551615,-3,0.1],"a":"last",)"
-               R"("m":{"y":null,"b":true,"B":false},"u":"\u00e9\n\"q\"","":{}},)");
+               R"("m":{"y":null,"b":true,"B":false},"u":"\u00e9\n\"q\"","":{}},)"
+               R"({"id":7,"key":"k","value":{"z":[{"b":1,"a":2}],"a":"x"}},{"a":1,"b":2,"a":3},)");
     const Normalized n = NormalizeFixture("", "order.created", {}, {}, odd);
     ASSERT_TRUE(n.usable) << n.error;
     EXPECT_EQ(n.entity_text, Json(*n.order).dump());
     const std::string first =
         R"([{"":{},"a":"first","m":{"B":false,"b":true,"y":null},"n":[1.5,1e+20,18446744073709551615,-3,0.1],)"
-        "\"u\":\"\xC3\xA9\\n\\\"q\\\"\",\"z\":1},";
+        "\"u\":\"\xC3\xA9\\n\\\"q\\\"\",\"z\":1},"
+        R"({"id":7,"key":"k","value":{"a":"x","z":[{"a":2,"b":1}]}},{"a":1,"b":2},)";
     EXPECT_EQ(n.order->meta.text.substr(0, first.size()), first);
+}
+
+// The archive has always held the X-WC-* headers as the text of a nlohmann object built header by
+// header: names in byte order, a repeated name's last value.
+TEST(CanonicalTextTest, ArchivedHeadersReadAsTheObjectTheyReplaced) {
+    const std::vector<std::pair<std::string, std::string>> headers = {
+        {"X-WC-Webhook-Topic", "order.created"},
+        {"Content-Type", "application/json"},
+        {"X-WC-Webhook-Source", "https://shop.example.com/caf\xC3\xA9?a=\"b\""},
+        {"x-wc-webhook-id", "42"},
+        {"X-WC-", "too short to count"},
+        {"X-Wc-Webhook-Event", "created"},
+        {"X-WC-Webhook-Delivery-ID", "first"},
+        {"X-WC-Webhook-Delivery-ID", "second"},
+    };
+    Json expected = Json::object();
+    for (const auto& [k, v] : headers) {
+        if (k.size() > 5 && (k.rfind("X-WC-", 0) == 0 || k.rfind("x-wc-", 0) == 0)) expected[k] = v;
+    }
+    EXPECT_EQ(ArchivedHeaders(headers), expected.dump());
+    EXPECT_EQ(ArchivedHeaders(headers),
+              R"({"X-WC-Webhook-Delivery-ID":"second","X-WC-Webhook-Source":"https://shop.example.com/caf)"
+              "\xC3\xA9"
+              R"(?a=\"b\"","X-WC-Webhook-Topic":"order.created","x-wc-webhook-id":"42"})");
+    EXPECT_EQ(ArchivedHeaders({}), "{}");
+    EXPECT_THROW((void)ArchivedHeaders({{"X-WC-Webhook-Source", "broken \xC3"}}), Json::type_error);
 }
 
 TEST(CanonicalTextTest, InvalidUtf8IsRefusedLikeNlohmann) {

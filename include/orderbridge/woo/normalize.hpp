@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "orderbridge/config/settings.hpp"
@@ -55,6 +56,10 @@ struct Normalized {
 };
 
 Normalized Normalize(const NormalizeInput& input);
+
+/// The X-WC-* headers of a delivery as the JSON object archived with its body: names in byte order,
+/// the last of a repeated name kept. Throws nlohmann's type_error for a value that is not UTF-8.
+std::string ArchivedHeaders(const std::vector<std::pair<std::string, std::string>>& headers);
 
 /// WordPress-style HTML entity decoding (`&amp;`, `&ndash;`, `&#039;`, `&#x2013;`, ...).
 std::string DecodeHtmlEntities(std::string_view text);
