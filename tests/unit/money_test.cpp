@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <ctime>
 #include <random>
 
+#include "orderbridge/core/clock.hpp"
 #include "orderbridge/model/identity.hpp"
 #include "orderbridge/woo/normalize.hpp"
 
@@ -127,6 +130,48 @@ TEST(IdentityTest, EventIdsAreDeterministic) {
     EXPECT_NE(EventId("wc:main:1", "order.created", v), EventId("wc:main:1", "order.updated", v));
     EXPECT_EQ(EventId("wc:main:1", "order.created", v).size(), 28u);
     EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+// Timestamps are written by arithmetic; gmtime_r is the reference it must agree with everywhere.
+TEST(IdentityTest, TimestampsReadAsGmtimeWritesThem) {
+    const auto reference = [](std::int64_t ms, bool omit_zero_fraction) {
+        std::int64_t secs = ms / 1000, frac = ms % 1000;
+        if (frac < 0) {
+            frac += 1000;
+            --secs;
+        }
+        const std::time_t t = static_cast<std::time_t>(secs);
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        char text[64];
+        std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                      tm.tm_hour, tm.tm_min, tm.tm_sec);
+        std::string out = text;
+        if (!(omit_zero_fraction && frac == 0)) {
+            std::snprintf(text, sizeof text, ".%03d", static_cast<int>(frac));
+            out += text;
+        }
+        return out + 'Z';
+    };
+    std::mt19937_64 rng(7);
+    std::uniform_int_distribution<std::int64_t> any(-62'135'596'800'000, 253'402'300'799'999);  // years 1 to 9999
+    std::vector<std::int64_t> cases = {0,
+                                       -1,
+                                       999,
+                                       1000,
+                                       951'782'400'000 /* 2000-02-29 */,
+                                       253'402'300'799'999,
+                                       -62'135'596'800'000,
+                                       1'764'170'622'350};
+    for (int i = 0; i < 2000; ++i)
+        cases.push_back(any(rng));
+    for (const std::int64_t ms : cases) {
+        EXPECT_EQ(core::FormatRfc3339Millis(ms, false), reference(ms, false)) << ms;
+        EXPECT_EQ(core::FormatRfc3339Millis(ms, true), reference(ms, true)) << ms;
+    }
+    EXPECT_EQ(core::FormatRfc3339Millis(-1, false), "1969-12-31T23:59:59.999Z");
+    EXPECT_EQ(core::FormatRfc3339Millis(951'782'400'000, true), "2000-02-29T00:00:00Z");
+    EXPECT_EQ(core::FormatRfc3339Millis(253'402'300'800'000, false), "10000-01-01T00:00:00.000Z");
 }
 
 TEST(IdentityTest, WooTimesAreUtc) {
