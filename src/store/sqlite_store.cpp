@@ -2,7 +2,6 @@
 // returns. One writer at a time (SQLite's rule); readers run concurrently on their own sessions.
 #include <sqlite3.h>
 
-#include <atomic>
 #include <condition_variable>
 #include <filesystem>
 #include <map>
@@ -100,12 +99,12 @@ Stmt::Stmt(sqlite3* db, const char* sql) : db_(db) {
 // The WAL is copied back into the database file (checkpointed) on a thread of its own instead of in
 // whichever commit crossed SQLite's threshold, so no commit waits for it and the log can be longer
 // (pages written again and again between two checkpoints are copied once). Each connection's WAL
-// hook wakes the thread once the log holds kCheckpointBytes of frames. A first pass runs beside the
+// hook wakes the thread once the log holds kCheckpointFrames frames. A first pass runs beside the
 // writers; a second one, under `write_lock`, copies what they appended meanwhile, so the whole log
 // is in the database file and the next writer starts it over: the log does not grow without bound.
 class DbFile {
   public:
-    static constexpr int kCheckpointBytes = 16 << 20;
+    static constexpr int kCheckpointFrames = 4096;  // 16 MB with 4 KB pages
 
     explicit DbFile(std::string path) : path_(std::move(path)), thread_([this] { Run(); }) {}
     ~DbFile() {
@@ -120,11 +119,9 @@ class DbFile {
     DbFile& operator=(const DbFile&) = delete;
 
     std::mutex& write_lock() { return write_lock_; }
-    /// The file's page size, as a connection read it (one frame of the log holds one page).
-    void SetPageSize(int bytes) { checkpoint_frames_.store(std::max(1, kCheckpointBytes / std::max(1, bytes))); }
     /// From a connection's WAL hook, after each commit (under `write_lock` for this process's writers).
     void Committed(int wal_frames) {
-        if (wal_frames < checkpoint_frames_.load()) return;
+        if (wal_frames < kCheckpointFrames) return;
         {
             std::lock_guard lock(mu_);
             due_ = true;
@@ -181,7 +178,6 @@ class DbFile {
     }
 
     const std::string path_;
-    std::atomic<int> checkpoint_frames_{kCheckpointBytes / 4096};
     std::mutex write_lock_;
     std::mutex mu_;
     std::condition_variable cv_;
@@ -203,14 +199,9 @@ class Db {
             throw UnavailableError("cannot open " + s.path + ": " + msg);
         }
         sqlite3_busy_timeout(db_, static_cast<int>(s.busy_timeout.count()));
-        // 16 KB pages for a new file (an existing one keeps its own): a 5 KB order or body fits in its
-        // row instead of spilling into a chain of overflow pages, and a commit writes a third as many
-        // log frames (two writes each).
-        Exec("PRAGMA page_size=16384");
         Exec("PRAGMA journal_mode=WAL");
         Exec("PRAGMA synchronous=FULL");
         Exec("PRAGMA foreign_keys=ON");
-        file_->SetPageSize(PageSize());
         // Replaces SQLite's own checkpoint-in-the-commit (wal_autocheckpoint) on this connection.
         sqlite3_wal_hook(
             db_,
@@ -234,15 +225,6 @@ class Db {
     }
     sqlite3* get() const { return db_; }
     std::mutex& write_lock() { return file_->write_lock(); }
-    int PageSize() {
-        sqlite3_stmt* stmt = nullptr;
-        int size = 0;
-        if (sqlite3_prepare_v2(db_, "PRAGMA page_size", -1, &stmt, nullptr) == SQLITE_OK &&
-            sqlite3_step(stmt) == SQLITE_ROW)
-            size = sqlite3_column_int(stmt, 0);
-        sqlite3_finalize(stmt);
-        return size;
-    }
 
   private:
     sqlite3* db_ = nullptr;

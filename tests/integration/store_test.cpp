@@ -286,16 +286,6 @@ TEST_P(StoreTest, TheSqliteLogStaysBoundedUnderSteadyWrites) {
     EXPECT_EQ(session_->CountOutbox(), 3000);
 }
 
-TEST_P(StoreTest, ANewSqliteFileHasPagesAWebhookFitsIn) {
-    if (GetParam() != "sqlite") GTEST_SKIP() << "SQLite's page size";
-    ASSERT_EQ(IngestOne(Order("wc:main:1", 1000, std::string(5000, 'x'))), Outcome::kAccepted);
-    EXPECT_EQ(RawRow("PRAGMA page_size"), std::vector<std::string>{"16384"});
-    // The 5 KB raw body and entity stay in their rows, without overflow pages (4 KB pages need them).
-    EXPECT_EQ(RawRow("SELECT COUNT(*) FROM dbstat WHERE pagetype = 'overflow'"), std::vector<std::string>{"0"});
-    EXPECT_EQ(RawRow("SELECT COUNT(*) FROM dbstat WHERE name = 'raw_deliveries' AND pagetype = 'leaf'"),
-              std::vector<std::string>{"1"});
-}
-
 TEST_P(StoreTest, HeldOrdersWaitForRelease) {
     auto held = Order("wc:main:5", 1000, "processing", true);
     held.entities.push_back(Refund("50", true));
