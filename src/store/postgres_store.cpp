@@ -156,13 +156,30 @@ work AS (
 SELECT pg_notify('orderbridge_work', '') WHERE $46::int4 = 1
 )SQL";
 
-// Takes the transaction-scoped lock of each entity of `quoted_ids` (a comma-separated list of
-// quoted ids) that its writers hold until they commit. Locks are taken in the order of their keys
+// Takes the transaction-scoped lock of each entity of `ids_array` (a text[] expression, see
+// TextArraySql) that its writers hold until they commit. Locks are taken in the order of their keys
 // (the hashes), so two transactions never wait on each other in opposite orders, even when two ids
 // share a hash.
-std::string LockEntitiesSql(const std::string& quoted_ids) {
-    return "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtext(x) AS h FROM unnest(ARRAY[" + quoted_ids +
-           "]::text[]) AS x) AS k ORDER BY h";
+std::string LockEntitiesSql(const std::string& ids_array) {
+    return "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtext(x) AS h FROM unnest(" + ids_array +
+           ") AS x) AS k ORDER BY h";
+}
+
+// Ids as one text[] constant ('{"a","b"}'::text[]): PostgreSQL parses a single literal however many
+// ids a group has, where ARRAY['a','b',...] made it lex, parse and coerce one constant per id.
+std::string TextArraySql(const pqxx::transaction_base& w, const std::vector<std::string>& items) {
+    std::string array = "{";
+    for (const auto& item : items) {
+        if (array.size() > 1) array += ',';
+        array += '"';
+        for (const char c : item) {
+            if (c == '"' || c == '\\') array += '\\';
+            array += c;
+        }
+        array += '"';
+    }
+    array += '}';
+    return w.quote(array) + "::text[]";
 }
 
 // One ingest transaction. A group of distinct entities costs two round trips whatever its size:
@@ -189,17 +206,13 @@ class PgTx {
             if (*one_plan) w_.exec(one_plan);
             return;
         }
-        std::string list;
-        for (const auto& id : ids) {
-            if (!list.empty()) list += ',';
-            list += w_.quote(id);
-        }
+        const std::string list = TextArraySql(w_, ids);
         // The group statement keeps its one plan (PostgreSQL 12+): left to choose, PostgreSQL may
         // plan it anew for every group once a fresh plan (RefreshGroupPlan) looks dearer than its
         // first custom ones.
         const std::string sql = std::string(one_plan) + LockEntitiesSql(list) +
                                 "; SELECT entity_id, version, held, COALESCE(pending_events, ''), " + kLackedData +
-                                " FROM entities e WHERE entity_id = ANY(ARRAY[" + list + "]::text[])";
+                                " FROM entities e WHERE entity_id = ANY(" + list + ")";
         for (const auto& row : w_.exec(sql)) {
             Remember(row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<int>() != 0,
                      row[3].as<std::string>(), row[4]);
@@ -769,15 +782,15 @@ class PgSession final : public Session {
             // first one deleted as gone. It takes the entities' ingest locks first (in PgTx's order),
             // so that an ingest about to keep data for one of these events, or another daemon pruning
             // the other events of the same version, has committed and is seen too.
-            std::string pruned, ids;
+            std::string pruned;
+            std::vector<std::string> ids;
             for (const auto& row : r) {
-                const std::string id = w.quote(row[0].as<std::string>());
-                pruned +=
-                    std::string(pruned.empty() ? "" : ",") + "(" + id + "," + w.quote(row[1].as<std::string>()) + ")";
-                ids += (ids.empty() ? "" : ",") + id;
+                ids.push_back(row[0].as<std::string>());
+                pruned += std::string(pruned.empty() ? "" : ",") + "(" + w.quote(ids.back()) + "," +
+                          w.quote(row[1].as<std::string>()) + ")";
             }
             if (!pruned.empty()) {
-                w.exec(LockEntitiesSql(ids) + "; DELETE FROM event_data k USING (VALUES " + pruned +
+                w.exec(LockEntitiesSql(TextArraySql(w, ids)) + "; DELETE FROM event_data k USING (VALUES " + pruned +
                        ") AS p(entity_id, version) WHERE k.entity_id = p.entity_id AND k.version = p.version AND " +
                        detail::kEventDataUnusedSql);
             }

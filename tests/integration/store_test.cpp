@@ -167,6 +167,24 @@ TEST_P(StoreTest, MigrationsAreIdempotentAndANewerSchemaIsRefused) {
     EXPECT_EQ(store_->SchemaVersion(), 99);
 }
 
+// A group's entity ids reach PostgreSQL as one array constant: quotes, backslashes, commas, braces
+// and spaces must survive its quoting for the stored version to be found again.
+TEST_P(StoreTest, IdsWithQuotesAndBracesAreFoundAgain) {
+    const std::string odd = "wc:main:a'b\"c\\d,e{f} g";
+    const std::string plain = "wc:main:7";
+    IngestRecord first = Order(odd, 2000, "processing");
+    IngestRecord second = Order(plain, 2000, "processing");
+    ASSERT_EQ(session_->Ingest({&first, &second}), (std::vector<Outcome>{Outcome::kAccepted, Outcome::kAccepted}));
+    IngestRecord repeat = Order(odd, 2000, "processing");
+    IngestRecord older = Order(odd, 1000, "pending");
+    IngestRecord newer = Order(plain, 3000, "completed");
+    EXPECT_EQ(session_->Ingest({&repeat, &older, &newer}),
+              (std::vector<Outcome>{Outcome::kDuplicate, Outcome::kStale, Outcome::kAccepted}));
+    EXPECT_EQ(session_->GetEntity(odd)->data, "{\"c\":\"processing\"}");
+    EXPECT_EQ(session_->GetEntity(plain)->data, "{\"c\":\"completed\"}");
+    EXPECT_EQ(session_->CountOutbox(), 3);
+}
+
 TEST_P(StoreTest, NewRepeatStaleAndNewerVersions) {
     EXPECT_EQ(IngestOne(Order("wc:main:1", 2000, "processing")), Outcome::kAccepted);
     EXPECT_EQ(session_->CountOutbox(), 1);
