@@ -122,7 +122,9 @@ void AddDeliveryRoutes(http::Router& router, const Authenticator& auth, store::S
                 const auto d = s.GetDelivery(id);
                 if (!d) throw core::Error(core::Errc::kNotFound, "no dead letter " + std::to_string(id));
                 json body = DeliveryJson(d->row);
-                body["payload"] = json::parse(d->payload, nullptr, false);
+                // null when it cannot be read back (an event whose entity data is missing).
+                json payload = json::parse(d->payload, nullptr, false);
+                body["payload"] = payload.is_discarded() ? json(nullptr) : std::move(payload);
                 body["payload_edited"] = d->payload_edited;
                 json attempts = json::array();
                 for (const auto& a : d->attempts) {

@@ -536,6 +536,18 @@ void Dispatcher::WorkerLoop(Lane& lane, std::size_t) {
             GiveBack({{task.id, task.lease_until_ms, due_ms}});
             lk.lock();
         };
+        if (task.payload.empty()) {
+            // The event's entity data could be read back from neither the entity row nor event_data
+            // (docs/storage.md): an empty body must not go out as if it were the event.
+            DeliveryResult missing;
+            missing.error_class = core::ErrorClass::kPermanent;
+            missing.reason =
+                "the event's payload could not be read: its entity data is in neither the entity row nor event_data";
+            lk.unlock();
+            Finish(lane, task, missing, milliseconds(0), false);
+            lk.lock();
+            continue;
+        }
         // Never start what the lease may not cover to the end: another claim would send it too.
         const auto timeout_ms =
             duration_cast<milliseconds>(lane.settings.timeout).count() * lane.connector->MaxCallsPerDelivery();
@@ -630,8 +642,8 @@ void Dispatcher::WorkerLoop(Lane& lane, std::size_t) {
     }
 }
 
-void Dispatcher::Finish(Lane& lane, const store::DeliveryTask& task, const DeliveryResult& result,
-                        milliseconds latency) {
+void Dispatcher::Finish(Lane& lane, const store::DeliveryTask& task, const DeliveryResult& result, milliseconds latency,
+                        bool sent) {
     const auto now = clock_.Steady();
     const auto wall = clock_.Now();
     store::AttemptRecord rec;
@@ -680,7 +692,7 @@ void Dispatcher::Finish(Lane& lane, const store::DeliveryTask& task, const Deliv
                 lane.breaker.OnFailure(now);
                 if (result.http_status >= 500) lane.limit.OnCongestion();
             } else if (c == core::ErrorClass::kPermanent) {
-                lane.breaker.OnSuccess(now);  // the target answered sanely; the data was the problem
+                if (sent) lane.breaker.OnSuccess(now);  // the target answered sanely; the data was the problem
             } else if (c == core::ErrorClass::kAuth) {
                 lane.breaker.OnFailure(now);
                 if (!lane.auth_failed) {

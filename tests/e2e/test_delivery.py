@@ -204,6 +204,31 @@ class DeliveryBase:
         self.assertIn("by ops: SKU mapped", timeline["steps"][5]["detail"])
         self.assertEqual(self.api(d, "GET", "/v1/orders/wc:main:999/timeline", headers=VIEWER)[0], 404)
 
+    def test_an_event_whose_data_cannot_be_read_is_dead_lettered_not_sent_empty(self):
+        d = self.start()
+        self.assertEqual(self.api(d, "POST", "/v1/connectors/sink/pause", {"reason": "hold"})[0], 200)
+        self.post(d, order_body(9601))
+        wait_for(lambda: self.lane(d)["backlog"] == 1, what="the backlog to show")
+        d.stop()
+        # The event is stored without its entity's data, which the entity row holds for its version; a
+        # hand edit (or an older daemon writing across schema version 8) can leave it nowhere.
+        self.storage.query(d, "UPDATE entities SET version = 'edited' WHERE entity_id = 'wc:main:9601'")
+        d.start()
+        self.api(d, "POST", "/v1/connectors/sink/resume", {"reason": "go"})
+
+        def dead():
+            status, body = self.api(d, "GET", "/v1/dlq?connector=sink", headers=VIEWER)
+            return body["items"] if status == 200 and body["items"] else None
+
+        item = wait_for(dead, what="the dead letter")[0]
+        self.assertEqual((item["entity_id"], item["error_class"], item["state"]), ("wc:main:9601", "permanent", "dead"))
+        _, detail = self.api(d, "GET", f"/v1/dlq/{item['id']}", headers=VIEWER)
+        self.assertIn("payload could not be read", detail["attempts"][0]["reason"])
+        self.assertIsNone(detail["payload"])
+        self.assertEqual(self.sink.requests, [], "nothing was sent")
+        # The breaker did not count it as a healthy answer or a failure of the target.
+        self.assertTrue(self.lane(d)["healthy"])
+
     def test_auth_failure_marks_the_lane_and_a_filtered_replay_recovers(self):
         d = self.start()
         self.sink.set_default(status=401)

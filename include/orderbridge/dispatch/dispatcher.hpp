@@ -93,7 +93,7 @@ class Dispatcher {
     void PumpLoop();
     void WorkerLoop(Lane& lane, std::size_t index);
     void Finish(Lane& lane, const store::DeliveryTask& task, const DeliveryResult& result,
-                std::chrono::milliseconds latency);
+                std::chrono::milliseconds latency, bool sent = true);
     void GiveBack(std::vector<store::Session::Unclaimed> items);
     void RefreshBacklog(store::Session& session);
 
