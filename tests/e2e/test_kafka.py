@@ -136,6 +136,21 @@ class KafkaBase:
         _, _, metrics = d.request("GET", "/metrics")
         self.assertIn(b"orderbridge_kafka_published_total", metrics)
 
+    def test_an_event_too_large_for_the_topic_is_passed_over_and_the_next_go_out(self):
+        d = self.start()
+        # A 1 MB meta_data value: the webhook fits the default body limit (1 MiB), the event does not
+        # fit Kafka's default message size (1,000,000 bytes).
+        huge = b'"meta_data":[{"id":1,"key":"_huge","value":"' + b"x" * 1_010_000 + b'"},'
+        self.post(d, order_body(23001).replace(b'"meta_data":[', huge, 1))
+        self.post(d, order_body(23002))
+        self.sink.wait_until(lambda s: any(r.entity_id == "wc:main:23002" for r in s.requests),
+                             timeout=60, what="the event after the large one")
+        wait_for(lambda: self.storage.query(d, "SELECT COUNT(*) FROM outbox WHERE finished_at IS NULL") == "0",
+                 what="the relay to have passed the large event over")
+        self.assertEqual([r.entity_id for r in self.sink_events()], ["wc:main:23002"])
+        self.assertTrue(any(r.get("msg") == "kafka relay: event too large for the topic; it is not published"
+                            and r.get("entity_id") == "wc:main:23001" for r in d.log_records()))
+
 
 class KafkaSqliteTest(KafkaBase, unittest.TestCase):
     driver = "sqlite"
