@@ -262,7 +262,7 @@ net::awaitable<void> Server::Impl::RunSession(std::shared_ptr<Session> session, 
         if (shutting_down.load()) break;
         // Beast receives at most the buffer's free capacity (512 bytes when it has none) at a time:
         // a 5 KB order in a buffer that stayed at 512 bytes took 11 receives. Room for a usual request
-        // up front, and for the whole announced body once the headers are in, makes it one or two.
+        // up front, and for the announced body once the headers are in, makes it one or two.
         if (buffer.size() == 0 && buffer.capacity() > kLargeReadBuffer) buffer.shrink_to_fit();
         buffer.reserve(kReadBuffer);
         bhttp::request_parser<bhttp::string_body> parser;
@@ -291,8 +291,11 @@ net::awaitable<void> Server::Impl::RunSession(std::shared_ptr<Session> session, 
                 auto [wec, wn] = co_await net::async_write(stream, net::buffer(kContinue), kTuple);
                 if (wec) break;
             }
-            // Within the body limit, or async_read_header would have refused it.
-            if (const auto length = parser.content_length()) buffer.reserve(buffer.size() + *length);
+            // Beast receives at most 64 KB at a time and hands each piece to the body at once, so
+            // room for a body up to that size is all a receive can use (and all a client gets
+            // reserved for headers alone).
+            if (const auto length = parser.content_length())
+                buffer.reserve(std::min<std::size_t>(std::max<std::size_t>(buffer.size(), *length), kLargeReadBuffer));
             stream.expires_after(settings.read_timeout);
             auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
             if (bec == bhttp::error::body_limit) {

@@ -1121,6 +1121,8 @@ class PgSession final : public Session {
     pqxx::connection& Conn() {
         if (!conn_ || !conn_->is_open()) {
             conn_ = std::make_unique<pqxx::connection>(WithConnectTimeout(settings_.dsn, settings_.connect_timeout));
+            // The daemon's text is UTF-8 whatever the server's or the environment's default encoding.
+            conn_->set_client_encoding("UTF8");
             const auto ms = settings_.statement_timeout.count();
             pqxx::nontransaction w(*conn_);
             w.exec("SET statement_timeout = " + std::to_string(ms));

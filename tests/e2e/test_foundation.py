@@ -92,7 +92,7 @@ class FoundationTest(unittest.TestCase):
             time.sleep(0.1)
             conn.sendall(body[20000:])
             status, answer = read_response(f)
-            self.assertEqual(status, 404)  # read whole: the store is unknown, not the body cut short
+            self.assertEqual(status, 404)  # the store is unknown; the requests after it show the body was read whole
             self.assertIn(b"unknown store 'nowhere'", answer)
             big = b"y" * 300000
             conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"

@@ -167,6 +167,21 @@ TEST_P(StoreTest, MigrationsAreIdempotentAndANewerSchemaIsRefused) {
     EXPECT_EQ(store_->SchemaVersion(), 99);
 }
 
+// The daemon's text is UTF-8: a session opened with another client encoding in the environment
+// must not have PostgreSQL read its bytes as that encoding ("é" would become two characters).
+TEST_P(StoreTest, PostgresSessionsSendUtf8WhateverTheEnvironmentSays) {
+    if (GetParam() != "postgres") GTEST_SKIP() << "PostgreSQL's client encoding";
+    setenv("PGCLIENTENCODING", "LATIN1", 1);
+    auto latin = store_->Open();
+    IngestRecord r = Order("wc:main:1", 1000, "caf\xC3\xA9");
+    const auto outcomes = latin->Ingest({&r});
+    unsetenv("PGCLIENTENCODING");
+    ASSERT_EQ(outcomes, std::vector<Outcome>{Outcome::kAccepted});
+    EXPECT_EQ(RawRow("SELECT length(canonical_status), octet_length(canonical_status) FROM entities"),
+              (std::vector<std::string>{"4", "5"}));
+    EXPECT_EQ(latin->GetEntity("wc:main:1")->canonical_status, "caf\xC3\xA9");
+}
+
 // A group's entity ids reach PostgreSQL as one array constant: quotes, backslashes, commas, braces
 // and spaces must survive its quoting for the stored version to be found again.
 TEST_P(StoreTest, IdsWithQuotesAndBracesAreFoundAgain) {

@@ -144,8 +144,8 @@ TEST(IdentityTest, TimestampsReadAsGmtimeWritesThem) {
         std::tm tm{};
         gmtime_r(&t, &tm);
         char text[64];
-        std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                      tm.tm_hour, tm.tm_min, tm.tm_sec);
+        std::snprintf(text, sizeof text, "%04lld-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900LL, tm.tm_mon + 1,
+                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
         std::string out = text;
         if (!(omit_zero_fraction && frac == 0)) {
             std::snprintf(text, sizeof text, ".%03d", static_cast<int>(frac));
@@ -155,14 +155,10 @@ TEST(IdentityTest, TimestampsReadAsGmtimeWritesThem) {
     };
     std::mt19937_64 rng(7);
     std::uniform_int_distribution<std::int64_t> any(-62'135'596'800'000, 253'402'300'799'999);  // years 1 to 9999
-    std::vector<std::int64_t> cases = {0,
-                                       -1,
-                                       999,
-                                       1000,
-                                       951'782'400'000 /* 2000-02-29 */,
-                                       253'402'300'799'999,
-                                       -62'135'596'800'000,
-                                       1'764'170'622'350};
+    std::vector<std::int64_t> cases = {
+        0, -1, 999, 1000, 951'782'400'000 /* 2000-02-29 */, 253'402'300'799'999, -62'135'596'800'000, 1'764'170'622'350,
+        // years 0 and -1, 10000, and past std::chrono's 16-bit year
+        -62'167'219'200'000, -62'167'219'200'001, 253'402'300'800'000, 1'000'000'000'000'000, -1'000'000'000'000'000};
     for (int i = 0; i < 2000; ++i)
         cases.push_back(any(rng));
     for (const std::int64_t ms : cases) {

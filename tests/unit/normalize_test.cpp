@@ -447,14 +447,16 @@ TEST(CanonicalTextTest, MetaDataIsWrittenAsNlohmannWritesIt) {
         Mutate("order_simple.json", "\"meta_data\":[",
                R"("meta_data":[{"z":1,"a":"first","n":[1.5,1e20,18446744073709551615,-3,0.1],"a":"last",)"
                R"("m":{"y":null,"b":true,"B":false},"u":"\u00e9\n\"q\"","":{}},)"
-               R"({"id":7,"key":"k","value":{"z":[{"b":1,"a":2}],"a":"x"}},{"a":1,"b":2,"a":3},)");
+               R"({"id":7,"key":"k","value":{"z":[{"b":1,"a":2}],"a":"x"}},{"a":1,"b":2,"a":3},)"
+               R"({"a":1,"a":2},{"\u00e9":1,"z":2},{"z":1,"\u00e9":2},)");
     const Normalized n = NormalizeFixture("", "order.created", {}, {}, odd);
     ASSERT_TRUE(n.usable) << n.error;
     EXPECT_EQ(n.entity_text, Json(*n.order).dump());
     const std::string first =
         R"([{"":{},"a":"first","m":{"B":false,"b":true,"y":null},"n":[1.5,1e+20,18446744073709551615,-3,0.1],)"
         "\"u\":\"\xC3\xA9\\n\\\"q\\\"\",\"z\":1},"
-        R"({"id":7,"key":"k","value":{"a":"x","z":[{"a":2,"b":1}]}},{"a":1,"b":2},)";
+        R"({"id":7,"key":"k","value":{"a":"x","z":[{"a":2,"b":1}]}},{"a":1,"b":2},{"a":1},)"
+        "{\"z\":2,\"\xC3\xA9\":1},{\"z\":1,\"\xC3\xA9\":2},";
     EXPECT_EQ(n.order->meta.text.substr(0, first.size()), first);
 }
 
