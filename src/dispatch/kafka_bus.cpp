@@ -100,6 +100,11 @@ struct KafkaBus::Impl {
                            .Help("Relay rounds that could not publish everything (retried)")
                            .Register(registry)
                            .Add({})),
+          passed_over(prometheus::BuildCounter()
+                          .Name("orderbridge_kafka_passed_over_total")
+                          .Help("Outbox events the relay can never publish and passed over, so they are not "
+                                "delivered through the bus, by reason (too_large, unreadable)")
+                          .Register(registry)),
           consumed(prometheus::BuildCounter()
                        .Name("orderbridge_kafka_consumed_total")
                        .Help("Events consumed per connector lane, by whether the lane takes them (routed, skipped)")
@@ -115,6 +120,7 @@ struct KafkaBus::Impl {
     Router router;
     prometheus::Counter& published;
     prometheus::Counter& relay_errors;
+    prometheus::Family<prometheus::Counter>& passed_over;
     prometheus::Family<prometheus::Counter>& consumed;
 
     std::atomic<bool> stopping{false};
@@ -143,6 +149,7 @@ bool KafkaBus::Impl::PublishRound(rd_kafka_t* rk, store::Session& session) {
                 "kafka relay: an event's payload cannot be read (its entity data is missing); it is not "
                 "published",
                 {{"event_id", ev.event_id}, {"entity_id", ev.entity_id}});
+            passed_over.Add({{"reason", "unreadable"}}).Increment();
             status[i] = 2;
             continue;
         }
@@ -164,6 +171,7 @@ bool KafkaBus::Impl::PublishRound(rd_kafka_t* rk, store::Session& session) {
                 // Can never be published: passed over (loudly) so the relay does not jam behind it.
                 log::Error("kafka relay: event too large for the topic; it is not published",
                            {{"event_id", ev.event_id}, {"entity_id", ev.entity_id}, {"bytes", ev.payload.size()}});
+                passed_over.Add({{"reason", "too_large"}}).Increment();
                 status[i] = 2;
             } else if (err) {
                 status[i] = 1;

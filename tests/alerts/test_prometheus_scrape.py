@@ -51,7 +51,8 @@ JOB = "orderbridge"
 
 # Metrics the rules name that this set-up cannot produce, and why (anything else a rule names must be
 # in Prometheus: a misspelt metric in a rule is an alert that can never fire).
-NOT_EXPOSED_HERE = {"orderbridge_kafka_relay_errors_total": "exposed only with bus.driver: kafka"}
+NOT_EXPOSED_HERE = {"orderbridge_kafka_relay_errors_total": "exposed only with bus.driver: kafka",
+                    "orderbridge_kafka_passed_over_total": "exposed only with bus.driver: kafka, once an event is passed over"}
 
 
 def free_port():
@@ -464,7 +465,8 @@ scrape_configs:
         self.assertTrue(self.query(ack_p99), "no ACK latency in Prometheus")
         self.assertTrue(self.query('orderbridge_held_orders{store="main"} == 0'))
         for quiet in ("OrderbridgeBreakerOpen", "OrderbridgeLaneFallingBehind",
-                      "OrderbridgeWebhooksRefused", "OrderbridgeHeldOrdersWaiting", "OrderbridgeKafkaRelayFailing"):
+                      "OrderbridgeWebhooksRefused", "OrderbridgeHeldOrdersWaiting", "OrderbridgeKafkaRelayFailing",
+                      "OrderbridgeKafkaEventPassedOver"):
             self.assertEqual(self.alert(quiet), [], quiet)
 
         # Resumed: the backlog drains and the paused-lane alert resolves.

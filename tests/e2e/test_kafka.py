@@ -150,6 +150,8 @@ class KafkaBase:
         self.assertEqual([r.entity_id for r in self.sink_events()], ["wc:main:23002"])
         self.assertTrue(any(r.get("msg") == "kafka relay: event too large for the topic; it is not published"
                             and r.get("entity_id") == "wc:main:23001" for r in d.log_records()))
+        _, _, metrics = d.request("GET", "/metrics")
+        self.assertIn(b'orderbridge_kafka_passed_over_total{reason="too_large"} 1', metrics)
 
 
 class KafkaSqliteTest(KafkaBase, unittest.TestCase):
