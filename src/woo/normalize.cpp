@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <stdexcept>
 
 #include "orderbridge/model/identity.hpp"
@@ -134,46 +135,39 @@ void AppendDumpText(std::string& o, simdjson::dom::element e) {
         }
         case simdjson::dom::element_type::OBJECT: {
             const simdjson::dom::object object(e);
+            bool first = true;
+            const auto member = [&](std::string_view name, simdjson::dom::element value) {
+                if (!first) o += ',';
+                first = false;
+                model::AppendJsonString(o, name);
+                o += ':';
+                AppendDumpText(o, value);
+            };
             // Members already in strictly ascending name order, as WooCommerce's {"id","key","value"}
             // entries are, are written as they come, without a sorted copy.
             bool ordered = true;
-            std::string_view previous;
-            bool any = false;
+            std::optional<std::string_view> previous;
             for (auto field : object) {
-                if (any && !(previous < field.key)) {
+                if (previous && !(*previous < field.key)) {
                     ordered = false;
                     break;
                 }
                 previous = field.key;
-                any = true;
             }
-            if (ordered) {
-                o += '{';
-                bool first = true;
-                for (auto field : object) {
-                    if (!first) o += ',';
-                    first = false;
-                    model::AppendJsonString(o, field.key);
-                    o += ':';
-                    AppendDumpText(o, field.value);
-                }
-                o += '}';
-                return;
-            }
-            std::vector<std::pair<std::string_view, simdjson::dom::element>> fields;
-            for (auto field : object)
-                fields.emplace_back(field.key, field.value);
-            std::stable_sort(fields.begin(), fields.end(),
-                             [](const auto& a, const auto& b) { return a.first < b.first; });
             o += '{';
-            bool first = true;
-            for (std::size_t i = 0; i < fields.size(); ++i) {
-                if (i > 0 && fields[i - 1].first == fields[i].first) continue;  // stable sort: the first stays first
-                if (!first) o += ',';
-                first = false;
-                model::AppendJsonString(o, fields[i].first);
-                o += ':';
-                AppendDumpText(o, fields[i].second);
+            if (ordered) {
+                for (auto field : object)
+                    member(field.key, field.value);
+            } else {
+                std::vector<std::pair<std::string_view, simdjson::dom::element>> fields;
+                for (auto field : object)
+                    fields.emplace_back(field.key, field.value);
+                std::stable_sort(fields.begin(), fields.end(),
+                                 [](const auto& a, const auto& b) { return a.first < b.first; });
+                for (std::size_t i = 0; i < fields.size(); ++i) {
+                    if (i > 0 && fields[i - 1].first == fields[i].first) continue;  // stable: the first stays first
+                    member(fields[i].first, fields[i].second);
+                }
             }
             o += '}';
             return;

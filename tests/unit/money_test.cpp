@@ -168,6 +168,12 @@ TEST(IdentityTest, TimestampsReadAsGmtimeWritesThem) {
     EXPECT_EQ(core::FormatRfc3339Millis(-1, false), "1969-12-31T23:59:59.999Z");
     EXPECT_EQ(core::FormatRfc3339Millis(951'782'400'000, true), "2000-02-29T00:00:00Z");
     EXPECT_EQ(core::FormatRfc3339Millis(253'402'300'800'000, false), "10000-01-01T00:00:00.000Z");
+    // Outside years 0 to 9999 the function takes gmtime_r itself, so these come from the proleptic
+    // Gregorian day count instead (days_from_civil), not from the reference above.
+    EXPECT_EQ(core::FormatRfc3339Millis(-62'167'219'200'000, true), "0000-01-01T00:00:00Z");
+    EXPECT_EQ(core::FormatRfc3339Millis(-62'167'219'200'001, false), "-001-12-31T23:59:59.999Z");
+    EXPECT_EQ(core::FormatRfc3339Millis(1'200'110'860'800'000, true), "40000-01-01T00:00:00Z");
+    EXPECT_EQ(core::FormatRfc3339Millis(-1'324'440'115'200'000, true), "-40000-03-01T00:00:00Z");
 }
 
 TEST(IdentityTest, WooTimesAreUtc) {
