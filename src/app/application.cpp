@@ -154,6 +154,7 @@ int Application::Run() {
     store::IngestSettings ingest_settings;
     ingest_settings.writers = settings_.storage.writers;
     ingest_settings.max_batch = static_cast<std::size_t>(settings_.storage.max_batch);
+    ingest_settings.group_window = settings_.storage.group_window;
     ingest_settings.ack_timeout = settings_.storage.ack_timeout;
 
     // The delivery engine: routing is decided at commit, the dispatcher delivers from the store.

@@ -3,15 +3,19 @@
 #include "orderbridge/store/store.hpp"
 
 #include <gtest/gtest.h>
+#include <prometheus/registry.h>
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 #include <pqxx/pqxx>
 #include <thread>
 
 #include "orderbridge/model/identity.hpp"
+#include "orderbridge/store/ingest_queue.hpp"
 
 namespace orderbridge::store {
 namespace {
@@ -508,6 +512,86 @@ TEST_P(StoreTest, ConcurrentWritersStoreEachVersionOnce) {
     for (int e = 0; e < 10; ++e) {
         EXPECT_EQ(session_->GetEntity("wc:main:" + std::to_string(100 + e))->version, model::MakeVersion(1003, "v3"));
     }
+}
+
+// --- Group commit --------------------------------------------------------------------------------
+
+// The groups an ingest queue committed, from its batch-size histogram: {groups, deliveries}.
+std::pair<std::uint64_t, double> Groups(prometheus::Registry& registry) {
+    for (const auto& family : registry.Collect()) {
+        if (family.name == "orderbridge_ingest_batch_size") {
+            const auto& h = family.metric.at(0).histogram;
+            return {h.sample_count, h.sample_sum};
+        }
+    }
+    return {0, 0.0};
+}
+
+// The answers of an ingest queue's completions, in the order they came.
+class Answers {
+  public:
+    IngestQueue::Done Callback() {
+        return [this](std::optional<Outcome> outcome, const std::string& error) {
+            std::lock_guard lock(mutex_);
+            answers_.push_back(outcome ? std::string(ToString(*outcome)) : "not stored: " + error);
+            cv_.notify_all();
+        };
+    }
+    // The answers once there are n of them, or those that came within `bound`.
+    std::vector<std::string> Await(std::size_t n, std::chrono::seconds bound) {
+        std::unique_lock lock(mutex_);
+        cv_.wait_for(lock, bound, [&] { return answers_.size() >= n; });
+        return answers_;
+    }
+
+  private:
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::vector<std::string> answers_;
+};
+
+// A started ingest queue with two writers and the given group window.
+std::unique_ptr<IngestQueue> StartedQueue(Store& store, prometheus::Registry& registry,
+                                          std::chrono::milliseconds window) {
+    IngestSettings settings;
+    settings.writers = 2;
+    settings.group_window = window;
+    auto queue = std::make_unique<IngestQueue>(store, settings, registry);
+    queue->Start();
+    return queue;
+}
+
+TEST_P(StoreTest, DeliveriesArrivingAFewMillisecondsApartShareOneCommit) {
+    prometheus::Registry registry;
+    auto queue = StartedQueue(*store_, registry, std::chrono::seconds(1));
+    Answers answers;
+    for (int i = 0; i < 5; ++i) {
+        queue->Submit(Order("wc:main:" + std::to_string(300 + i), 1000, "g"), answers.Callback());
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_EQ(answers.Await(5, std::chrono::seconds(30)), std::vector<std::string>(5, "accepted"));
+    // Without the window each would have been a group of its own, 20 ms after the previous one.
+    EXPECT_EQ(Groups(registry), std::make_pair(std::uint64_t{1}, 5.0));
+    queue->Stop();
+    EXPECT_EQ(session_->CountOutbox(), 5);
+}
+
+TEST_P(StoreTest, AGroupLargeEnoughOrAStopEndsItsWindowEarly) {
+    prometheus::Registry registry;
+    auto queue = StartedQueue(*store_, registry, std::chrono::seconds(60));
+    Answers answers;
+    // Eight deliveries share a commit well enough: they do not wait out the minute.
+    for (int i = 0; i < 8; ++i)
+        queue->Submit(Order("wc:main:" + std::to_string(400 + i), 1000, "g"), answers.Callback());
+    EXPECT_EQ(answers.Await(8, std::chrono::seconds(30)), std::vector<std::string>(8, "accepted"));
+    EXPECT_EQ(Groups(registry), std::make_pair(std::uint64_t{1}, 8.0));
+    // A lone delivery gathering company is committed, not dropped, when the queue stops.
+    queue->Submit(Order("wc:main:500", 1000, "g"), answers.Callback());
+    const auto stop_started = std::chrono::steady_clock::now();
+    queue->Stop();
+    EXPECT_LT(std::chrono::steady_clock::now() - stop_started, std::chrono::seconds(30));
+    EXPECT_EQ(answers.Await(9, std::chrono::seconds(1)), std::vector<std::string>(9, "accepted"));
+    EXPECT_EQ(session_->CountOutbox(), 9);
 }
 
 // --- Delivery ------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ TEST(ConfigTest, EmptyDocumentGivesDocumentedDefaults) {
     EXPECT_EQ(r.settings.storage.driver, StorageDriver::kSqlite);
     EXPECT_EQ(r.settings.storage.sqlite.path, "data/orderbridge.db");
     EXPECT_EQ(r.settings.storage.postgres.pool_size, 8);
+    EXPECT_EQ(r.settings.storage.group_window, std::chrono::milliseconds(1));
     EXPECT_EQ(r.settings.bus.driver, BusDriver::kStore);
     EXPECT_EQ(r.settings.bus.kafka.topic, "orderbridge.events.v1");
 }
@@ -155,7 +156,7 @@ server:
   max_body_bytes: ten
   io_threads: -1
 log: {level: loud}
-storage: {driver: postgres}
+storage: {driver: postgres, group_window: 2s}
 bus: {driver: rabbit}
 stores:
   - id: "Main Store"
@@ -173,12 +174,13 @@ connectors:
     EXPECT_TRUE(HasProblem(r, "server.io_threads: must be between 0 and 256, got -1"));
     EXPECT_TRUE(HasProblem(r, "log.level: must be one of trace|debug|info|warn|error|off, got 'loud'"));
     EXPECT_TRUE(HasProblem(r, "storage.postgres.dsn: is required when storage.driver is postgres"));
+    EXPECT_TRUE(HasProblem(r, "storage.group_window: must be between 0 and 1s"));
     EXPECT_TRUE(HasProblem(r, "bus.driver: must be one of store|kafka, got 'rabbit'"));
     EXPECT_TRUE(HasProblem(r, "stores[0].id: must be 1 to 20 characters"));
     EXPECT_TRUE(HasProblem(r, "stores[0].webhook_secrets: at least one secret is required"));
     EXPECT_TRUE(HasProblem(r, "connectors[0].subscribe[0]: unknown event type 'order.exploded'"));
     EXPECT_TRUE(HasProblem(r, "connectors[0].retry.initial_backoff: must be a duration"));
-    EXPECT_EQ(r.problems.size(), 10u) << ::testing::PrintToString(Messages(r));
+    EXPECT_EQ(r.problems.size(), 11u) << ::testing::PrintToString(Messages(r));
 }
 
 TEST(ConfigTest, ErpNextConnectorsNeedTheirCompanyWarehouseAndKeys) {

@@ -72,10 +72,11 @@ struct StorageSettings {
     PostgresSettings postgres;
     bool migrate_on_start = true;
     RetentionSettings retention;
-    int writers = 1;             ///< ingest writer threads (each commits groups of deliveries)
-    int max_batch = 256;         ///< deliveries per group commit at most
-    Duration ack_timeout = 10s;  ///< a delivery not committed by then is answered 503
-    int read_threads = 2;        ///< threads serving /v1 reads and actions
+    int writers = 1;              ///< ingest writer threads (each commits groups of deliveries)
+    int max_batch = 256;          ///< deliveries per group commit at most
+    Duration group_window = 1ms;  ///< a group waits this long at most for more deliveries (0: never)
+    Duration ack_timeout = 10s;   ///< a delivery not committed by then is answered 503
+    int read_threads = 2;         ///< threads serving /v1 reads and actions
 };
 
 enum class BusDriver { kStore, kKafka };
