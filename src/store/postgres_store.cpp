@@ -182,6 +182,22 @@ std::string TextArraySql(const pqxx::transaction_base& w, const std::vector<std:
     return w.quote(array) + "::text[]";
 }
 
+// The column of entity row `e` that is its data when an event of its version lacks it, else NULL.
+const std::string kLackedData = std::string("CASE WHEN ") + detail::kEventsLackDataSql + " THEN data END";
+
+constexpr const char* kPrefetchLock = "orderbridge_prefetch_lock";
+constexpr const char* kPrefetchRead = "orderbridge_prefetch_read";
+
+// The statements of PgTx::Prefetch, prepared on every connection (PgSession::Conn) and planned
+// once per connection: the group's entity locks, then their stored versions.
+const std::string& PrefetchSql() {
+    static const std::string kSql = std::string("PREPARE ") + kPrefetchLock + "(text[]) AS " + LockEntitiesSql("$1") +
+                                    "; PREPARE " + kPrefetchRead +
+                                    "(text[]) AS SELECT entity_id, version, held, COALESCE(pending_events, ''), " +
+                                    kLackedData + " FROM entities e WHERE entity_id = ANY($1)";
+    return kSql;
+}
+
 // One ingest transaction. A group of distinct entities costs two round trips whatever its size:
 // one statement takes a transaction-scoped advisory lock on every entity id of the group (in a
 // fixed order, so writers never deadlock) and reads their stored versions; the writes are then
@@ -209,10 +225,11 @@ class PgTx {
         const std::string list = TextArraySql(w_, ids);
         // The group statement keeps its one plan (PostgreSQL 12+): left to choose, PostgreSQL may
         // plan it anew for every group once a fresh plan (RefreshGroupPlan) looks dearer than its
-        // first custom ones.
-        const std::string sql = std::string(one_plan) + LockEntitiesSql(list) +
-                                "; SELECT entity_id, version, held, COALESCE(pending_events, ''), " + kLackedData +
-                                " FROM entities e WHERE entity_id = ANY(" + list + ")";
+        // first custom ones. The locks and the read are statements prepared on the connection
+        // (PrefetchSql), so a group's first round trip parses two short EXECUTEs instead of parsing
+        // and planning both queries; each still takes its own snapshot, the read's after the locks.
+        const std::string sql = std::string(one_plan) + "EXECUTE " + kPrefetchLock + "(" + list + "); EXECUTE " +
+                                kPrefetchRead + "(" + list + ")";
         for (const auto& row : w_.exec(sql)) {
             Remember(row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<int>() != 0,
                      row[3].as<std::string>(), row[4]);
@@ -446,10 +463,6 @@ class PgTx {
         if (!data.is_null()) lacked_.insert_or_assign(id, Lacked{version, data.as<std::string>(), nullptr});
         cache_[id] = detail::StoredVersion{std::move(version), held, std::move(pending)};
     }
-    /// The column of entity row `e` that is its data when an event of its version lacks it, else NULL.
-    static inline const std::string kLackedData =
-        std::string("CASE WHEN ") + detail::kEventsLackDataSql + " THEN data END";
-
     pqxx::work& w_;
     std::map<std::string, detail::StoredVersion> cache_;
     std::set<std::string> prefetched_;
@@ -1128,6 +1141,7 @@ class PgSession final : public Session {
             w.exec("SET statement_timeout = " + std::to_string(ms));
             w.exec("SET idle_in_transaction_session_timeout = " + std::to_string(std::max<long long>(ms * 4, 10000)));
             conn_->prepare(kGroupWrite, kGroupWriteSql);  // sent to the server at its first use
+            prefetch_prepared_ = false;                   // before its first group (the tables may not exist yet)
             groups_ = 0;
             next_group_plan_ = 64;
         }
@@ -1135,20 +1149,32 @@ class PgSession final : public Session {
     }
 
   private:
-    // PostgreSQL keeps one plan of the group statement per connection (PgTx::Prefetch asks for it),
-    // made at its first use. Made while the tables are small (a new database under load), it finds
-    // rows to update by scanning the whole table, and keeps doing so as the table grows until
-    // autovacuum's next statistics invalidate it, minutes later. So the statement is prepared again
-    // once this connection has run 64, 512, 4096, ... groups (a power of 8): its plan follows the
-    // tables' size.
+    // PostgreSQL keeps one plan of the group statement and of the prefetch statements per connection
+    // (PgTx::Prefetch asks for it), made at their first use. Made while the tables are small (a new
+    // database under load), a plan may find rows by scanning the whole table, and keep doing so as the
+    // table grows until autovacuum's next statistics invalidate it, minutes later. So the statements
+    // are prepared again once this connection has run 64, 512, 4096, ... groups (a power of 8): their
+    // plans follow the tables' size.
     void RefreshGroupPlan() {
-        if (!conn_ || groups_ < next_group_plan_) return;
-        next_group_plan_ *= 8;
-        conn_->unprepare(kGroupWrite);
-        conn_->prepare(kGroupWrite, kGroupWriteSql);
+        if (!conn_) return;
+        const bool refresh = groups_ >= next_group_plan_;
+        if (refresh) {
+            next_group_plan_ *= 8;
+            conn_->unprepare(kGroupWrite);
+            conn_->prepare(kGroupWrite, kGroupWriteSql);
+        }
+        if (refresh || !prefetch_prepared_) {
+            pqxx::nontransaction w(*conn_);
+            const std::string drop =
+                prefetch_prepared_ ? std::string("DEALLOCATE ") + kPrefetchLock + "; DEALLOCATE " + kPrefetchRead + "; "
+                                   : "";
+            w.exec(drop + PrefetchSql());
+            prefetch_prepared_ = true;
+        }
     }
     std::int64_t groups_ = 0;
     std::int64_t next_group_plan_ = 64;
+    bool prefetch_prepared_ = false;
     config::PostgresSettings settings_;
     std::unique_ptr<pqxx::connection> conn_;
     bool relay_locked_ = false;

@@ -233,6 +233,18 @@ TEST_P(StoreTest, NewRepeatStaleAndNewerVersions) {
     EXPECT_TRUE(first == Outcome::kAccepted || first == Outcome::kStale);
 }
 
+TEST_P(StoreTest, StoredVersionsAreFoundBeforeAndAfterTheStatementsArePreparedAgain) {
+    // PostgreSQL sessions prepare their group statements again after 64 groups (then 512, ...), so
+    // that their plans follow the tables' size; every group before and after still reads what is stored.
+    for (int i = 0; i < 70; ++i) {
+        const auto id = "wc:main:" + std::to_string(600 + i);
+        ASSERT_EQ(IngestOne(Order(id, 1000, "a")), Outcome::kAccepted) << i;
+        ASSERT_EQ(IngestOne(Order(id, 1000, "a")), Outcome::kDuplicate) << i;
+        ASSERT_EQ(IngestOne(Order(id, 900, "b")), Outcome::kStale) << i;
+    }
+    EXPECT_EQ(session_->CountOutbox(), 70);
+}
+
 TEST_P(StoreTest, OneTransactionForAGroupIncludingTheSameEntityTwice) {
     const auto r1 = Order("wc:main:7", 1000, "a");
     const auto r2 = Order("wc:main:8", 1000, "a");
