@@ -654,7 +654,9 @@ void Dispatcher::Finish(Lane& lane, const store::DeliveryTask& task, const Deliv
         rec.lease_until_ms = task.lease_until_ms;
         const std::string cls = result.Succeeded() ? (result.error_class ? "duplicate" : "ok")
                                                    : std::string(core::ToString(*result.error_class));
-        lane.Attempts(*metrics_, cls, result.http_status).Increment();
+        // A delivery never sent (its payload could not be read) is no call to the target: it counts
+        // as a dead letter, not as an attempt or an error of the lane.
+        if (sent) lane.Attempts(*metrics_, cls, result.http_status).Increment();
         if (result.Succeeded() && result.retry_after && result.retry_after->count() > 0) {
             // The target said its window is used up (rate-limit headers on a success): wait.
             lane.throttled_until = std::max(lane.throttled_until, now + *result.retry_after);
@@ -701,10 +703,12 @@ void Dispatcher::Finish(Lane& lane, const store::DeliveryTask& task, const Deliv
                 }
                 lane.auth_failed = true;
             }
-            lane.last_error_at = rec.at;
-            lane.last_error_class = rec.error_class;
-            lane.last_error_status = result.http_status;
-            lane.last_error_reason = rec.reason;
+            if (sent) {
+                lane.last_error_at = rec.at;
+                lane.last_error_class = rec.error_class;
+                lane.last_error_status = result.http_status;
+                lane.last_error_reason = rec.reason;
+            }
         }
         const char* outcome = rec.state == "delivered" ? (rec.error_class == "duplicate" ? "duplicate" : "delivered")
                               : rec.state == "dead"    ? "dead"

@@ -226,6 +226,12 @@ class DeliveryBase:
         self.assertIn("payload could not be read", detail["attempts"][0]["reason"])
         self.assertIsNone(detail["payload"])
         self.assertEqual(self.sink.requests, [], "nothing was sent")
+        # No call was made: the lane shows no error and no attempt, only the dead letter.
+        lane = self.lane(d)
+        self.assertIsNone(lane["last_error"])
+        _, _, metrics = d.request("GET", "/metrics")
+        self.assertNotIn(b'orderbridge_delivery_attempts_total{class="permanent"', metrics)
+        self.assertIn(b'orderbridge_deliveries_total{connector="sink",outcome="dead"} 1', metrics)
 
     def test_auth_failure_marks_the_lane_and_a_filtered_replay_recovers(self):
         d = self.start()
