@@ -101,10 +101,10 @@ void Describe(V& v, StorageSettings& s) {
     v.Object("retention", s.retention);
     v.Field("writers", s.writers, {false, Between(1, 64)});
     v.Field("max_batch", s.max_batch, {false, Between(1, 10'000)});
-    v.Field("group_window", s.group_window,
-            {false, [](const Duration& d) -> std::string {
-                 return d.count() >= 0 && d <= std::chrono::seconds(1) ? "" : "must be between 0 and 1s";
-             }});
+    v.Field("group_window", s.group_window, {false, [](const Duration& d) -> std::string {
+                                                 return d <= std::chrono::seconds(1) ? ""
+                                                                                     : "must be between 0ms and 1s";
+                                             }});
     v.Field("ack_timeout", s.ack_timeout, {false, PositiveDuration()});
     v.Field("read_threads", s.read_threads, {false, Between(1, 256)});
 }

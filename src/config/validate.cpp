@@ -102,6 +102,10 @@ void Validate(const Settings& s, std::vector<Problem>& problems) {
     if (s.storage.driver == StorageDriver::kSqlite && s.storage.sqlite.path.empty()) {
         Add(problems, "storage.sqlite.path", "is required when storage.driver is sqlite");
     }
+    if (s.storage.group_window >= s.storage.ack_timeout) {
+        // Every small group would be answered 503 before its commit, and sent again by the shop.
+        Add(problems, "storage.group_window", "must be shorter than storage.ack_timeout");
+    }
     if (s.bus.driver == BusDriver::kKafka) {
         if (s.bus.kafka.brokers.empty()) Add(problems, "bus.kafka.brokers", "is required when bus.driver is kafka");
         if (s.bus.kafka.topic.empty()) Add(problems, "bus.kafka.topic", "is required when bus.driver is kafka");

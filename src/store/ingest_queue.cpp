@@ -157,6 +157,7 @@ void IngestQueue::WriterLoop() {
             // What is left (more than one group's worth) goes to the next free writer.
             if (!queue_.empty()) cv_.notify_one();
         }
+        if (batch.empty()) continue;  // on stop, another writer took what this one was gathering
         try {
             if (!session) session = store_.Open();
             Commit(*session, batch);

@@ -1164,12 +1164,20 @@ class PgSession final : public Session {
             conn_->prepare(kGroupWrite, kGroupWriteSql);
         }
         if (refresh || !prefetch_prepared_) {
-            pqxx::nontransaction w(*conn_);
-            const std::string drop =
-                prefetch_prepared_ ? std::string("DEALLOCATE ") + kPrefetchLock + "; DEALLOCATE " + kPrefetchRead + "; "
-                                   : "";
-            w.exec(drop + PrefetchSql());
-            prefetch_prepared_ = true;
+            // PREPARE and DEALLOCATE are not undone when a later statement of the same query fails:
+            // after a failure the connection's statements are unknown, so it is dropped and the next
+            // group prepares them on a new one.
+            try {
+                pqxx::nontransaction w(*conn_);
+                const std::string drop = prefetch_prepared_ ? std::string("DEALLOCATE ") + kPrefetchLock +
+                                                                  "; DEALLOCATE " + kPrefetchRead + "; "
+                                                            : "";
+                w.exec(drop + PrefetchSql());
+                prefetch_prepared_ = true;
+            } catch (...) {
+                conn_.reset();
+                throw;
+            }
         }
     }
     std::int64_t groups_ = 0;

@@ -245,6 +245,26 @@ TEST_P(StoreTest, StoredVersionsAreFoundBeforeAndAfterTheStatementsArePreparedAg
     EXPECT_EQ(session_->CountOutbox(), 70);
 }
 
+TEST_P(StoreTest, StatementsThatFailedToPrepareArePreparedOnANewConnection) {
+    if (GetParam() != "postgres") GTEST_SKIP() << "PostgreSQL sessions prepare statements";
+    config::PostgresSettings settings;
+    settings.dsn = PgDsn();
+    settings.statement_timeout = std::chrono::seconds(1);
+    auto store = MakePostgresStore(settings);
+    auto session = store->Open();
+    // While another transaction holds `entities`, the session's first group prepares the lock
+    // statement, then times out preparing the version read, which reads that table.
+    pqxx::connection other(PgDsn());
+    pqxx::work hold(other);
+    hold.exec("LOCK TABLE entities IN ACCESS EXCLUSIVE MODE");
+    const auto order = Order("wc:main:700", 1000, "a");
+    EXPECT_THROW(session->Ingest({&order}), UnavailableError);
+    hold.commit();
+    // A half-prepared connection would refuse every later group ("already exists").
+    EXPECT_EQ(session->Ingest({&order}).front(), Outcome::kAccepted);
+    EXPECT_EQ(session->Ingest({&order}).front(), Outcome::kDuplicate);
+}
+
 TEST_P(StoreTest, OneTransactionForAGroupIncludingTheSameEntityTwice) {
     const auto r1 = Order("wc:main:7", 1000, "a");
     const auto r2 = Order("wc:main:8", 1000, "a");

@@ -174,13 +174,21 @@ connectors:
     EXPECT_TRUE(HasProblem(r, "server.io_threads: must be between 0 and 256, got -1"));
     EXPECT_TRUE(HasProblem(r, "log.level: must be one of trace|debug|info|warn|error|off, got 'loud'"));
     EXPECT_TRUE(HasProblem(r, "storage.postgres.dsn: is required when storage.driver is postgres"));
-    EXPECT_TRUE(HasProblem(r, "storage.group_window: must be between 0 and 1s"));
+    EXPECT_TRUE(HasProblem(r, "storage.group_window: must be between 0ms and 1s"));
     EXPECT_TRUE(HasProblem(r, "bus.driver: must be one of store|kafka, got 'rabbit'"));
     EXPECT_TRUE(HasProblem(r, "stores[0].id: must be 1 to 20 characters"));
     EXPECT_TRUE(HasProblem(r, "stores[0].webhook_secrets: at least one secret is required"));
     EXPECT_TRUE(HasProblem(r, "connectors[0].subscribe[0]: unknown event type 'order.exploded'"));
     EXPECT_TRUE(HasProblem(r, "connectors[0].retry.initial_backoff: must be a duration"));
     EXPECT_EQ(r.problems.size(), 11u) << ::testing::PrintToString(Messages(r));
+}
+
+TEST(ConfigTest, AGroupWindowMustBeShorterThanTheAckTimeout) {
+    FakeEnvironment env;
+    // Each small group would be answered 503 before its commit, and sent again by the shop.
+    LoadResult r = LoadFromString("storage: {group_window: 500ms, ack_timeout: 500ms}", env);
+    EXPECT_EQ(Messages(r), std::vector<std::string>{"storage.group_window: must be shorter than storage.ack_timeout"});
+    EXPECT_TRUE(LoadFromString("storage: {group_window: 400ms, ack_timeout: 500ms}", env).Ok());
 }
 
 TEST(ConfigTest, ErpNextConnectorsNeedTheirCompanyWarehouseAndKeys) {
