@@ -188,8 +188,9 @@ const std::string kLackedData = std::string("CASE WHEN ") + detail::kEventsLackD
 constexpr const char* kPrefetchLock = "orderbridge_prefetch_lock";
 constexpr const char* kPrefetchRead = "orderbridge_prefetch_read";
 
-// The statements of PgTx::Prefetch, prepared on every connection (PgSession::Conn) and planned
-// once per connection: the group's entity locks, then their stored versions.
+// The statements of PgTx::Prefetch, prepared on each connection before its first group
+// (PgSession::RefreshGroupPlan) and planned once per connection: the group's entity locks, then
+// their stored versions.
 const std::string& PrefetchSql() {
     static const std::string kSql = std::string("PREPARE ") + kPrefetchLock + "(text[]) AS " + LockEntitiesSql("$1") +
                                     "; PREPARE " + kPrefetchRead +

@@ -74,7 +74,7 @@ struct StorageSettings {
     RetentionSettings retention;
     int writers = 1;              ///< ingest writer threads (each commits groups of deliveries)
     int max_batch = 256;          ///< deliveries per group commit at most
-    Duration group_window = 1ms;  ///< a group waits this long at most for more deliveries (0: never)
+    Duration group_window = 1ms;  ///< a small group waits this long at most for more (0ms: never)
     Duration ack_timeout = 10s;   ///< a delivery not committed by then is answered 503
     int read_threads = 2;         ///< threads serving /v1 reads and actions
 };

@@ -1,10 +1,10 @@
 #pragma once
 // Group commit for webhook deliveries. HTTP handlers Submit a record with a completion; writer
-// threads take whatever is queued (up to `max_batch`, after letting it gather for up to
-// `group_window`) and commit it in one transaction, so the database sees one commit per group
-// instead of one fsync per webhook, and no io thread ever waits for the database. Every completion is called exactly
-// once: with the outcome after the commit, or with "unavailable" when the store fails, the queue is full, or
-// `ack_timeout` passes first.
+// threads take whatever is queued (up to `max_batch`, after letting a small group gather for up
+// to `group_window`) and commit it in one transaction, so the database sees one commit per group
+// instead of one fsync per webhook, and no io thread ever waits for the database. Every completion
+// is called exactly once: with the outcome after the commit, or with "unavailable" when the store
+// fails, the queue is full, or `ack_timeout` passes first.
 //
 // Thread-safety: Submit may be called from any thread; Start/Stop from the owner.
 #include <algorithm>
