@@ -154,6 +154,32 @@ class KafkaBase:
         self.assertIn(b'orderbridge_kafka_passed_over_total{reason="too_large"} 1', metrics)
 
 
+    def test_an_event_whose_data_cannot_be_read_is_passed_over_not_published_empty(self):
+        # Committed while no broker can be reached, so the relay has not published it when the daemon dies.
+        d = Daemon(config(self.storage, self.sink.url, self.us_sink.url, "127.0.0.1:9")).start()
+        self.daemons.append(d)
+        self.post(d, order_body(24001))
+        d.proc.kill()
+        d.stop()
+        unpublished = "SELECT COUNT(*) FROM outbox WHERE finished_at IS NULL"
+        self.assertNotEqual(self.storage.query(d, unpublished), "0")
+        # The event is stored without its entity's data, which the entity row holds for its version; a
+        # hand edit (or an older daemon writing across schema version 8) can leave it nowhere.
+        self.storage.query(d, "UPDATE entities SET version = 'edited' WHERE entity_id = 'wc:main:24001'")
+        with open(d.config_path, "w") as f:
+            f.write(config(self.storage, self.sink.url, self.us_sink.url, self.cluster.bootstrap))
+        d.start()
+        self.post(d, order_body(24002))
+        self.sink.wait_until(lambda s: any(r.entity_id == "wc:main:24002" for r in s.requests),
+                             timeout=60, what="the event after the unreadable one")
+        wait_for(lambda: self.storage.query(d, unpublished) == "0", what="the relay to have passed it over")
+        self.assertEqual([r.entity_id for r in self.sink_events()], ["wc:main:24002"])
+        self.assertTrue(any(r.get("msg", "").startswith("kafka relay: an event's payload cannot be read")
+                            and r.get("entity_id") == "wc:main:24001" for r in d.log_records()))
+        _, _, metrics = d.request("GET", "/metrics")
+        self.assertIn(b'orderbridge_kafka_passed_over_total{reason="unreadable"} 1', metrics)
+
+
 class KafkaSqliteTest(KafkaBase, unittest.TestCase):
     driver = "sqlite"
 
