@@ -4,6 +4,7 @@
 #include <prometheus/registry.h>
 #include <signal.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -220,6 +221,22 @@ int Application::Run() {
         [](const std::exception& e) {
             log::Warn("retention failed", {{"error", e.what()}});
         });
+    // A newer daemon may migrate the database while this one runs (a rolling upgrade, or
+    // `orderbridge migrate`). This one would go on writing and reading in its own, older way (see
+    // docs/operations.md, schema version 8), so it stops as it would refuse to start: with status 1.
+    std::atomic<bool> schema_too_new{false};
+    PeriodicStoreTask schema_watch(
+        *store, std::chrono::seconds(5), false,
+        [&schema_too_new](store::Session& session, const std::atomic<bool>&) {
+            const int found = session.SchemaVersion();
+            if (found <= store::Store::KnownSchemaVersion() || schema_too_new.exchange(true)) return;
+            log::Error("the database schema is newer than this orderbridge knows; stopping (upgrade this daemon)",
+                       {{"found", found}, {"known", store::Store::KnownSchemaVersion()}});
+            ::kill(::getpid(), SIGTERM);  // the main thread's sigwait runs the ordinary shutdown
+        },
+        [](const std::exception& e) {
+            log::Warn("schema check failed", {{"error", e.what()}});
+        });
     // orderbridge_held_orders needs the database, so it is counted every 15 s, not when scraped.
     auto& held_family = prometheus::BuildGauge()
                             .Name("orderbridge_held_orders")
@@ -265,6 +282,7 @@ int Application::Run() {
         log::Info("kafka bus", {{"brokers", settings_.bus.kafka.brokers}, {"topic", settings_.bus.kafka.topic}});
     }
     stops.Push("retention", [&retention] { retention.Stop(); });
+    stops.Push("schema watch", [&schema_watch] { schema_watch.Stop(); });
     stops.Push("held gauge", [&held_gauge] { held_gauge.Stop(); });
     try {
         server->Start();
@@ -309,7 +327,7 @@ int Application::Run() {
     stops.RunAll();
     log::Info("stopped cleanly");
     log::Flush();
-    return 0;
+    return schema_too_new.load() ? 1 : 0;
 }
 
 }  // namespace orderbridge::app

@@ -820,6 +820,14 @@ class PgSession final : public Session {
             return 0;
         });
     }
+    int SchemaVersion() override {
+        return Guard(conn_, [&] {
+            pqxx::read_transaction w(Conn());
+            auto exists = w.exec("SELECT to_regclass('schema_migrations') IS NOT NULL");
+            if (!exists[0][0].as<bool>()) return 0;
+            return w.exec("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0][0].as<int>();
+        });
+    }
 
     std::vector<DeliveryTask> ClaimDue(const std::string& connector, std::int64_t now_ms, int limit,
                                        std::int64_t lease_ms) override {
@@ -1237,16 +1245,7 @@ class PgStore final : public Store {
     explicit PgStore(config::PostgresSettings s) : settings_(std::move(s)) {}
     std::unique_ptr<Session> Open() override { return std::make_unique<PgSession>(settings_); }
 
-    int SchemaVersion() override {
-        PgSession s(settings_);
-        std::unique_ptr<pqxx::connection> dummy;
-        return Guard(dummy, [&] {
-            pqxx::read_transaction w(s.Conn());
-            auto exists = w.exec("SELECT to_regclass('schema_migrations') IS NOT NULL");
-            if (!exists[0][0].as<bool>()) return 0;
-            return w.exec("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0][0].as<int>();
-        });
-    }
+    int SchemaVersion() override { return PgSession(settings_).SchemaVersion(); }
 
     int Migrate() override {
         PgSession s(settings_);

@@ -401,6 +401,15 @@ DeliveryRow ReadDelivery(const Stmt& s) {
                        s.Text(12), s.Text(13)};
 }
 
+// The last migration applied to `db` (0: none yet).
+int CurrentVersion(Db& db) {
+    Stmt exists(db.get(), "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'");
+    if (!exists.Step()) return 0;
+    Stmt s(db.get(), "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    s.Step();
+    return static_cast<int>(s.Int(0));
+}
+
 class SqliteSession final : public Session {
   public:
     explicit SqliteSession(const config::SqliteSettings& s) : db_(s) {}
@@ -663,6 +672,7 @@ class SqliteSession final : public Session {
     }
 
     void Ping() override { db_.Exec("SELECT 1"); }
+    int SchemaVersion() override { return CurrentVersion(db_); }
 
     std::vector<DeliveryTask> ClaimDue(const std::string& connector, std::int64_t now_ms, int limit,
                                        std::int64_t lease_ms) override {
@@ -974,13 +984,6 @@ class SqliteStore final : public Store {
     std::string_view Driver() const override { return "sqlite"; }
 
   private:
-    static int CurrentVersion(Db& db) {
-        Stmt exists(db.get(), "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'");
-        if (!exists.Step()) return 0;
-        Stmt s(db.get(), "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
-        s.Step();
-        return static_cast<int>(s.Int(0));
-    }
     config::SqliteSettings settings_;
 };
 

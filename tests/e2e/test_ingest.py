@@ -175,6 +175,23 @@ class IngestBase:
         self.assertEqual(self.d.request("GET", "/v1/orders?limit=0", headers=VIEWER)[0], 400)
         self.assertEqual(self.d.request("GET", "/v1/orders/wc:main:1", headers=VIEWER)[0], 404)
 
+    def test_a_daemon_stops_when_a_newer_one_migrates_the_database_under_it(self):
+        status, _ = self.post(with_order_id(fixture("order_simple.json"), 9101))
+        self.assertEqual(status, 202)
+        known = int(self.storage.query(self.d, "SELECT MAX(version) FROM schema_migrations"))
+        # What a newer daemon's start (or its `orderbridge migrate`) leaves behind.
+        self.storage.query(self.d, "INSERT INTO schema_migrations (version, applied_at) VALUES "
+                                   f"({known + 1}, '2026-11-27T10:00:00.000Z')")
+        self.assertEqual(self.d.wait(timeout=30), 1)
+        self.d.stop()  # collects the rest of its log
+        self.assertTrue(any(r.get("msg", "").startswith("the database schema is newer than this orderbridge knows")
+                            and r.get("found") == known + 1 and r.get("known") == known for r in self.d.log_records()))
+        self.assertIn("stopped cleanly", [r.get("msg") for r in self.d.log_records()])
+        # Started again, it refuses the schema as it does at any start.
+        self.d.start(wait=False)
+        self.assertEqual(self.d.wait(timeout=30), 1)
+        self.assertEqual(self.count("SELECT COUNT(*) FROM entities WHERE entity_id = 'wc:main:9101'"), 1)
+
 
 class IngestSqliteTest(IngestBase, unittest.TestCase):
     driver = "sqlite"

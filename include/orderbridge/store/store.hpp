@@ -295,6 +295,8 @@ class Session {
     /// `limit` events. Returns the events deleted.
     virtual std::int64_t PruneOutbox(const std::string& before, int limit) = 0;
     virtual void Ping() = 0;
+    /// The database's schema version: the last migration applied (0: none yet).
+    virtual int SchemaVersion() = 0;
     /// Every entity of `kind` (the checkout view loads the products at start).
     virtual std::vector<EntityRow> EntitiesOfKind(const std::string& kind) = 0;
     /// Entities whose parent is `parent_id` (a shipment's order), of `kind`, oldest change first.
