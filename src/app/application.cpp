@@ -225,17 +225,19 @@ int Application::Run() {
     // `orderbridge migrate`). This one would go on writing and reading in its own, older way (see
     // docs/operations.md, schema version 8), so it stops as it would refuse to start: with status 1.
     std::atomic<bool> schema_too_new{false};
+    std::atomic<bool> schema_check_failing{false};  // the store's own errors are logged elsewhere: once here
     PeriodicStoreTask schema_watch(
         *store, std::chrono::seconds(5), false,
-        [&schema_too_new](store::Session& session, const std::atomic<bool>&) {
+        [&schema_too_new, &schema_check_failing](store::Session& session, const std::atomic<bool>&) {
             const int found = session.SchemaVersion();
+            if (schema_check_failing.exchange(false)) log::Info("schema check works again");
             if (found <= store::Store::KnownSchemaVersion() || schema_too_new.exchange(true)) return;
             log::Error("the database schema is newer than this orderbridge knows; stopping (upgrade this daemon)",
                        {{"found", found}, {"known", store::Store::KnownSchemaVersion()}});
             ::kill(::getpid(), SIGTERM);  // the main thread's sigwait runs the ordinary shutdown
         },
-        [](const std::exception& e) {
-            log::Warn("schema check failed", {{"error", e.what()}});
+        [&schema_check_failing](const std::exception& e) {
+            if (!schema_check_failing.exchange(true)) log::Warn("schema check failed", {{"error", e.what()}});
         });
     // orderbridge_held_orders needs the database, so it is counted every 15 s, not when scraped.
     auto& held_family = prometheus::BuildGauge()

@@ -190,6 +190,8 @@ class IngestBase:
         # Started again, it refuses the schema as it does at any start.
         self.d.start(wait=False)
         self.assertEqual(self.d.wait(timeout=30), 1)
+        self.d.stop()
+        self.assertTrue(any("is newer than this orderbridge knows" in r.get("error", "") for r in self.d.log_records()))
         self.assertEqual(self.count("SELECT COUNT(*) FROM entities WHERE entity_id = 'wc:main:9101'"), 1)
 
 
