@@ -243,18 +243,15 @@ class WooWebhooks {
                     .Set(static_cast<double>(core::ToUnixMillis(std::chrono::system_clock::now())) / 1000.0);
             // {"entity_id":..,"reason":..,"status":..}: members in name order, as JSON answers are written.
             std::string body = "{";
-            if (!entity_id.empty()) {
-                body += "\"entity_id\":";
-                model::AppendJsonString(body, entity_id);
-                body += ',';
-            }
-            if (*outcome == store::Outcome::kRejected) {
-                body += "\"reason\":";
-                model::AppendJsonString(body, reason);
-                body += ',';
-            }
-            body += "\"status\":";
-            model::AppendJsonString(body, name);
+            const auto member = [&body](std::string_view key, std::string_view value) {
+                if (body.size() > 1) body += ',';
+                model::AppendJsonString(body, key);
+                body += ':';
+                model::AppendJsonString(body, value);
+            };
+            if (!entity_id.empty()) member("entity_id", entity_id);
+            if (*outcome == store::Outcome::kRejected) member("reason", reason);
+            member("status", name);
             body += '}';
             const bool created = *outcome == store::Outcome::kAccepted || *outcome == store::Outcome::kHeld;
             if (created && product && view_) {
