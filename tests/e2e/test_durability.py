@@ -132,6 +132,10 @@ def pg_ctl(action):
 
 @unittest.skipUnless(PG_DSN and os.environ.get("ORDERBRIDGE_TEST_PG_DATA"), "needs the private PostgreSQL of make test")
 class PostgresOutageTest(unittest.TestCase):
+    @staticmethod
+    def messages(d):
+        return [r.get("msg") for r in d.log_records()]
+
     def test_outage_gives_fast_503_then_recovers_without_restart(self):
         storage = Storage("postgres")
         d = Daemon(config(storage)).start()
@@ -157,6 +161,11 @@ class PostgresOutageTest(unittest.TestCase):
                 self.assertLess(slowest, 3.0, "503 must come within the ack timeout bound")
                 self.assertEqual(d.request("GET", "/readyz")[0], 503)
                 self.assertEqual(d.request("GET", "/healthz")[0], 200)
+                # The schema watch (every 5 s) warns once for the outage, not at every failing check.
+                wait_for(lambda: self.messages(d).count("schema check failed") == 1, timeout=15,
+                         what="the schema watch to warn that its check failed")
+                time.sleep(6)
+                self.assertEqual(self.messages(d).count("schema check failed"), 1)
             finally:
                 pg_ctl("start")
 
@@ -166,6 +175,11 @@ class PostgresOutageTest(unittest.TestCase):
                                  headers=woo_headers(body, SECRET))[0] == 202
             wait_for(accepted_again, timeout=30, interval=0.2, what="ingest to recover after PostgreSQL restarts")
             wait_for(lambda: d.request("GET", "/readyz")[0] == 200, timeout=10, what="readiness to recover")
+            wait_for(lambda: "schema check works again" in self.messages(d), timeout=15,
+                     what="the schema watch to log its recovery")
+            time.sleep(6)
+            self.assertEqual(self.messages(d).count("schema check works again"), 1)
+            self.assertEqual(self.messages(d).count("schema check failed"), 1)
             self.assertEqual(d.proc.poll(), None, "the daemon must not have restarted")
         finally:
             d.stop()
