@@ -148,6 +148,13 @@ int Application::Run() {
                 return 1;
             }
         }
+        const store::Durability durability = store->CheckDurability();
+        std::string durability_settings;
+        for (const auto& [name, value] : durability.settings)
+            durability_settings += (durability_settings.empty() ? "" : " ") + name + "=" + value;
+        log::Info("storage durability", {{"driver", store->Driver()}, {"settings", durability_settings}});
+        for (const auto& warning : durability.warnings)
+            log::Warn(warning, {{"driver", store->Driver()}});
     } catch (const std::exception& e) {
         log::Error("cannot prepare the store", {{"driver", store->Driver()}, {"error", e.what()}});
         return 1;

@@ -820,6 +820,29 @@ class PgSession final : public Session {
             return 0;
         });
     }
+    Durability CheckDurability() {
+        return Guard(conn_, [&] {
+            pqxx::nontransaction w(Conn());
+            // reset_val is what the session started with, before Conn() set anything.
+            const auto r = w.exec(
+                "SELECT current_setting('fsync'), current_setting('synchronous_commit'), "
+                "(SELECT reset_val FROM pg_settings WHERE name = 'synchronous_commit')")[0];
+            Durability d;
+            d.settings = {{"fsync", r[0].as<std::string>()},
+                          {"synchronous_commit", r[1].as<std::string>()},
+                          {"synchronous_commit_default", r[2].as<std::string>()}};
+            if (d.Setting("fsync") == "off")
+                d.warnings.push_back(
+                    "PostgreSQL runs with fsync = off: a crash of its machine can lose "
+                    "acknowledged orders and corrupt the database");
+            if (d.Setting("synchronous_commit") == "off")
+                d.warnings.push_back(
+                    "PostgreSQL reports commits before they are on disk (synchronous_commit = "
+                    "off): a crash of its machine can lose acknowledged orders");
+            return d;
+        });
+    }
+
     int SchemaVersion() override {
         return Guard(conn_, [&] {
             pqxx::read_transaction w(Conn());
@@ -1147,8 +1170,14 @@ class PgSession final : public Session {
             conn_->set_client_encoding("UTF8");
             const auto ms = settings_.statement_timeout.count();
             pqxx::nontransaction w(*conn_);
-            w.exec("SET statement_timeout = " + std::to_string(ms));
-            w.exec("SET idle_in_transaction_session_timeout = " + std::to_string(std::max<long long>(ms * 4, 10000)));
+            // Acknowledged means on disk: synchronous_commit = off for the server, database or role (a
+            // common tuning) would let PostgreSQL report a commit before its WAL is flushed, and a
+            // crash would lose orders already answered 202. Its other values all flush the WAL first
+            // (the stronger ones also wait for synchronous standbys) and are kept.
+            w.exec("SET statement_timeout = " + std::to_string(ms) +
+                   "; SET idle_in_transaction_session_timeout = " + std::to_string(std::max<long long>(ms * 4, 10000)) +
+                   "; SELECT set_config('synchronous_commit', 'on', false) "
+                   "WHERE current_setting('synchronous_commit') = 'off'");
             conn_->prepare(kGroupWrite, kGroupWriteSql);  // sent to the server at its first use
             prefetch_prepared_ = false;                   // before its first group (the tables may not exist yet)
             groups_ = 0;
@@ -1246,6 +1275,7 @@ class PgStore final : public Store {
     std::unique_ptr<Session> Open() override { return std::make_unique<PgSession>(settings_); }
 
     int SchemaVersion() override { return PgSession(settings_).SchemaVersion(); }
+    Durability CheckDurability() override { return PgSession(settings_).CheckDurability(); }
 
     int Migrate() override {
         PgSession s(settings_);

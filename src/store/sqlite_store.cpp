@@ -983,6 +983,25 @@ class SqliteStore final : public Store {
 
     std::string_view Driver() const override { return "sqlite"; }
 
+    Durability CheckDurability() override {
+        Db db(settings_);  // set up as every session's connection is
+        Durability d;
+        Stmt journal(db.get(), "PRAGMA journal_mode");
+        journal.Step();
+        d.settings.emplace_back("journal_mode", journal.Text(0));
+        Stmt sync(db.get(), "PRAGMA synchronous");
+        sync.Step();
+        static constexpr const char* kLevels[] = {"off", "normal", "full", "extra"};
+        const auto level = sync.Int(0);
+        d.settings.emplace_back(
+            "synchronous", level >= 0 && level <= 3 ? kLevels[static_cast<std::size_t>(level)] : std::to_string(level));
+        if (level < 2)
+            d.warnings.push_back(
+                "SQLite commits without waiting for the disk (synchronous below full): a crash of "
+                "the machine can lose acknowledged orders");
+        return d;
+    }
+
   private:
     config::SqliteSettings settings_;
 };

@@ -245,6 +245,101 @@ TEST_P(StoreTest, StoredVersionsAreFoundBeforeAndAfterTheStatementsArePreparedAg
     EXPECT_EQ(session_->CountOutbox(), 70);
 }
 
+TEST_P(StoreTest, SessionsWaitForTheDiskBeforeACommitIsReported) {
+    const Durability d = store_->CheckDurability();
+    if (GetParam() == "sqlite") {
+        EXPECT_EQ(d.Setting("journal_mode"), "wal");
+        EXPECT_EQ(d.Setting("synchronous"), "full");
+    } else {
+        EXPECT_EQ(d.Setting("fsync"), "on");
+        EXPECT_EQ(d.Setting("synchronous_commit"), "on");
+        EXPECT_EQ(d.Setting("synchronous_commit_default"), "on");
+    }
+    EXPECT_TRUE(d.warnings.empty());
+}
+
+// Sets a PostgreSQL setting for the test database (or, with `system`, the server) and resets it on
+// every way out of the test. A server setting is reset only once new sessions see it reset, so the
+// next test meets the server as it was.
+class PgSettingForTest {
+  public:
+    PgSettingForTest(std::string name, const std::string& value, bool system = false)
+        : name_(std::move(name)), system_(system), before_(Show()) {
+        Run(system_ ? "ALTER SYSTEM SET " + name_ + " = " + value : AlterDatabase() + " SET " + name_ + " = " + value);
+    }
+    ~PgSettingForTest() {
+        try {
+            Run(system_ ? "ALTER SYSTEM RESET " + name_ : AlterDatabase() + " RESET " + name_);
+            for (int i = 0; system_ && i < 100 && Show() != before_; ++i)
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        } catch (...) {
+        }
+    }
+    PgSettingForTest(const PgSettingForTest&) = delete;
+    PgSettingForTest& operator=(const PgSettingForTest&) = delete;
+
+  private:
+    static std::string AlterDatabase() {
+        pqxx::connection c(PgDsn());
+        pqxx::nontransaction w(c);
+        return "ALTER DATABASE " + w.quote_name(w.exec("SELECT current_database()")[0][0].as<std::string>());
+    }
+    void Run(const std::string& sql) const {
+        pqxx::connection c(PgDsn());
+        pqxx::nontransaction w(c);
+        w.exec(sql);
+        if (system_) w.exec("SELECT pg_reload_conf()");
+    }
+    std::string Show() const {
+        pqxx::connection c(PgDsn());
+        pqxx::nontransaction w(c);
+        return w.exec("SELECT current_setting(" + w.quote(name_) + ")")[0][0].as<std::string>();
+    }
+    std::string name_;
+    bool system_;
+    std::string before_;
+};
+
+TEST_P(StoreTest, SynchronousCommitOffForTheDatabaseIsTurnedOnInTheDaemonsSessions) {
+    if (GetParam() != "postgres") GTEST_SKIP() << "a PostgreSQL setting";
+    config::PostgresSettings settings;
+    settings.dsn = PgDsn();
+    {
+        PgSettingForTest off("synchronous_commit", "off");
+        const Durability d = MakePostgresStore(settings)->CheckDurability();
+        EXPECT_EQ(d.Setting("synchronous_commit_default"), "off");
+        EXPECT_EQ(d.Setting("synchronous_commit"), "on");
+        EXPECT_TRUE(d.warnings.empty());
+        // A session's writes are committed under the setting it shows.
+        auto session = MakePostgresStore(settings)->Open();
+        const auto order = Order("wc:main:710", 1000, "a");
+        EXPECT_EQ(session->Ingest({&order}).at(0), Outcome::kAccepted);
+    }
+    for (const std::string kept : {"local", "remote_apply"}) {
+        PgSettingForTest other("synchronous_commit", kept);
+        const Durability d = MakePostgresStore(settings)->CheckDurability();
+        EXPECT_EQ(d.Setting("synchronous_commit_default"), kept);
+        EXPECT_EQ(d.Setting("synchronous_commit"), kept) << "a setting that flushes is kept as it is";
+    }
+}
+
+TEST_P(StoreTest, AServerWithoutFsyncIsReported) {
+    if (GetParam() != "postgres") GTEST_SKIP() << "a PostgreSQL setting";
+    config::PostgresSettings settings;
+    settings.dsn = PgDsn();
+    PgSettingForTest no_fsync("fsync", "off", true);
+    // The reload reaches new sessions within moments.
+    auto store = MakePostgresStore(settings);
+    Durability d;
+    for (int i = 0; i < 100 && d.Setting("fsync") != "off"; ++i) {
+        if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        d = store->CheckDurability();
+    }
+    ASSERT_EQ(d.Setting("fsync"), "off");
+    ASSERT_EQ(d.warnings.size(), 1u);
+    EXPECT_NE(d.warnings[0].find("fsync = off"), std::string::npos) << d.warnings[0];
+}
+
 TEST_P(StoreTest, StatementsThatFailedToPrepareArePreparedOnANewConnection) {
     if (GetParam() != "postgres") GTEST_SKIP() << "PostgreSQL sessions prepare statements";
     config::PostgresSettings settings;

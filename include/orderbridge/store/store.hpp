@@ -12,6 +12,8 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "orderbridge/config/settings.hpp"
@@ -373,6 +375,18 @@ class WorkWaiter {
     virtual bool Wait(std::chrono::milliseconds timeout) = 0;
 };
 
+/// How the database makes a commit durable, as this daemon's own sessions see it (logged at start).
+struct Durability {
+    std::vector<std::pair<std::string, std::string>> settings;  // name and value, as the database reports them
+    std::vector<std::string> warnings;  // settings under which an acknowledged write can be lost
+    /// The value of setting `name`, or "" when it was not reported.
+    std::string Setting(std::string_view name) const {
+        for (const auto& [n, v] : settings)
+            if (n == name) return v;
+        return "";
+    }
+};
+
 class Store {
   public:
     virtual ~Store() = default;
@@ -384,6 +398,8 @@ class Store {
     /// The newest schema this binary knows.
     static int KnownSchemaVersion();
     virtual std::string_view Driver() const = 0;
+    /// Reads the durability settings on a new session of this store.
+    virtual Durability CheckDurability() = 0;
     /// Null when the driver has no cross-process notifications (SQLite: one process, in-process wake-ups).
     virtual std::unique_ptr<WorkWaiter> MakeWorkWaiter() { return nullptr; }
 };
