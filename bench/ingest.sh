@@ -11,6 +11,7 @@
 # same ids, same size, sent as woo.lua sends them) of the orders it stored during a first, uncounted
 # phase twice as long.
 #   DURATION=20s CONNS=64 ROUNDS=2 COUNT=600000 PACED_RATE=2000 PACED_DURATION=$DURATION UPDATES=1
+#   CALIBRATE=1 first measures the machine with pgbench (one-row INSERT transactions/s on the same cluster).
 #   PACED_PEER=1 also paces the peer; IO_THREADS=N sets orderbridge's server.io_threads (default 0, one per core); ORDERBRIDGE_SHARED points at the shared/ dir (default ../shared).
 set -euo pipefail
 export LC_ALL=C  # `times` and awk: "1.5", not "1,5"
@@ -34,6 +35,8 @@ PACED_DURATION=${PACED_DURATION:-$DURATION}
 PACED_PEER=${PACED_PEER:-0}
 IO_THREADS=${IO_THREADS:-0}  # orderbridge's default: one io thread per core
 UPDATES=${UPDATES:-1}
+CALIBRATE=${CALIBRATE:-1}  # pgbench one-row INSERTs on the same cluster first, CAL_SECONDS per mode
+CAL_SECONDS=${CAL_SECONDS:-10}
 PG_PORT=${ORDERBRIDGE_BENCH_PG_PORT:-55433}
 SECRET=${BENCH_WEBHOOK_SECRET:-ingest-bench-secret-5f0c2a}
 BASE=1000000       # measured runs use order ids BASE..BASE+COUNT-1 (7 digits, so every body has one size)
@@ -335,6 +338,22 @@ echo "postgres: private cluster on 127.0.0.1:$PG_PORT, fsync on, shared_buffers 
      "pg pool_size 8, writers 2; peer pg pool 10"
 echo "wrk -t2 -c$CONNS -d$DURATION (warm-up $WARMUP on other ids, not counted); committed_per_s = rows committed / duration_s"
 start_s=$SECONDS
+if [ "$CALIBRATE" = 1 ]; then
+  # What this machine and cluster do with the simplest durable write, so figures can be compared
+  # across machines: pgbench, one-row INSERT per transaction, as many clients as the runs' connections.
+  "$PG_BIN/createdb" "${PGARGS[@]}" calibration
+  pgq calibration "CREATE TABLE t (id bigserial PRIMARY KEY, v int NOT NULL)"
+  echo "INSERT INTO t (v) VALUES (1);" > "$ROOT/calibration.sql"
+  cal=""
+  for mode in simple prepared; do
+    tps=$("$PG_BIN/pgbench" "${PGARGS[@]}" -n -M "$mode" -c "$CONNS" -j 2 -T "$CAL_SECONDS" -f "$ROOT/calibration.sql" \
+          calibration 2>&1 | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+    cal+=" $mode=${tps:-failed}"
+  done
+  PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/dropdb" "${PGARGS[@]}" calibration
+  echo "calibration: pgbench one-row INSERT transactions/s, $CONNS clients, 2 threads, ${CAL_SECONDS}s each:$cal"
+  echo "calibration$cal" > "$ROOT/calibration"
+fi
 for r in $(seq 1 "$ROUNDS"); do
   echo "-- round $r/$ROUNDS: peer (fastify + pg, POST /webhook/woo)"
   peer_run wrk
@@ -365,4 +384,5 @@ awk '
     if (n["peer"] && n["orderbridge_pg"] && c["peer"] > 0)
       printf "ratio orderbridge_pg/peer = %.2f\n", (c["orderbridge_pg"]/n["orderbridge_pg"]) / (c["peer"]/n["peer"])
   }' "$ROOT/summary"
+[ -f "$ROOT/calibration" ] && cat "$ROOT/calibration"
 echo "elapsed_s=$((SECONDS - start_s))"
