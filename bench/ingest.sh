@@ -11,6 +11,9 @@
 # same ids, same size, sent as woo.lua sends them) of the orders it stored during a first, uncounted
 # phase twice as long.
 #   DURATION=20s CONNS=64 ROUNDS=2 COUNT=600000 PACED_RATE=2000 PACED_DURATION=$DURATION UPDATES=1
+#   LOAD_TOOL=loadgen (default) sends the load with bench/loadgen.cpp, built here (a few µs of CPU per
+#   request); LOAD_TOOL=wrk with wrk and the peer's woo.lua (about 55-75 µs per request, as the peer's
+#   README measured) and paced_load.py. Both send the same requests.
 #   CALIBRATE=1 first measures the machine with pgbench (one-row INSERT transactions/s on the same cluster).
 #   PACED_PEER=1 also paces the peer; IO_THREADS=N sets orderbridge's server.io_threads (default 0, one per core); ORDERBRIDGE_SHARED points at the shared/ dir (default ../shared).
 set -euo pipefail
@@ -35,6 +38,7 @@ PACED_DURATION=${PACED_DURATION:-$DURATION}
 PACED_PEER=${PACED_PEER:-0}
 IO_THREADS=${IO_THREADS:-0}  # orderbridge's default: one io thread per core
 UPDATES=${UPDATES:-1}
+LOAD_TOOL=${LOAD_TOOL:-loadgen}  # loadgen (bench/loadgen.cpp) or wrk (wrk + woo.lua, paced_load.py)
 CALIBRATE=${CALIBRATE:-1}  # pgbench one-row INSERTs on the same cluster first, CAL_SECONDS per mode
 CAL_SECONDS=${CAL_SECONDS:-10}
 PG_PORT=${ORDERBRIDGE_BENCH_PG_PORT:-55433}
@@ -96,6 +100,12 @@ trap 'exit 130' INT TERM
 
 mkdir -p "$ROOT/bin"
 cp "$BIN" "$ROOT/bin/orderbridge"
+if [ "$LOAD_TOOL" = loadgen ]; then
+  "${CXX:-c++}" -std=c++20 -O2 -pthread -o "$ROOT/bin/loadgen" "$BENCH/loadgen.cpp" ||
+    { echo "ingest: cannot build bench/loadgen.cpp (LOAD_TOOL=wrk uses wrk instead)" >&2; exit 1; }
+elif [ "$LOAD_TOOL" != wrk ]; then
+  echo "ingest: LOAD_TOOL is loadgen or wrk, not $LOAD_TOOL" >&2; exit 1
+fi
 BIN=$ROOT/bin/orderbridge
 "$BIN" version >/dev/null || { echo "ingest: $BIN does not run" >&2; exit 1; }
 
@@ -203,11 +213,25 @@ ob_extras() {  # what the daemon says about the run (counters include the warm-u
 # committed figures
 run_load() {
   local kind=$1 label=$2 url=$3 pid=$4 countfn=$5 warm run before after rss result dur committed cps
-  if [ "$kind" = wrk ]; then
+  local double_s
+  double_s=$(awk -v s="$(secs "$DURATION")" 'BEGIN{print s * 2}')
+  if [ "$LOAD_TOOL" = loadgen ]; then
+    local lg=("$ROOT/bin/loadgen" "$url")
+    if [ "$kind" = wrk ]; then
+      warm=("${lg[@]}" "$ROOT/warm" --conns "$CONNS" --duration "$(secs "$WARMUP")")
+      run=("${lg[@]}" "$ROOT/data" --conns "$CONNS" --duration "$(secs "$DURATION")")
+    elif [ "$kind" = updates ]; then
+      warm=("${lg[@]}" "$ROOT/data" --conns "$CONNS" --duration "$double_s")
+      run=("${lg[@]}" "$ROOT/updated" --conns "$CONNS" --duration "$(secs "$DURATION")")
+    else
+      warm=("${lg[@]}" "$ROOT/warm" --conns "$CONNS" --rate "$PACED_RATE" --duration "$(secs "$WARMUP")")
+      run=("${lg[@]}" "$ROOT/data" --conns "$CONNS" --rate "$PACED_RATE" --duration "$(secs "$PACED_DURATION")")
+    fi
+  elif [ "$kind" = wrk ]; then
     warm=(wrk -t2 -c"$CONNS" -d"$WARMUP" -s "$LUA" "$url" -- "$ROOT/warm" distinct 2)
     run=(wrk -t2 -c"$CONNS" -d"$DURATION" -s "$LUA" "$url" -- "$ROOT/data" distinct 2)
   elif [ "$kind" = updates ]; then  # the orders first (not counted), then their newer versions
-    warm=(wrk -t2 -c"$CONNS" -d"$(awk -v s="$(secs "$DURATION")" 'BEGIN{print s * 2}')s" -s "$LUA" "$url" -- "$ROOT/data" distinct 2)
+    warm=(wrk -t2 -c"$CONNS" -d"${double_s}s" -s "$LUA" "$url" -- "$ROOT/data" distinct 2)
     run=(wrk -t2 -c"$CONNS" -d"$DURATION" -s "$LUA" "$url" -- "$ROOT/updated" distinct 2)
   else
     warm=(python3 "$BENCH/paced_load.py" "$url" "$ROOT/warm" --rate "$PACED_RATE" --duration "$(secs "$WARMUP")" --conns "$CONNS")
@@ -336,7 +360,9 @@ machine_line
 echo "versions: $("$BIN" version), node $(node --version), $("$PG_BIN/postgres" --version), $(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2)"
 echo "postgres: private cluster on 127.0.0.1:$PG_PORT, fsync on, shared_buffers 128MB; orderbridge io_threads $IO_THREADS (0: one per core)," \
      "pg pool_size 8, writers 2; peer pg pool 10"
-echo "wrk -t2 -c$CONNS -d$DURATION (warm-up $WARMUP on other ids, not counted); committed_per_s = rows committed / duration_s"
+if [ "$LOAD_TOOL" = loadgen ]; then load_line="bench/loadgen.cpp, $CONNS connections, 2 threads, $DURATION"
+else load_line="wrk -t2 -c$CONNS -d$DURATION with woo.lua; paced: paced_load.py"; fi
+echo "load: $load_line (warm-up $WARMUP on other ids, not counted); committed_per_s = rows committed / duration_s"
 start_s=$SECONDS
 if [ "$CALIBRATE" = 1 ]; then
   # What this machine and cluster do with the simplest durable write, so figures can be compared
@@ -368,7 +394,7 @@ if [ "$UPDATES" = 1 ]; then
   echo "-- updates: orderbridge_sqlite"
   ob_sqlite_run updates
 fi
-echo "-- paced $PACED_RATE/s for $PACED_DURATION over $CONNS connections (paced_load.py; latency from each request's scheduled send time)"
+echo "-- paced $PACED_RATE/s for $PACED_DURATION over $CONNS connections ($LOAD_TOOL; latency from each request's scheduled send time)"
 if [ "$PACED_PEER" = 1 ]; then echo "-- paced: peer"; peer_run paced; fi
 echo "-- paced: orderbridge_pg"
 ob_pg_run paced
