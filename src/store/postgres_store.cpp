@@ -1165,11 +1165,15 @@ class PgSession final : public Session {
 
     pqxx::connection& Conn() {
         if (!conn_ || !conn_->is_open()) {
-            conn_ = std::make_unique<pqxx::connection>(WithConnectTimeout(settings_.dsn, settings_.connect_timeout));
+            // Set up completely before it is kept: a connection whose setup failed would otherwise be
+            // reused without its settings (a timeout does not drop it, see Guard).
+            conn_.reset();
+            auto conn =
+                std::make_unique<pqxx::connection>(WithConnectTimeout(settings_.dsn, settings_.connect_timeout));
             // The daemon's text is UTF-8 whatever the server's or the environment's default encoding.
-            conn_->set_client_encoding("UTF8");
+            conn->set_client_encoding("UTF8");
             const auto ms = settings_.statement_timeout.count();
-            pqxx::nontransaction w(*conn_);
+            pqxx::nontransaction w(*conn);
             // Acknowledged means on disk: synchronous_commit = off for the server, database or role (a
             // common tuning) would let PostgreSQL report a commit before its WAL is flushed, and a
             // crash would lose orders already answered 202. Its other values all flush the WAL first
@@ -1178,8 +1182,9 @@ class PgSession final : public Session {
                    "; SET idle_in_transaction_session_timeout = " + std::to_string(std::max<long long>(ms * 4, 10000)) +
                    "; SELECT set_config('synchronous_commit', 'on', false) "
                    "WHERE current_setting('synchronous_commit') = 'off'");
-            conn_->prepare(kGroupWrite, kGroupWriteSql);  // sent to the server at its first use
-            prefetch_prepared_ = false;                   // before its first group (the tables may not exist yet)
+            conn->prepare(kGroupWrite, kGroupWriteSql);  // sent to the server at its first use
+            conn_ = std::move(conn);
+            prefetch_prepared_ = false;  // before its first group (the tables may not exist yet)
             groups_ = 0;
             next_group_plan_ = 64;
         }

@@ -163,7 +163,7 @@ class PostgresOutageTest(unittest.TestCase):
                 self.assertEqual(d.request("GET", "/healthz")[0], 200)
                 # The schema watch (every 5 s) warns once for the outage, not at every failing check.
                 wait_for(lambda: self.messages(d).count("schema check failed") == 1, timeout=15,
-                         what="the schema watch to warn that its check failed")
+                         interval=0.5, what="the schema watch to warn that its check failed")
                 time.sleep(6)
                 self.assertEqual(self.messages(d).count("schema check failed"), 1)
             finally:
@@ -176,7 +176,7 @@ class PostgresOutageTest(unittest.TestCase):
             wait_for(accepted_again, timeout=30, interval=0.2, what="ingest to recover after PostgreSQL restarts")
             wait_for(lambda: d.request("GET", "/readyz")[0] == 200, timeout=10, what="readiness to recover")
             wait_for(lambda: "schema check works again" in self.messages(d), timeout=15,
-                     what="the schema watch to log its recovery")
+                     interval=0.5, what="the schema watch to log its recovery")
             time.sleep(6)
             self.assertEqual(self.messages(d).count("schema check works again"), 1)
             self.assertEqual(self.messages(d).count("schema check failed"), 1)
