@@ -838,7 +838,7 @@ class PgSession final : public Session {
             if (d.Setting("synchronous_commit") == "off")
                 d.warnings.push_back(
                     "PostgreSQL reports commits before they are on disk (synchronous_commit = "
-                    "off): a crash of its machine can lose acknowledged orders");
+                    "off): a crash of PostgreSQL or of its machine can lose acknowledged orders");
             return d;
         });
     }
