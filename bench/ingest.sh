@@ -213,30 +213,13 @@ ob_extras() {  # what the daemon says about the run (counters include the warm-u
 # committed figures
 run_load() {
   local kind=$1 label=$2 url=$3 pid=$4 countfn=$5 warm run before after rss result dur committed cps
-  local double_s
-  double_s=$(awk -v s="$(secs "$DURATION")" 'BEGIN{print s * 2}')
-  if [ "$LOAD_TOOL" = loadgen ]; then
-    local lg=("$ROOT/bin/loadgen" "$url")
-    if [ "$kind" = wrk ]; then
-      warm=("${lg[@]}" "$ROOT/warm" --conns "$CONNS" --duration "$(secs "$WARMUP")")
-      run=("${lg[@]}" "$ROOT/data" --conns "$CONNS" --duration "$(secs "$DURATION")")
-    elif [ "$kind" = updates ]; then
-      warm=("${lg[@]}" "$ROOT/data" --conns "$CONNS" --duration "$double_s")
-      run=("${lg[@]}" "$ROOT/updated" --conns "$CONNS" --duration "$(secs "$DURATION")")
-    else
-      warm=("${lg[@]}" "$ROOT/warm" --conns "$CONNS" --rate "$PACED_RATE" --duration "$(secs "$WARMUP")")
-      run=("${lg[@]}" "$ROOT/data" --conns "$CONNS" --rate "$PACED_RATE" --duration "$(secs "$PACED_DURATION")")
-    fi
-  elif [ "$kind" = wrk ]; then
-    warm=(wrk -t2 -c"$CONNS" -d"$WARMUP" -s "$LUA" "$url" -- "$ROOT/warm" distinct 2)
-    run=(wrk -t2 -c"$CONNS" -d"$DURATION" -s "$LUA" "$url" -- "$ROOT/data" distinct 2)
-  elif [ "$kind" = updates ]; then  # the orders first (not counted), then their newer versions
-    warm=(wrk -t2 -c"$CONNS" -d"${double_s}s" -s "$LUA" "$url" -- "$ROOT/data" distinct 2)
-    run=(wrk -t2 -c"$CONNS" -d"$DURATION" -s "$LUA" "$url" -- "$ROOT/updated" distinct 2)
-  else
-    warm=(python3 "$BENCH/paced_load.py" "$url" "$ROOT/warm" --rate "$PACED_RATE" --duration "$(secs "$WARMUP")" --conns "$CONNS")
-    run=(python3 "$BENCH/paced_load.py" "$url" "$ROOT/data" --rate "$PACED_RATE" --duration "$(secs "$PACED_DURATION")" --conns "$CONNS")
-  fi
+  case $kind in
+    wrk) load_cmd warm "$url" "$ROOT/warm" "$WARMUP"; load_cmd run "$url" "$ROOT/data" "$DURATION" ;;
+    updates)  # the orders first (not counted), then their newer versions
+      load_cmd warm "$url" "$ROOT/data" "$(awk -v s="$(secs "$DURATION")" 'BEGIN{print s * 2}')s"
+      load_cmd run "$url" "$ROOT/updated" "$DURATION" ;;
+    *) load_cmd warm "$url" "$ROOT/warm" "$WARMUP" "$PACED_RATE"; load_cmd run "$url" "$ROOT/data" "$PACED_DURATION" "$PACED_RATE" ;;
+  esac
   "${warm[@]}" > "$ROOT/warm.out" 2>&1
   result=$(grep '^RESULT' "$ROOT/warm.out" || true)
   if [ -z "$result" ] || [ "$(field requests "$result")" = "$(field non2xx "$result")" ]; then
@@ -281,6 +264,20 @@ run_load() {
     echo "NOTE: answered $(field rps "$result")/s of $PACED_RATE/s offered: overloaded, the latencies are mostly queueing"
   fi
   echo "$label $cps $(field p50_ms "$result") $(field p99_ms "$result") $cpu_r $cpu_p $cpu_l" >> "$ROOT/summary"
+}
+
+# load_cmd ARRAY URL DATADIR DURATION [RATE]: sets ARRAY to the load tool's command line, closed loop
+# for DURATION (wrk-style: 20s, 2m), or paced at RATE/s.
+load_cmd() {
+  local -n cmd=$1
+  local url=$2 data=$3 dur=$4 rate=${5:-}
+  if [ "$LOAD_TOOL" = loadgen ]; then
+    cmd=("$ROOT/bin/loadgen" "$url" "$data" --conns "$CONNS" --duration "$(secs "$dur")" ${rate:+--rate "$rate"})
+  elif [ -n "$rate" ]; then
+    cmd=(python3 "$BENCH/paced_load.py" "$url" "$data" --rate "$rate" --duration "$(secs "$dur")" --conns "$CONNS")
+  else
+    cmd=(wrk -t2 -c"$CONNS" -d"$dur" -s "$LUA" "$url" -- "$data" distinct 2)
+  fi
 }
 
 # CPU time in clock ticks: of one process; of the private cluster's backends (long-lived pooled

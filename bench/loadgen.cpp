@@ -171,6 +171,7 @@ class Worker {
         }
     }
     Tally& tally() { return tally_; }
+    bool wrapped() const { return wrapped_; }
 
   private:
     struct Conn {
@@ -217,18 +218,16 @@ class Worker {
     // Gives a free connection its next request, now or at its due time; or retires it.
     void Take(Conn& c) {
         const std::int64_t now = NowNs();
-        if (closed_loop() && now >= end_ns_) return Retire(c);
+        if (closed_loop() && now >= end_ns_) return Retire();
         const std::int64_t i = next_.fetch_add(1, std::memory_order_relaxed);
-        if (i >= total_) return Retire(c);
+        if (i >= total_) return Retire();
         const auto count = static_cast<std::int64_t>(d_.sigs.size());
         const std::int64_t k = i % count;
         if (i >= count) wrapped_ = true;
         const std::string id = std::to_string(d_.base + k);
-        body_.clear();
-        for (std::size_t p = 0; p < d_.parts.size(); ++p) {
-            if (p > 0) body_ += id;
-            body_ += d_.parts[p];
-        }
+        std::size_t body_size = (d_.parts.size() - 1) * id.size();
+        for (const auto& part : d_.parts)
+            body_size += part.size();
         char delivery[33];
         std::snprintf(delivery, sizeof delivery, "%016llx%016llx", static_cast<unsigned long long>(Random()),
                       static_cast<unsigned long long>(Random()));
@@ -238,9 +237,12 @@ class Worker {
         c.out += "\r\nX-WC-Webhook-Delivery-ID: ";
         c.out += delivery;
         c.out += "\r\nContent-Length: ";
-        c.out += std::to_string(body_.size());
+        c.out += std::to_string(body_size);
         c.out += "\r\n\r\n";
-        c.out += body_;
+        for (std::size_t p = 0; p < d_.parts.size(); ++p) {
+            if (p > 0) c.out += id;
+            c.out += d_.parts[p];
+        }
         c.out_off = 0;
         c.due_ns = closed_loop() ? now : t0_ + static_cast<std::int64_t>(static_cast<double>(i) * 1e9 / o_.rate);
         if (c.due_ns > now)
@@ -248,7 +250,7 @@ class Worker {
         else
             Send(c);
     }
-    void Retire(Conn&) { --active_; }
+    void Retire() { --active_; }
 
     void Send(Conn& c) {
         c.sent_ns = NowNs();
@@ -365,10 +367,6 @@ class Worker {
         return rng_ * 2685821657736338717ULL;
     }
 
-  public:
-    bool wrapped() const { return wrapped_; }
-
-  private:
     std::int64_t active_ = 0;  // connections that still take requests
     const Options& o_;
     const Data& d_;
@@ -378,7 +376,7 @@ class Worker {
     std::int64_t t0_ = 0, end_ns_ = 0;
     std::uint64_t rng_;
     int ep_ = -1;
-    std::string head_, body_;
+    std::string head_;
     bool wrapped_ = false;
     std::vector<Conn> conns_;
     std::deque<std::size_t> waiting_;

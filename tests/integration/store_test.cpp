@@ -25,6 +25,20 @@ std::string PgDsn() {
     return dsn ? dsn : "";
 }
 
+// The first row of `sql` on the test's PostgreSQL database, as text (empty: no row), outside a
+// transaction block (ALTER SYSTEM refuses to run in one).
+std::vector<std::string> PgFirstRow(const std::string& sql) {
+    pqxx::connection c(PgDsn());
+    pqxx::nontransaction w(c);
+    const auto r = w.exec(sql);
+    std::vector<std::string> out;
+    if (!r.empty()) {
+        for (const auto& f : r[0])
+            out.push_back(f.is_null() ? "" : f.as<std::string>());
+    }
+    return out;
+}
+
 class StoreTest : public ::testing::TestWithParam<std::string> {
   protected:
     void SetUp() override {
@@ -110,14 +124,7 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
             sqlite3_close(db);
             return out;
         }
-        pqxx::connection c(PgDsn());
-        pqxx::nontransaction w(c);
-        const auto r = w.exec(sql);
-        if (!r.empty()) {
-            for (const auto& f : r[0])
-                out.push_back(f.is_null() ? "" : f.as<std::string>());
-        }
-        return out;
+        return PgFirstRow(sql);
     }
     // The outbox row of an event as stored: its payload column and whether it lacks its data.
     std::vector<std::string> StoredEvent(const std::string& event_id) {
@@ -280,21 +287,13 @@ class PgSettingForTest {
 
   private:
     static std::string AlterDatabase() {
-        pqxx::connection c(PgDsn());
-        pqxx::nontransaction w(c);
-        return "ALTER DATABASE " + w.quote_name(w.exec("SELECT current_database()")[0][0].as<std::string>());
+        return PgFirstRow("SELECT 'ALTER DATABASE ' || quote_ident(current_database())").at(0);
     }
     void Run(const std::string& sql) const {
-        pqxx::connection c(PgDsn());
-        pqxx::nontransaction w(c);
-        w.exec(sql);
-        if (system_) w.exec("SELECT pg_reload_conf()");
+        PgFirstRow(sql);
+        if (system_) PgFirstRow("SELECT pg_reload_conf()");
     }
-    std::string Show() const {
-        pqxx::connection c(PgDsn());
-        pqxx::nontransaction w(c);
-        return w.exec("SELECT current_setting(" + w.quote(name_) + ")")[0][0].as<std::string>();
-    }
+    std::string Show() const { return PgFirstRow("SELECT current_setting('" + name_ + "')").at(0); }
     std::string name_;
     bool system_;
     std::string before_;
