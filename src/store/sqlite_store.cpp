@@ -1,8 +1,6 @@
 // SQLite driver: one file in WAL mode with synchronous=FULL, so a commit is on disk before it
 // returns. One writer at a time (SQLite's rule); readers run concurrently on their own sessions.
-#include <fcntl.h>
 #include <sqlite3.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -181,7 +179,7 @@ class DbFile {
             }
             // Passes that end short of the log's end do not sync the database file; the last one
             // would then sync all they wrote while the writers wait. Synced here, it syncs its own rest.
-            SyncDatabaseFile();
+            SyncDatabaseFile(db);
             {
                 std::lock_guard writers(write_lock_);
                 sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
@@ -193,12 +191,15 @@ class DbFile {
         sqlite3_close_v2(db);
     }
 
-    // fdatasync applies to the file: it flushes what the checkpoint connection wrote to it.
-    void SyncDatabaseFile() const {
-        const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return;  // the last pass syncs then, only later
-        ::fdatasync(fd);
-        ::close(fd);
+    // Through the connection's own file: a descriptor of our own would, once closed, drop every
+    // POSIX lock this process holds on the file, and another process could then take the database
+    // for unused and delete its log (SQLite's "How To Corrupt", 2.2). A failed sync is left to the
+    // last pass, which syncs too and keeps the log until it succeeds.
+    static void SyncDatabaseFile(sqlite3* db) {
+        sqlite3_file* file = nullptr;
+        if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &file) == SQLITE_OK && file && file->pMethods) {
+            file->pMethods->xSync(file, SQLITE_SYNC_NORMAL);
+        }
     }
 
     const std::string path_;

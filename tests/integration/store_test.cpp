@@ -7,7 +7,9 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
@@ -151,6 +153,25 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
         refund.events.push_back(
             OutboxEvent{"evt_r" + source_id, "refund.created", refund.entity_id, refund.version, "{}", {"erp"}});
         return refund;
+    }
+
+    // 8,000 orders of 10 KB in groups of 20: about 320 MB through SQLite's log (four copies of each
+    // order), several checkpoints at 64 MB. Returns the largest size the log file reached.
+    std::uintmax_t WriteThroughTheSqliteLog() {
+        const std::string big(10 * 1024, 'x');
+        std::uintmax_t largest = 0;
+        for (int group = 0; group < 400; ++group) {
+            std::vector<IngestRecord> records;
+            for (int i = 0; i < 20; ++i)
+                records.push_back(Order("wc:main:" + std::to_string(100000 + group * 20 + i), 1000, big));
+            std::vector<const IngestRecord*> refs;
+            for (const auto& r : records)
+                refs.push_back(&r);
+            EXPECT_EQ(session_->Ingest(refs).front(), Outcome::kAccepted);
+            std::error_code ec;
+            largest = std::max(largest, std::filesystem::file_size(dir_ / "ob.db-wal", ec));
+        }
+        return largest;
     }
 
     std::filesystem::path dir_;
@@ -426,22 +447,38 @@ TEST_P(StoreTest, AGroupWritingOneEntitySeveralTimesKeepsItsLastStateAndEveryEve
 // of commits it must still start over rather than grow with everything ever written.
 TEST_P(StoreTest, TheSqliteLogStaysBoundedUnderSteadyWrites) {
     if (GetParam() != "sqlite") GTEST_SKIP() << "SQLite's write-ahead log";
-    const std::string big(10 * 1024, 'x');
-    std::uintmax_t largest = 0;
-    for (int group = 0; group < 400; ++group) {
-        std::vector<IngestRecord> records;
-        for (int i = 0; i < 20; ++i)
-            records.push_back(Order("wc:main:" + std::to_string(100000 + group * 20 + i), 1000, big));
-        std::vector<const IngestRecord*> refs;
-        for (const auto& r : records)
-            refs.push_back(&r);
-        ASSERT_EQ(session_->Ingest(refs).front(), Outcome::kAccepted);
-        std::error_code ec;
-        largest = std::max(largest, std::filesystem::file_size(dir_ / "ob.db-wal", ec));
-    }
-    // About 320 MB went through the log (four copies of 10 KB per order); SQLite's file keeps the
-    // largest size it reached, which stays near the 64 MB checkpoint threshold.
-    EXPECT_LT(largest, 160u * 1024 * 1024);
+    // SQLite's file keeps the largest size it reached, which stays near the checkpoint threshold.
+    EXPECT_LT(WriteThroughTheSqliteLog(), 160u * 1024 * 1024);
+    EXPECT_EQ(session_->CountOutbox(), 8000);
+}
+
+// Another process (the sqlite3 shell, a backup) opens and closes the file while the daemon writes
+// and checkpoints. Should the daemon ever lose its POSIX locks on the file (closing a descriptor
+// of its own drops them all), that process would take the database for unused when it closes,
+// and delete the log the daemon still appends to: the daemon would go on, and its commits be lost.
+TEST_P(StoreTest, AnotherProcessReadingTheSqliteFileLosesNoCommit) {
+    if (GetParam() != "sqlite") GTEST_SKIP() << "SQLite's write-ahead log";
+    const std::string count =
+        "sqlite3 -cmd '.timeout 5000' '" + (dir_ / "ob.db").string() + "' 'SELECT count(*) FROM outbox' 2>&1";
+    std::atomic<bool> done{false};
+    std::atomic<int> reads{0};
+    std::thread reader([&] {
+        while (!done.load()) {
+            if (std::system((count + " > /dev/null").c_str()) == 0) ++reads;
+        }
+    });
+    WriteThroughTheSqliteLog();
+    done = true;
+    reader.join();
+    EXPECT_GT(reads.load(), 10) << "the sqlite3 shell (package sqlite3) must run";
+    // Read by another process while this one still has the file open: what it committed is there.
+    FILE* out = ::popen(count.c_str(), "r");
+    ASSERT_NE(out, nullptr);
+    char line[64] = {};
+    const bool read = std::fgets(line, sizeof line, out) != nullptr;
+    ::pclose(out);
+    ASSERT_TRUE(read);
+    EXPECT_EQ(std::string(line), "8000\n");
     EXPECT_EQ(session_->CountOutbox(), 8000);
 }
 
