@@ -253,6 +253,12 @@ run_load() {
   cps=$(awk -v c="$committed" -v d="$dur" 'BEGIN{printf "%.1f", c/d}')
   echo "$result"
   echo "committed=$committed committed_per_s=$cps rss_mb=$rss"
+  # Every answer 2xx must be stored: fewer rows than such answers is a lost acknowledged webhook.
+  local acked=$(($(field requests "$result") - $(field non2xx "$result")))
+  if [ "$committed" -lt "$acked" ]; then
+    echo "LOST: $label stored $committed webhooks of $acked answered 2xx"
+    echo "$label $((acked - committed)) of $acked" >> "$ROOT/lost"
+  fi
   # CPU time per committed webhook: steadier than throughput on a machine whose speed varies.
   local cpu
   cpu=$(awk -v c="$committed" -v r=$((cpu1 - cpu0)) -v p=$((pg1 - pg0)) -v l=$((load1 - load0)) -v hz="$CLK_TCK" \
@@ -409,3 +415,7 @@ awk '
   }' "$ROOT/summary"
 [ -f "$ROOT/calibration" ] && cat "$ROOT/calibration"
 echo "elapsed_s=$((SECONDS - start_s))"
+if [ -s "$ROOT/lost" ]; then
+  echo "LOST acknowledged webhooks (run, lost of answered 2xx):"; cat "$ROOT/lost"
+  exit 3
+fi
