@@ -108,8 +108,8 @@ Stmt::Stmt(sqlite3* db, const char* sql) : db_(db) {
 class DbFile {
   public:
     static constexpr int kCheckpointFrames = 16384;  // 64 MB with 4 KB pages
-    static constexpr int kLockedFrames = 256;
-    static constexpr int kMaxPasses = 8;  // beside the writers; then the writers wait for the rest
+    static constexpr int kLockedFrames = 256;        // about 1 MB: what the last pass copies while the writers wait
+    static constexpr int kMaxPasses = 8;             // beside the writers; then the writers wait for the rest
 
     explicit DbFile(std::string path) : path_(std::move(path)), thread_([this] { Run(); }) {}
     ~DbFile() {
