@@ -1,4 +1,4 @@
-// Normalize (+ schema validation) of WooCommerce order bodies, one core.
+// Normalize (+ schema validation) of WooCommerce order bodies, and their signature check, one core.
 #include <benchmark/benchmark.h>
 
 #include <fstream>
@@ -7,6 +7,7 @@
 #include "orderbridge/core/clock.hpp"
 #include "orderbridge/model/schema.hpp"
 #include "orderbridge/woo/normalize.hpp"
+#include "orderbridge/woo/signature.hpp"
 
 namespace {
 
@@ -63,12 +64,24 @@ void BM_ParseOnly(benchmark::State& state, const char* fixture) {
     }
 }
 
+// X-WC-Webhook-Signature checked against two active secrets (a rotation), the second one matching.
+void BM_VerifySignature(benchmark::State& state, const char* fixture) {
+    const std::string body = Fixture(fixture);
+    const std::vector<std::string> secrets = {"old-secret-5f0c2a", "new-secret-&amp;-9d1e"};
+    const std::string signature = woo::HmacBase64(body, woo::WooSecretKey(secrets[1]), "sha256");
+    for (auto _ : state) {
+        if (!woo::VerifySignature(body, signature, secrets, "sha256")) state.SkipWithError("signature mismatch");
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * body.size()));
+}
+
 // nlohmann's parse of the same body, for scale (normalization parses with simdjson).
 BENCHMARK_CAPTURE(BM_ParseOnly, guest, "order_guest.json");
 BENCHMARK_CAPTURE(BM_Normalize, guest, "order_guest.json");
 BENCHMARK_CAPTURE(BM_Normalize, simple, "order_simple.json");
 BENCHMARK_CAPTURE(BM_NormalizeAndValidate, guest, "order_guest.json");
 BENCHMARK_CAPTURE(BM_NormalizeAndValidate, simple, "order_simple.json");
+BENCHMARK_CAPTURE(BM_VerifySignature, guest, "order_guest.json");
 
 }  // namespace
 
