@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "orderbridge/woo/normalize.hpp"
@@ -21,42 +22,36 @@ const char* DigestName(std::string_view algorithm) {
 }
 
 // OpenSSL 3 looks the MAC and the digest up by name in every one-shot HMAC() call, which costs
-// about as much as the hash of a 2 KB body. Each thread keeps a keyed context per (digest, key)
-// instead, and only resets it for the next message.
+// about as much as the hash of a 2 KB body. Each thread keeps the fetched MAC and a context per
+// (digest, key) instead, and keys it again for each message (re-keying with a null key restarts
+// the message only from OpenSSL 3.0.3 on). A context that failed is dropped, never reused.
 class HmacContexts {
   public:
     HmacContexts() = default;
     ~HmacContexts() {
-        for (auto& c : contexts_)
-            EVP_MAC_CTX_free(c.ctx);
+        while (!contexts_.empty())
+            Drop(contexts_.begin());
+        EVP_MAC_free(mac_);
     }
     HmacContexts(const HmacContexts&) = delete;
     HmacContexts& operator=(const HmacContexts&) = delete;
 
-    /// A context ready for a new message under `key`; nullptr when OpenSSL fails.
-    EVP_MAC_CTX* Get(const char* digest, std::string_view key) {
-        for (auto& c : contexts_) {
-            // A null key keeps the context's key and starts a new message.
-            if (c.digest == digest && c.key == key)
-                return EVP_MAC_init(c.ctx, nullptr, 0, nullptr) == 1 ? c.ctx : nullptr;
-        }
-        static EVP_MAC* const hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-        EVP_MAC_CTX* ctx = hmac ? EVP_MAC_CTX_new(hmac) : nullptr;
-        const OSSL_PARAM params[] = {
-            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(digest), 0),
-            OSSL_PARAM_construct_end()};
+    /// The base64-less HMAC of `body`; empty when OpenSSL fails.
+    std::string Mac(std::string_view body, std::string_view key, const char* digest) {
+        auto it = Find(digest, key);
+        if (it == contexts_.end()) it = Add(digest, key);
+        if (it == contexts_.end()) return {};
         static const unsigned char kEmpty = 0;  // an empty key is a key: never a null pointer
         const auto* k = key.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(key.data());
-        if (!ctx || EVP_MAC_init(ctx, k, key.size(), params) != 1) {
-            EVP_MAC_CTX_free(ctx);
-            return nullptr;
+        unsigned char out[EVP_MAX_MD_SIZE];
+        std::size_t len = 0;
+        if (EVP_MAC_init(it->ctx, k, key.size(), nullptr) != 1 ||
+            EVP_MAC_update(it->ctx, reinterpret_cast<const unsigned char*>(body.data()), body.size()) != 1 ||
+            EVP_MAC_final(it->ctx, out, &len, sizeof out) != 1 || len == 0) {
+            Drop(it);
+            return {};
         }
-        if (contexts_.size() >= kMaxContexts) {  // more secrets than any configuration has: forget the oldest
-            EVP_MAC_CTX_free(contexts_.front().ctx);
-            contexts_.erase(contexts_.begin());
-        }
-        contexts_.push_back(Keyed{digest, std::string(key), ctx});
-        return ctx;
+        return std::string(reinterpret_cast<const char*>(out), len);
     }
 
   private:
@@ -66,19 +61,39 @@ class HmacContexts {
         std::string key;
         EVP_MAC_CTX* ctx;
     };
+    using Iter = std::vector<Keyed>::iterator;
+
+    Iter Find(const char* digest, std::string_view key) {
+        return std::find_if(contexts_.begin(), contexts_.end(),
+                            [&](const Keyed& c) { return c.digest == digest && c.key == key; });
+    }
+    Iter Add(const char* digest, std::string_view key) {
+        if (!mac_) mac_ = EVP_MAC_fetch(nullptr, "HMAC", nullptr);  // tried again after a failure
+        EVP_MAC_CTX* ctx = mac_ ? EVP_MAC_CTX_new(mac_) : nullptr;
+        const OSSL_PARAM params[] = {
+            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(digest), 0),
+            OSSL_PARAM_construct_end()};
+        if (!ctx || EVP_MAC_CTX_set_params(ctx, params) != 1) {
+            EVP_MAC_CTX_free(ctx);
+            return contexts_.end();
+        }
+        if (contexts_.size() >= kMaxContexts) Drop(contexts_.begin());  // more secrets than a configuration has
+        contexts_.push_back(Keyed{digest, std::string(key), ctx});
+        return contexts_.end() - 1;
+    }
+    void Drop(Iter it) {
+        EVP_MAC_CTX_free(it->ctx);
+        OPENSSL_cleanse(it->key.data(), it->key.size());
+        contexts_.erase(it);
+    }
+
+    EVP_MAC* mac_ = nullptr;
     std::vector<Keyed> contexts_;
 };
 
 std::string RawHmac(std::string_view body, std::string_view key, const char* digest) {
     thread_local HmacContexts contexts;
-    EVP_MAC_CTX* ctx = contexts.Get(digest, key);
-    unsigned char out[EVP_MAX_MD_SIZE];
-    std::size_t len = 0;
-    if (!ctx || EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(body.data()), body.size()) != 1 ||
-        EVP_MAC_final(ctx, out, &len, sizeof out) != 1) {
-        return {};  // matches no signature
-    }
-    return std::string(reinterpret_cast<const char*>(out), len);
+    return contexts.Mac(body, key, digest);
 }
 
 }  // namespace
@@ -112,7 +127,8 @@ std::string HmacBase64(std::string_view data, std::string_view key, std::string_
 }
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+    // Nothing compared here (a MAC, a token) is ever empty: an empty one is a failure.
+    return !a.empty() && a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 std::string WooSecretKey(std::string_view secret) {

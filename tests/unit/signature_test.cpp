@@ -29,10 +29,15 @@ TEST(SignatureTest, HmacsMatchThePublishedTestVectors) {
 TEST(SignatureTest, KeysAndMessagesDoNotLeakIntoEachOther) {
     const std::string fox = "The quick brown fox jumps over the lazy dog";
     for (int round = 0; round < 3; ++round) {
+        EXPECT_EQ(HmacBase64("", "", "sha256"), "thNnmggU2ex3L5XXeMNfxf8Wl8STcVZTxscSFEKSxa0=");
         EXPECT_EQ(HmacBase64(kJefe, "Jefe", "sha256"), "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM=");
         EXPECT_EQ(HmacBase64(fox, "key", "sha256"), "97yD9DBThCSxMpjmqm+xQ+9NWaFJRhdZl0edvC0aPNg=");
         EXPECT_EQ(HmacBase64(kJefe, "Jefe", "sha1"), "7/zfauXrL6LSdBbV8YTfnCWafHk=");
     }
+    // More keys than a thread keeps contexts for: the first one's context is made again, and right.
+    for (int i = 0; i < 40; ++i)
+        EXPECT_EQ(HmacBase64(fox, "key-" + std::to_string(i), "sha256").size(), 44u);
+    EXPECT_EQ(HmacBase64(kJefe, "Jefe", "sha256"), "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM=");
     std::vector<std::thread> threads;
     std::vector<int> matches(4, 0);
     for (int t = 0; t < 4; ++t) {
@@ -63,6 +68,13 @@ TEST(SignatureTest, AnyActiveSecretVerifiesAndTheSecretIsEntityDecoded) {
     EXPECT_FALSE(VerifySignature(body, signature, {"a&amp;b&#039;c"}, "sha1"));
     EXPECT_FALSE(VerifySignature(body, "", {"a&amp;b&#039;c"}, "sha256"));
     EXPECT_FALSE(VerifySignature(body, signature, {"a&amp;b&#039;c"}, "md5"));
+}
+
+TEST(SignatureTest, AnEmptyTextNeverMatches) {
+    EXPECT_TRUE(ConstantTimeEquals("abc", "abc"));
+    EXPECT_FALSE(ConstantTimeEquals("abc", "abd"));
+    EXPECT_FALSE(ConstantTimeEquals("abc", "ab"));
+    EXPECT_FALSE(ConstantTimeEquals("", ""));  // a MAC that could not be computed is empty
 }
 
 TEST(SignatureTest, VersionsAndEventIdsHashWithSha256) {

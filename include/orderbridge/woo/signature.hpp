@@ -21,7 +21,8 @@ std::string Base64(std::string_view raw);
 std::optional<std::string> Base64Decode(std::string_view text);
 /// base64 HMAC with the key as given (no entity decoding); empty for an unknown algorithm.
 std::string HmacBase64(std::string_view data, std::string_view key, std::string_view algorithm);
-/// Compares in time independent of where the texts differ.
+/// Compares in time independent of where the texts differ; an empty text never matches (an
+/// empty MAC is one that could not be computed).
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 
 /// What WooCommerce uses as the HMAC key for a stored secret.
