@@ -17,10 +17,8 @@ std::string Sha256Hex(std::string_view data) {
     // Fetched once: OpenSSL 3's SHA256() looks the digest up by name on every call.
     static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
     unsigned char digest[SHA256_DIGEST_LENGTH] = {};
-    if ((!sha256 || EVP_Digest(data.data(), data.size(), digest, nullptr, sha256, nullptr) != 1) &&
-        !SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest)) {
+    if (!sha256 || EVP_Digest(data.data(), data.size(), digest, nullptr, sha256, nullptr) != 1)
         throw std::runtime_error("SHA-256 failed");  // a version or id must never come from garbage
-    }
     static constexpr char kHex[] = "0123456789abcdef";
     std::string out(SHA256_DIGEST_LENGTH * 2, '0');
     for (int i = 0; i < SHA256_DIGEST_LENGTH; ++i) {

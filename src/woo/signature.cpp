@@ -5,96 +5,72 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
-#include <algorithm>
-#include <vector>
+#include <array>
+#include <utility>
 
 #include "orderbridge/woo/normalize.hpp"
 
 namespace orderbridge::woo {
 namespace {
 
-const char* DigestName(std::string_view algorithm) {
-    if (algorithm == "sha256") return "SHA256";
-    if (algorithm == "sha1") return "SHA1";
-    if (algorithm == "sha384") return "SHA384";
-    if (algorithm == "sha512") return "SHA512";
-    return nullptr;
+// The algorithms a signature may use, by their configuration name and OpenSSL's.
+constexpr std::array<std::pair<std::string_view, const char*>, 4> kDigests = {
+    {{"sha256", "SHA256"}, {"sha1", "SHA1"}, {"sha384", "SHA384"}, {"sha512", "SHA512"}}};
+
+std::optional<std::size_t> DigestIndex(std::string_view algorithm) {
+    for (std::size_t i = 0; i < kDigests.size(); ++i)
+        if (kDigests[i].first == algorithm) return i;
+    return std::nullopt;
 }
 
 // OpenSSL 3 looks the MAC and the digest up by name in every one-shot HMAC() call, which costs
-// about as much as the hash of a 2 KB body. Each thread keeps the fetched MAC and a context per
-// (digest, key) instead, and keys it again for each message (re-keying with a null key restarts
-// the message only from OpenSSL 3.0.3 on). A context that failed is dropped, never reused.
+// about as much as the hash of a 2 KB body. Each thread keeps one context per digest instead,
+// keyed again for each message (a restart with a null key is only right from OpenSSL 3.0.3 on);
+// a context that failed is made again for the next message.
 class HmacContexts {
   public:
     HmacContexts() = default;
     ~HmacContexts() {
-        while (!contexts_.empty())
-            Drop(contexts_.begin());
+        for (EVP_MAC_CTX* ctx : contexts_)
+            EVP_MAC_CTX_free(ctx);
         EVP_MAC_free(mac_);
     }
     HmacContexts(const HmacContexts&) = delete;
     HmacContexts& operator=(const HmacContexts&) = delete;
 
-    /// The base64-less HMAC of `body`; empty when OpenSSL fails.
-    std::string Mac(std::string_view body, std::string_view key, const char* digest) {
-        auto it = Find(digest, key);
-        if (it == contexts_.end()) it = Add(digest, key);
-        if (it == contexts_.end()) return {};
+    /// The raw (not base64) HMAC of `body`; empty when OpenSSL fails.
+    std::string Mac(std::string_view body, std::string_view key, std::size_t digest) {
+        EVP_MAC_CTX*& ctx = contexts_[digest];
+        if (!ctx) ctx = Make(kDigests[digest].second);
         static const unsigned char kEmpty = 0;  // an empty key is a key: never a null pointer
         const auto* k = key.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(key.data());
         unsigned char out[EVP_MAX_MD_SIZE];
         std::size_t len = 0;
-        if (EVP_MAC_init(it->ctx, k, key.size(), nullptr) != 1 ||
-            EVP_MAC_update(it->ctx, reinterpret_cast<const unsigned char*>(body.data()), body.size()) != 1 ||
-            EVP_MAC_final(it->ctx, out, &len, sizeof out) != 1 || len == 0) {
-            Drop(it);
+        if (!ctx || EVP_MAC_init(ctx, k, key.size(), nullptr) != 1 ||
+            EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(body.data()), body.size()) != 1 ||
+            EVP_MAC_final(ctx, out, &len, sizeof out) != 1 || len == 0) {
+            EVP_MAC_CTX_free(ctx);
+            ctx = nullptr;
             return {};
         }
         return std::string(reinterpret_cast<const char*>(out), len);
     }
 
   private:
-    static constexpr std::size_t kMaxContexts = 32;
-    struct Keyed {
-        std::string digest;
-        std::string key;
-        EVP_MAC_CTX* ctx;
-    };
-    using Iter = std::vector<Keyed>::iterator;
-
-    Iter Find(const char* digest, std::string_view key) {
-        return std::find_if(contexts_.begin(), contexts_.end(),
-                            [&](const Keyed& c) { return c.digest == digest && c.key == key; });
-    }
-    Iter Add(const char* digest, std::string_view key) {
+    EVP_MAC_CTX* Make(const char* digest) {
         if (!mac_) mac_ = EVP_MAC_fetch(nullptr, "HMAC", nullptr);  // tried again after a failure
         EVP_MAC_CTX* ctx = mac_ ? EVP_MAC_CTX_new(mac_) : nullptr;
         const OSSL_PARAM params[] = {
             OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(digest), 0),
             OSSL_PARAM_construct_end()};
-        if (!ctx || EVP_MAC_CTX_set_params(ctx, params) != 1) {
-            EVP_MAC_CTX_free(ctx);
-            return contexts_.end();
-        }
-        if (contexts_.size() >= kMaxContexts) Drop(contexts_.begin());  // more secrets than a configuration has
-        contexts_.push_back(Keyed{digest, std::string(key), ctx});
-        return contexts_.end() - 1;
-    }
-    void Drop(Iter it) {
-        EVP_MAC_CTX_free(it->ctx);
-        OPENSSL_cleanse(it->key.data(), it->key.size());
-        contexts_.erase(it);
+        if (ctx && EVP_MAC_CTX_set_params(ctx, params) == 1) return ctx;
+        EVP_MAC_CTX_free(ctx);
+        return nullptr;
     }
 
     EVP_MAC* mac_ = nullptr;
-    std::vector<Keyed> contexts_;
+    std::array<EVP_MAC_CTX*, kDigests.size()> contexts_{};
 };
-
-std::string RawHmac(std::string_view body, std::string_view key, const char* digest) {
-    thread_local HmacContexts contexts;
-    return contexts.Mac(body, key, digest);
-}
 
 }  // namespace
 
@@ -120,9 +96,10 @@ std::optional<std::string> Base64Decode(std::string_view text) {
 }
 
 std::string HmacBase64(std::string_view data, std::string_view key, std::string_view algorithm) {
-    const char* digest = DigestName(algorithm);
+    const auto digest = DigestIndex(algorithm);
     if (!digest) return {};
-    const std::string raw = RawHmac(data, key, digest);
+    thread_local HmacContexts contexts;
+    const std::string raw = contexts.Mac(data, key, *digest);
     return raw.empty() ? std::string{} : Base64(raw);
 }
 
@@ -166,18 +143,10 @@ std::string Sign(std::string_view body, std::string_view secret, std::string_vie
 
 bool VerifySignature(std::string_view body, std::string_view signature, const std::vector<std::string>& secrets,
                      std::string_view algorithm) {
-    const char* digest = DigestName(algorithm);
-    if (!digest || signature.empty()) return false;
     bool ok = false;
     for (const auto& secret : secrets) {
-        const std::string raw = RawHmac(body, WooSecretKey(secret), digest);
-        if (raw.empty()) continue;
-        const std::string expected = Base64(raw);
         // Every secret is checked, so timing does not reveal which one matched.
-        if (expected.size() == signature.size() &&
-            CRYPTO_memcmp(expected.data(), signature.data(), expected.size()) == 0) {
-            ok = true;
-        }
+        if (ConstantTimeEquals(Sign(body, secret, algorithm), signature)) ok = true;
     }
     return ok;
 }

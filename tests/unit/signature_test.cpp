@@ -34,7 +34,7 @@ TEST(SignatureTest, KeysAndMessagesDoNotLeakIntoEachOther) {
         EXPECT_EQ(HmacBase64(fox, "key", "sha256"), "97yD9DBThCSxMpjmqm+xQ+9NWaFJRhdZl0edvC0aPNg=");
         EXPECT_EQ(HmacBase64(kJefe, "Jefe", "sha1"), "7/zfauXrL6LSdBbV8YTfnCWafHk=");
     }
-    // More keys than a thread keeps contexts for: the first one's context is made again, and right.
+    // Many keys one after another on one thread's context: each message is keyed on its own.
     for (int i = 0; i < 40; ++i)
         EXPECT_EQ(HmacBase64(fox, "key-" + std::to_string(i), "sha256").size(), 44u);
     EXPECT_EQ(HmacBase64(kJefe, "Jefe", "sha256"), "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM=");
