@@ -8,6 +8,7 @@ BUILD_PACKAGES=(
   libboost1.81-dev libboost-url1.81-dev
   nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libcli11-dev
   libssl-dev libsqlite3-dev libsimdjson-dev libpqxx-dev libpq-dev libcurl4-openssl-dev librdkafka-dev libvalijson-dev libsystemd-dev
+  libjemalloc-dev
 )
 TEST_PACKAGES=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev

@@ -4,6 +4,11 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <string>
+
+#ifdef ORDERBRIDGE_WITH_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
 
 #include "orderbridge/app/admin_cli.hpp"
 #include "orderbridge/app/application.hpp"
@@ -25,6 +30,18 @@ constexpr int kExitOk = 0;
 constexpr int kExitRuntime = 1;
 constexpr int kExitConfig = 2;
 constexpr int kExitUnusable = 3;
+
+/// The memory allocator the daemon runs with, for `orderbridge version`.
+std::string AllocatorName() {
+#ifdef ORDERBRIDGE_WITH_JEMALLOC
+    const char* v = nullptr;
+    std::size_t size = sizeof(v);
+    if (mallctl("version", static_cast<void*>(&v), &size, nullptr, 0) == 0 && v) return std::string("jemalloc ") + v;
+    return "jemalloc";
+#else
+    return "system malloc";
+#endif
+}
 
 std::string DefaultConfigPath() {
     if (const char* env = std::getenv("ORDERBRIDGE_CONFIG"); env && *env) return env;
@@ -119,7 +136,7 @@ int main(int argc, char** argv) {
 
     auto* serve = cli.add_subcommand("serve", "Run the daemon");
     auto* check = cli.add_subcommand("check-config", "Validate the configuration and list every problem");
-    auto* version = cli.add_subcommand("version", "Print version, git commit and build type");
+    auto* version = cli.add_subcommand("version", "Print version, git commit, build type and memory allocator");
     auto* migrate = cli.add_subcommand("migrate", "Apply pending database migrations and print the schema version");
     auto* normalize =
         cli.add_subcommand("normalize",
@@ -175,7 +192,8 @@ int main(int argc, char** argv) {
 
     if (version->parsed()) {
         const auto& info = core::GetBuildInfo();
-        std::cout << "orderbridge " << info.version << " (git " << info.git_sha << ", " << info.build_type << ")\n";
+        std::cout << "orderbridge " << info.version << " (git " << info.git_sha << ", " << info.build_type << ", "
+                  << AllocatorName() << ")\n";
         return kExitOk;
     }
 
