@@ -38,6 +38,8 @@ std::string AllocatorName() {
     std::size_t size = sizeof(v);
     if (mallctl("version", static_cast<void*>(&v), &size, nullptr, 0) == 0 && v) return std::string("jemalloc ") + v;
     return "jemalloc";
+#elif defined(__SANITIZE_ADDRESS__)
+    return "AddressSanitizer's malloc";
 #else
     return "system malloc";
 #endif

@@ -250,7 +250,9 @@ connectors:
     def test_version_and_help(self):
         r = subprocess.run([BIN, "version"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0)
-        self.assertRegex(r.stdout, r"^orderbridge \d+\.\d+\.\d+ \(git [0-9a-f]+|unknown")
+        self.assertRegex(r.stdout, r"^orderbridge \d+\.\d+\.\d+ \(git ([0-9a-f]+|unknown)")
+        # The allocator it runs with: jemalloc in release builds, the sanitizer's in this suite's.
+        self.assertRegex(r.stdout, r", (jemalloc \d+\.\d+\.\d+\S*|AddressSanitizer's malloc|system malloc)\)\n$")
         r = subprocess.run([BIN, "serve", "--help"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0)
         self.assertIn("Run the daemon", r.stdout)
