@@ -5,7 +5,8 @@
 #   orderbridge_pg  orderbridge on PostgreSQL (normalize, dedupe, entity + outbox + raw archive)
 # alternating ROUNDS times, then orderbridge on SQLite, then an open-loop run at PACED_RATE/s
 # (loadgen's paced mode, or bench/paced_load.py; wrk2 is not a Debian package) for ack latency.
-# Every run starts on a fresh database, is preceded by an uncounted warm-up on other order ids,
+# Every run starts on a fresh database and an idle cluster (the previous run's rows removed, no
+# autovacuum busy, a checkpoint and a sync), is preceded by an uncounted warm-up on other order ids,
 # and reports what was committed (rows counted in the database), not what the load tool saw answered.
 # With UPDATES=1 (the default) orderbridge also runs updates: newer versions (a later date_modified;
 # same ids, same size, sent as woo.lua sends them) of the orders it stored during a first, uncounted
@@ -172,10 +173,29 @@ ob_pg_config=$(ob_config "storage: {driver: postgres, postgres: {dsn: \"postgres
 ob_sqlite_config() { ob_config "storage: {driver: sqlite, sqlite: {path: \"$1/ob.db\"}}"; }
 
 fresh_peer_db() { pgq peers "TRUNCATE woo_orders RESTART IDENTITY"; pgq peers "CHECKPOINT"; }
+drop_ob_pg_db() {  # --force: an autovacuum worker may be connected to it
+  PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/dropdb" "${PGARGS[@]}" --if-exists --force orderbridge
+}
 fresh_ob_pg_db() {  # before the daemon starts; it migrates the empty database itself
-  PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/dropdb" "${PGARGS[@]}" --if-exists orderbridge
+  drop_ob_pg_db
   "$PG_BIN/createdb" "${PGARGS[@]}" orderbridge
   pgq orderbridge "CHECKPOINT"
+}
+# Each run's rows are removed once they are counted, and the next run starts when no autovacuum
+# worker is busy: otherwise PostgreSQL vacuums the previous receiver's 1 GB of fresh rows during the
+# next run (seen: 17 s of VACUUM on the peer's table while orderbridge was measured, and orderbridge's
+# tables while the peer was), and that run is charged for it. A run's own tables are vacuumed during
+# it as they would be in production, and that still counts.
+pg_quiet() {
+  local busy
+  for _ in $(seq 1 240); do
+    busy=$(pgq postgres "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")
+    [ "$busy" = 0 ] && break
+    sleep 0.5
+  done
+  [ "$busy" = 0 ] || echo "NOTE: an autovacuum worker was still busy when this run started"
+  pgq postgres "CHECKPOINT"
+  sync
 }
 count_peer() { pgq peers "SELECT count(*) FROM woo_orders"; }
 count_ob_pg() { pgq orderbridge "SELECT count(*) FROM entities WHERE kind='order'"; }
@@ -316,23 +336,28 @@ sfx() { case $1 in paced) echo _paced ;; updates) echo _updates ;; esac; }
 pick_count() { if [ "$1" = updates ]; then echo "$2_accepted $2"; else echo "$2"; fi; }
 peer_run() {  # KIND
   fresh_peer_db
+  pg_quiet
   start_peer
   run_load "$1" "peer$(sfx "$1")" "http://127.0.0.1:$PEER_PORT/webhook/woo" "$PEER_PID" count_peer
   stop_peer
+  fresh_peer_db
 }
 ob_pg_run() {  # KIND
   fresh_ob_pg_db
+  pg_quiet
   start_daemon "$ob_pg_config"
   # shellcheck disable=SC2046  # COUNTFN [ORDERSFN]
   run_load "$1" "orderbridge_pg$(sfx "$1")" "http://127.0.0.1:$DAEMON_PORT/webhooks/woocommerce/main" "$DAEMON_PID" \
     $(pick_count "$1" count_ob_pg)
   ob_extras
   stop_daemon; rm -rf "$DAEMON_DIR"; DAEMON_PID="" DAEMON_DIR=""
+  drop_ob_pg_db
 }
 ob_sqlite_run() {  # KIND
   local dir
   dir=$(mktemp -d "$ROOT/sqlite.XXXX")
   SQLITE_DB=$dir/ob.db
+  pg_quiet  # the cluster idle, its dirty pages written
   start_daemon "$(ob_sqlite_config "$dir")"
   # shellcheck disable=SC2046  # COUNTFN [ORDERSFN]
   run_load "$1" "orderbridge_sqlite$(sfx "$1")" "http://127.0.0.1:$DAEMON_PORT/webhooks/woocommerce/main" "$DAEMON_PID" \
