@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <pqxx/pqxx>
 #include <thread>
@@ -1024,6 +1025,23 @@ TEST_P(StoreTest, HeldEventsGetTheirDeliveriesOnRelease) {
     const auto t = session_->ClaimDue("erp", kNow, 10, kLease);
     ASSERT_EQ(t.size(), 1u);
     EXPECT_EQ(t[0].entity_id, "wc:main:30");
+}
+
+TEST_P(StoreTest, AReleaseWaitsForAnIngestOfTheSameOrder) {
+    if (GetParam() != "postgres") GTEST_SKIP() << "SQLite has one writer at a time";
+    IngestOne(Order("wc:main:31", 1000, "a", true));
+    // Another daemon's ingest of this order holds its lock (as PgTx::Prefetch takes it) until it commits.
+    pqxx::connection other(PgDsn());
+    pqxx::work ingest(other);
+    ingest.exec("SELECT pg_advisory_xact_lock(hashtext('wc:main:31'))");
+    auto release = std::async(std::launch::async, [this] { return session_->Release("wc:main:31", "ops", "ok"); });
+    EXPECT_EQ(release.wait_for(std::chrono::milliseconds(500)), std::future_status::timeout);
+    auto reader = store_->Open();  // the test's own session is the release's meanwhile
+    EXPECT_TRUE(reader->GetEntity("wc:main:31")->held);
+    ingest.commit();
+    ASSERT_EQ(release.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    EXPECT_TRUE(release.get());
+    EXPECT_FALSE(reader->GetEntity("wc:main:31")->held);
 }
 
 TEST_P(StoreTest, AnAbandonedLeaseIsReclaimedAndUnclaimGivesBack) {
