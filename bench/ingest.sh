@@ -184,8 +184,8 @@ fresh_ob_pg_db() {  # before the daemon starts; it migrates the empty database i
 # Each run's rows are removed once they are counted, and the next run starts when no autovacuum
 # worker is busy: otherwise PostgreSQL vacuums the previous receiver's 1 GB of fresh rows during the
 # next run (seen: 17 s of VACUUM on the peer's table while orderbridge was measured, and orderbridge's
-# tables while the peer was), and that run is charged for it. A run's own tables are vacuumed during
-# it as they would be in production, and that still counts.
+# tables while the peer was), and that run is charged for it. Autovacuum of a run's own tables during
+# it, as in production, would still count.
 pg_quiet() {
   local busy
   for _ in $(seq 1 240); do
