@@ -185,7 +185,8 @@ fresh_ob_pg_db() {  # before the daemon starts; it migrates the empty database i
 # worker is busy: otherwise PostgreSQL vacuums the previous receiver's 1 GB of fresh rows during the
 # next run (seen: 17 s of VACUUM on the peer's table while orderbridge was measured, and orderbridge's
 # tables while the peer was), and that run is charged for it. Autovacuum of a run's own tables during
-# it, as in production, would still count.
+# it, as in production, would still count. The sync writes back what was written just before (the
+# load files and the peer's packages before the first round).
 pg_quiet() {
   local busy
   for _ in $(seq 1 240); do
