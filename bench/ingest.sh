@@ -172,14 +172,13 @@ ob_config() {  # STORAGE_LINE
 ob_pg_config=$(ob_config "storage: {driver: postgres, postgres: {dsn: \"postgresql://orderbridge@127.0.0.1:$PG_PORT/orderbridge\", pool_size: 8}, writers: 2}")
 ob_sqlite_config() { ob_config "storage: {driver: sqlite, sqlite: {path: \"$1/ob.db\"}}"; }
 
-fresh_peer_db() { pgq peers "TRUNCATE woo_orders RESTART IDENTITY"; pgq peers "CHECKPOINT"; }
+fresh_peer_db() { pgq peers "TRUNCATE woo_orders RESTART IDENTITY"; }  # pg_quiet checkpoints
 drop_ob_pg_db() {  # --force: an autovacuum worker may be connected to it
   PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/dropdb" "${PGARGS[@]}" --if-exists --force orderbridge
 }
 fresh_ob_pg_db() {  # before the daemon starts; it migrates the empty database itself
   drop_ob_pg_db
   "$PG_BIN/createdb" "${PGARGS[@]}" orderbridge
-  pgq orderbridge "CHECKPOINT"
 }
 # Each run's rows are removed once they are counted, and the next run starts when no autovacuum
 # worker is busy: otherwise PostgreSQL vacuums the previous receiver's 1 GB of fresh rows during the

@@ -569,15 +569,11 @@ class PgSession final : public Session {
             // order being committed meanwhile either commits first, and its state is what is released
             // below, or reads the state this release leaves. Without them it could write back the
             // pending events it read before the release, which would list them as held again.
-            std::vector<std::string> ids;
-            for (const auto& row : w.exec_params("SELECT entity_id" + which, id))
-                ids.push_back(row[0].as<std::string>());
-            if (ids.empty()) return false;  // neither the order nor any of its children is held
-            w.exec(LockEntitiesSql(TextArraySql(w, ids)));
+            w.exec_params(LockEntitiesSql("ARRAY(SELECT entity_id" + which + ")"), id);
             auto held = w.exec_params(
                 "SELECT entity_id, COALESCE(pending_events, '')" + which + " ORDER BY parent_id IS NOT NULL FOR UPDATE",
                 id);
-            if (held.empty()) return false;  // a newer delivery, committed meanwhile, is no longer held
+            if (held.empty()) return false;  // neither the order nor any of its children is held (any more)
             PgTx tx(w);
             for (const auto& row : held) {
                 for (const auto& ev : detail::ParsePendingEvents(row[1].as<std::string>()))

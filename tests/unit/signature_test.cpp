@@ -77,7 +77,7 @@ TEST(SignatureTest, AnEmptyTextNeverMatches) {
     EXPECT_FALSE(ConstantTimeEquals("", ""));  // a MAC that could not be computed is empty
 }
 
-TEST(SignatureTest, VersionsAndEventIdsHashWithSha256) {
+TEST(SignatureTest, VersionsHashWithSha256) {
     // SHA-256("abc") = ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad (FIPS 180-2).
     EXPECT_EQ(model::MakeVersion(1'700'000'000'000, "abc"), "1700000000000-ba7816bf8f01cfea");
 }
