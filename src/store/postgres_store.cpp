@@ -54,7 +54,7 @@ auto Guard(std::unique_ptr<pqxx::connection>& conn, Fn&& fn) -> decltype(fn()) {
 class ArrayParam {
   public:
     enum Oid : std::uint32_t { kBytea = 17, kInt8 = 20, kInt4 = 23, kText = 25 };
-    explicit ArrayParam(Oid oid) : oid_(oid) {}
+    explicit ArrayParam(Oid oid) : oid_(oid), body_(kHeader, '\0') {}
 
     void Add(std::string_view v) {
         Int32(static_cast<std::int32_t>(v.size()));
@@ -75,8 +75,9 @@ class ArrayParam {
     bool Empty() const { return count_ == 0; }
     void Add(std::int64_t v) {
         Int32(8);
-        for (int shift = 56; shift >= 0; shift -= 8)
-            body_.push_back(static_cast<char>((static_cast<std::uint64_t>(v) >> shift) & 0xff));
+        char bytes[8];
+        PutBigEndian(bytes, static_cast<std::uint64_t>(v));
+        body_.append(bytes, sizeof bytes);
         ++count_;
     }
     void Add(int v) {  // int4
@@ -85,28 +86,33 @@ class ArrayParam {
         ++count_;
     }
 
-    pqxx::binarystring Encode() const {
-        std::string out;
-        out.reserve(20 + body_.size());
-        const auto put = [&out](std::uint32_t v) {
-            for (int shift = 24; shift >= 0; shift -= 8)
-                out.push_back(static_cast<char>((v >> shift) & 0xff));
-        };
-        put(count_ == 0 ? 0 : 1);  // dimensions
-        put(has_null_ ? 1 : 0);
-        put(oid_);
+    /// The array as one parameter. Its header goes into the room kept for it at the front, so the
+    /// values are not copied once more behind a header.
+    pqxx::binarystring Encode() {
+        // An empty array has no dimension, so neither its size nor its lower bound: a shorter header.
+        const std::size_t at = count_ == 0 ? 8 : 0;
+        char* head = body_.data() + at;
+        PutBigEndian(head, std::uint32_t{count_ == 0 ? 0u : 1u});  // dimensions
+        PutBigEndian(head + 4, std::uint32_t{has_null_ ? 1u : 0u});
+        PutBigEndian(head + 8, static_cast<std::uint32_t>(oid_));
         if (count_ != 0) {
-            put(static_cast<std::uint32_t>(count_));
-            put(1);  // lower bound
+            PutBigEndian(head + 12, static_cast<std::uint32_t>(count_));
+            PutBigEndian(head + 16, std::uint32_t{1});  // lower bound
         }
-        out += body_;
-        return pqxx::binarystring(out);
+        return pqxx::binarystring(body_.data() + at, body_.size() - at);
     }
 
   private:
+    static constexpr std::size_t kHeader = 20;  ///< dimensions, has nulls, type, size, lower bound
+    template <typename T>
+    static void PutBigEndian(char* out, T v) {
+        for (std::size_t i = 0; i < sizeof(T); ++i)
+            out[i] = static_cast<char>((v >> (8 * (sizeof(T) - 1 - i))) & 0xff);
+    }
     void Int32(std::int32_t v) {
-        for (int shift = 24; shift >= 0; shift -= 8)
-            body_.push_back(static_cast<char>((static_cast<std::uint32_t>(v) >> shift) & 0xff));
+        char bytes[4];
+        PutBigEndian(bytes, static_cast<std::uint32_t>(v));
+        body_.append(bytes, sizeof bytes);
     }
     Oid oid_;
     std::string body_;
@@ -346,56 +352,56 @@ class PgTx {
         }
         std::vector<pqxx::binarystring> params;
         params.reserve(50);
-        for (const ArrayParam* a : {&g_.raw_store,
-                                    &g_.raw_topic,
-                                    &g_.raw_delivery,
-                                    &g_.raw_received,
-                                    &g_.raw_headers,
-                                    &g_.raw_body,
-                                    &g_.raw_outcome,
-                                    &g_.raw_entity,
-                                    &g_.raw_trace,
-                                    &inserted.id,
-                                    &inserted.version,
-                                    &inserted.status,
-                                    &inserted.held,
-                                    &inserted.findings,
-                                    &inserted.data,
-                                    &inserted.pending,
-                                    &inserted.updated_at,
-                                    &kind,
-                                    &store,
-                                    &source,
-                                    &parent,
-                                    &trace,
-                                    &created,
-                                    &updated.id,
-                                    &updated.version,
-                                    &updated.status,
-                                    &updated.held,
-                                    &updated.findings,
-                                    &updated.data,
-                                    &updated.pending,
-                                    &updated.updated_at,
-                                    &g_.out_event_id,
-                                    &g_.out_entity_id,
-                                    &g_.out_type,
-                                    &g_.out_version,
-                                    &g_.out_payload,
-                                    &g_.out_created,
-                                    &g_.out_finished,
-                                    &g_.dl_connector,
-                                    &g_.dl_event_id,
-                                    &g_.dl_entity_id,
-                                    &g_.dl_type,
-                                    &g_.dl_version,
-                                    &g_.dl_created,
-                                    &g_.dl_ms})
+        for (ArrayParam* a : {&g_.raw_store,
+                              &g_.raw_topic,
+                              &g_.raw_delivery,
+                              &g_.raw_received,
+                              &g_.raw_headers,
+                              &g_.raw_body,
+                              &g_.raw_outcome,
+                              &g_.raw_entity,
+                              &g_.raw_trace,
+                              &inserted.id,
+                              &inserted.version,
+                              &inserted.status,
+                              &inserted.held,
+                              &inserted.findings,
+                              &inserted.data,
+                              &inserted.pending,
+                              &inserted.updated_at,
+                              &kind,
+                              &store,
+                              &source,
+                              &parent,
+                              &trace,
+                              &created,
+                              &updated.id,
+                              &updated.version,
+                              &updated.status,
+                              &updated.held,
+                              &updated.findings,
+                              &updated.data,
+                              &updated.pending,
+                              &updated.updated_at,
+                              &g_.out_event_id,
+                              &g_.out_entity_id,
+                              &g_.out_type,
+                              &g_.out_version,
+                              &g_.out_payload,
+                              &g_.out_created,
+                              &g_.out_finished,
+                              &g_.dl_connector,
+                              &g_.dl_event_id,
+                              &g_.dl_entity_id,
+                              &g_.dl_type,
+                              &g_.dl_version,
+                              &g_.dl_created,
+                              &g_.dl_ms})
             params.push_back(a->Encode());
         // The notify flag: a plain binary int4.
         params.emplace_back(std::string{0, 0, 0, static_cast<char>(g_.notify ? 1 : 0)});
         params.push_back(g_.out_data_at.Encode());
-        for (const ArrayParam* a : {&g_.kept_id, &g_.kept_version, &g_.kept_data})
+        for (ArrayParam* a : {&g_.kept_id, &g_.kept_version, &g_.kept_data})
             params.push_back(a->Encode());
         w_.exec_prepared(kGroupWrite, pqxx::prepare::make_dynamic_params(params));
         g_ = Group{};
