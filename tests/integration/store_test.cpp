@@ -1044,6 +1044,20 @@ TEST_P(StoreTest, AReleaseWaitsForAnIngestOfTheSameOrder) {
     EXPECT_FALSE(reader->GetEntity("wc:main:31")->held);
 }
 
+// A group that fails part-way stores none of its records, and its session goes on: the next group
+// is not refused as part of a failed transaction.
+TEST_P(StoreTest, AFailedGroupStoresNothingAndItsSessionGoesOn) {
+    if (GetParam() != "postgres") GTEST_SKIP() << "SQLite stores any text; PostgreSQL refuses a NUL in it";
+    const IngestRecord good = Order("wc:main:50", 1000, "a");
+    IngestRecord bad = Order("wc:main:51", 1000, "a");
+    bad.topic = std::string("order.updated\0", 14);
+    EXPECT_THROW(session_->Ingest({&good, &bad}), std::exception);
+    EXPECT_FALSE(session_->GetEntity("wc:main:50").has_value());
+    EXPECT_EQ(IngestOne(Order("wc:main:52", 1000, "a")), Outcome::kAccepted);
+    EXPECT_EQ(IngestOne(good), Outcome::kAccepted);
+    EXPECT_TRUE(session_->GetEntity("wc:main:50").has_value());
+}
+
 TEST_P(StoreTest, AnAbandonedLeaseIsReclaimedAndUnclaimGivesBack) {
     IngestOne(Order("wc:main:40", 1000, "a"));
     IngestOne(Order("wc:main:41", 1000, "a"));
