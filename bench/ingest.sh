@@ -16,6 +16,8 @@
 #   request here); LOAD_TOOL=wrk with wrk and the peer's woo.lua (49-80 µs; what the peer's README
 #   measured with) and paced_load.py. Both send the same requests.
 #   CALIBRATE=1 first measures the machine with pgbench (one-row INSERT transactions/s on the same cluster).
+#   DB_LOCALE=en_US.UTF-8 creates both receivers' databases with that locale (the locale must exist on
+#   the machine: localedef -i en_US -f UTF-8 en_US.UTF-8); by default they have the cluster's, C.
 #   PACED_PEER=1 also paces the peer; IO_THREADS=N sets orderbridge's server.io_threads (default 0, one per core); ORDERBRIDGE_SHARED points at the shared/ dir (default ../shared).
 set -euo pipefail
 export LC_ALL=C  # `times` and awk: "1.5", not "1,5"
@@ -42,6 +44,9 @@ UPDATES=${UPDATES:-1}
 LOAD_TOOL=${LOAD_TOOL:-loadgen}  # loadgen (bench/loadgen.cpp) or wrk (wrk + woo.lua, paced_load.py)
 CALIBRATE=${CALIBRATE:-1}  # pgbench one-row INSERTs on the same cluster first, CAL_SECONDS per mode
 CAL_SECONDS=${CAL_SECONDS:-10}
+DB_LOCALE=${DB_LOCALE:-}
+DB_OPTS=()
+[ -z "$DB_LOCALE" ] || DB_OPTS=(--template=template0 --locale="$DB_LOCALE")
 PG_PORT=${ORDERBRIDGE_BENCH_PG_PORT:-55433}
 SECRET=${BENCH_WEBHOOK_SECRET:-ingest-bench-secret-5f0c2a}
 BASE=1000000       # measured runs use order ids BASE..BASE+COUNT-1 (7 digits, so every body has one size)
@@ -115,7 +120,7 @@ source "$REPO/scripts/pg-private.sh"
 pg_private_start "$ROOT/pg" "$ROOT/pgrun" "$PG_PORT" "$ROOT/pgrun/pg.log"
 PGARGS=(-h 127.0.0.1 -p "$PG_PORT" -U orderbridge)
 pgq() { "$PG_BIN/psql" "${PGARGS[@]}" -d "$1" -XAtq -v ON_ERROR_STOP=1 -c "$2"; }
-"$PG_BIN/createdb" "${PGARGS[@]}" peers
+"$PG_BIN/createdb" "${PGARGS[@]}" "${DB_OPTS[@]}" peers
 "$PG_BIN/psql" "${PGARGS[@]}" -d peers -Xq -v ON_ERROR_STOP=1 -f "$PEERS/schema.sql" >/dev/null
 
 # ---- the peer ------------------------------------------------------------------------------------------
@@ -178,7 +183,7 @@ drop_ob_pg_db() {  # --force: an autovacuum worker may be connected to it
 }
 fresh_ob_pg_db() {  # before the daemon starts; it migrates the empty database itself
   drop_ob_pg_db
-  "$PG_BIN/createdb" "${PGARGS[@]}" orderbridge
+  "$PG_BIN/createdb" "${PGARGS[@]}" "${DB_OPTS[@]}" orderbridge
 }
 # Each run's rows are removed once they are counted, and the next run starts when no autovacuum
 # worker is busy: otherwise PostgreSQL vacuums the previous receiver's 1 GB of fresh rows during the
@@ -393,7 +398,7 @@ fi
 echo "== ingest: signed order.created webhooks, distinct order ids, body $BODY_BYTES bytes, 202 after commit"
 machine_line
 echo "versions: $("$BIN" version), node $(node --version), $("$PG_BIN/postgres" --version), $(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2)"
-echo "postgres: private cluster on 127.0.0.1:$PG_PORT, fsync on, shared_buffers 128MB; orderbridge io_threads $IO_THREADS (0: one per core)," \
+echo "postgres: private cluster on 127.0.0.1:$PG_PORT, fsync on, shared_buffers 128MB, databases' locale ${DB_LOCALE:-C}; orderbridge io_threads $IO_THREADS (0: one per core)," \
      "pg pool_size 8, writers 2; peer pg pool 10"
 if [ "$LOAD_TOOL" = loadgen ]; then load_line="bench/loadgen.cpp, $CONNS connections, 2 threads, $DURATION"
 else load_line="wrk -t2 -c$CONNS -d$DURATION with woo.lua; paced: paced_load.py"; fi

@@ -97,10 +97,13 @@ class StopStack {
 void Prune(store::Session& session, const config::RetentionSettings& settings, const std::atomic<bool>& stopping) {
     const auto cutoff = core::FormatRfc3339(std::chrono::system_clock::now() - settings.raw_bodies);
     std::int64_t total = 0, n = 0;
+    // Each batch looks at the oldest stored bodies and deletes those received before the cutoff; a
+    // younger one among them (stored a moment out of order, or by a daemon whose clock is ahead) does
+    // not hold back older ones behind it. It ends at a batch with nothing old enough.
     do {
         n = session.PruneRaw(cutoff, settings.batch_size);
         total += n;
-    } while (n == settings.batch_size && !stopping.load());
+    } while (n > 0 && !stopping.load());
     if (total > 0) log::Info("pruned archived webhook bodies", {{"rows", total}, {"before", cutoff}});
     const auto outbox_cutoff = core::FormatRfc3339(std::chrono::system_clock::now() - settings.finished_outbox);
     total = 0;

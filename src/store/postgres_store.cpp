@@ -782,8 +782,8 @@ class PgSession final : public Session {
         return Guard(conn_, [&] {
             pqxx::work w(Conn());
             auto r = w.exec_params(
-                "DELETE FROM raw_deliveries WHERE id IN (SELECT id FROM raw_deliveries WHERE received_at < $1 ORDER BY "
-                "id LIMIT $2)",
+                "DELETE FROM raw_deliveries WHERE id IN (SELECT id FROM (SELECT id, received_at FROM raw_deliveries "
+                "ORDER BY id LIMIT $2) AS oldest WHERE received_at < $1)",
                 before, limit);
             w.commit();
             return static_cast<std::int64_t>(r.affected_rows());

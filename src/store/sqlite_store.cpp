@@ -654,8 +654,8 @@ class SqliteSession final : public Session {
 
     std::int64_t PruneRaw(const std::string& before, int limit) override {
         Stmt s(db_.get(),
-               "DELETE FROM raw_deliveries WHERE id IN (SELECT id FROM raw_deliveries WHERE received_at < ?1 "
-               "ORDER BY id LIMIT ?2)");
+               "DELETE FROM raw_deliveries WHERE id IN (SELECT id FROM (SELECT id, received_at FROM raw_deliveries "
+               "ORDER BY id LIMIT ?2) AS oldest WHERE received_at < ?1)");
         s.Bind(1, before).Bind(2, std::int64_t{limit});
         s.Run();
         return sqlite3_changes(db_.get());

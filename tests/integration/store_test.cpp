@@ -201,6 +201,56 @@ TEST_P(StoreTest, MigrationsAreIdempotentAndANewerSchemaIsRefused) {
     EXPECT_EQ(store_->SchemaVersion(), 99);
 }
 
+// Ids, keys and timestamps compare bytes whatever the database's locale; the large values that are
+// never compared keep their lz4 compression (changing a column's collation would reset it).
+TEST_P(StoreTest, PostgresKeysCompareBytesAndLargeValuesStayCompressedWithLz4) {
+    if (GetParam() != "postgres") GTEST_SKIP() << "SQLite always compares text as bytes";
+    pqxx::connection c(PgDsn());
+    pqxx::read_transaction w(c);
+    const auto collation = [&](const std::string& table, const std::string& column) {
+        return w
+            .exec_params(
+                "SELECT COALESCE(co.collname, '') FROM pg_attribute a LEFT JOIN pg_collation co ON co.oid = "
+                "a.attcollation WHERE a.attrelid = $1::regclass AND a.attname = $2",
+                table, column)[0][0]
+            .as<std::string>();
+    };
+    for (const auto& [table, column] : std::vector<std::pair<std::string, std::string>>{{"entities", "entity_id"},
+                                                                                        {"entities", "kind"},
+                                                                                        {"entities", "parent_id"},
+                                                                                        {"outbox", "event_id"},
+                                                                                        {"outbox", "entity_id"},
+                                                                                        {"outbox", "created_at"},
+                                                                                        {"raw_deliveries", "entity_id"},
+                                                                                        {"deliveries", "connector"},
+                                                                                        {"deliveries", "state"},
+                                                                                        {"event_data", "version"},
+                                                                                        {"inventory_levels", "sku"},
+                                                                                        {"watermarks", "name"}}) {
+        EXPECT_EQ(collation(table, column), "C") << table << "." << column;
+    }
+    EXPECT_EQ(collation("entities", "data"), "default");
+    if (c.server_version() < 140000) return;  // no per-column compression before PostgreSQL 14
+    const auto compression = [&](const std::string& table, const std::string& column) {
+        return w
+            .exec_params("SELECT attcompression::text FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2",
+                         table, column)[0][0]
+            .as<std::string>();
+    };
+    // The raw body (bytea) is not touched by the collation change: the text columns that schema
+    // version 7 gave the same compression must still have it.
+    const std::string lz4 = compression("raw_deliveries", "body");
+    EXPECT_EQ(lz4, "l") << "this PostgreSQL has no lz4";
+    for (const auto& [table, column] :
+         std::vector<std::pair<std::string, std::string>>{{"raw_deliveries", "headers"},
+                                                          {"entities", "data"},
+                                                          {"outbox", "payload"},
+                                                          {"deliveries", "payload_override"},
+                                                          {"event_data", "data"}}) {
+        EXPECT_EQ(compression(table, column), lz4) << table << "." << column;
+    }
+}
+
 // The daemon's text is UTF-8: a session opened with another client encoding in the environment
 // must not have PostgreSQL read its bytes as that encoding ("é" would become two characters).
 TEST_P(StoreTest, PostgresSessionsSendUtf8WhateverTheEnvironmentSays) {
@@ -610,6 +660,26 @@ TEST_P(StoreTest, RejectedBodiesAreArchivedAndPruned) {
     EXPECT_EQ(session_->PruneRaw("2026-11-27T00:00:00Z", 2), 2);
     EXPECT_EQ(session_->PruneRaw("2026-11-27T00:00:00Z", 2), 1);
     EXPECT_EQ(session_->PruneRaw("2026-11-27T00:00:00Z", 2), 0);
+}
+
+// Retention looks at the oldest stored bodies: one received later but stored first (a clock ahead,
+// or a moment out of order) is kept without holding back the older ones stored after it.
+TEST_P(StoreTest, PruningTakesOldBodiesBehindAYoungerOne) {
+    const std::vector<std::pair<std::string, std::string>> stored = {{"wc:main:20", "2026-11-27T10:00:00.000Z"},
+                                                                     {"wc:main:21", "2026-11-26T10:00:00.000Z"},
+                                                                     {"wc:main:22", "2026-11-26T11:00:00.000Z"}};
+    for (const auto& [id, received] : stored) {
+        IngestRecord r = Order(id, 1000, "y");
+        r.received_at = received;
+        ASSERT_EQ(IngestOne(r), Outcome::kAccepted);
+    }
+    EXPECT_EQ(session_->PruneRaw("2026-11-27T00:00:00Z", 2), 1);
+    EXPECT_EQ(session_->EntityReceipts("wc:main:21").size(), 0u);
+    EXPECT_EQ(session_->EntityReceipts("wc:main:22").size(), 1u);
+    EXPECT_EQ(session_->PruneRaw("2026-11-27T00:00:00Z", 2), 1);
+    EXPECT_EQ(session_->PruneRaw("2026-11-27T00:00:00Z", 2), 0);
+    EXPECT_EQ(session_->EntityReceipts("wc:main:20").size(), 1u);
+    EXPECT_EQ(session_->EntityReceipts("wc:main:22").size(), 0u);
 }
 
 TEST_P(StoreTest, ListPaginatesNewestFirstWithFilters) {

@@ -290,7 +290,8 @@ class Session {
     virtual std::vector<AuditRow> AuditFor(const std::vector<std::string>& targets) = 0;
     /// Admin actions, newest first; `cursor` 0 starts at the newest.
     virtual AuditPage ListAudit(std::int64_t cursor, int limit) = 0;
-    /// Deletes archived raw bodies received before `before` (RFC 3339), at most `limit` rows.
+    /// Deletes those of the `limit` oldest archived raw bodies (in the order they were stored) that
+    /// were received before `before` (RFC 3339). Returns the rows deleted: 0 when none of them was.
     virtual std::int64_t PruneRaw(const std::string& before, int limit) = 0;
     /// Deletes outbox events committed before `before` whose deliveries have all ended (delivered
     /// or resolved; never pending or dead), with those deliveries and their attempts; at most
