@@ -130,9 +130,9 @@ EXCEPTION WHEN feature_not_supported THEN
 END $$;
 )SQL";
 
-// In a database created with a language's locale (en_US.UTF-8, the usual default), every comparison
+// In a database created with a language's locale (en_US.UTF-8, a common default), every comparison
 // of an index on text goes through that locale's collation rules: under webhook load PostgreSQL used
-// a quarter more CPU per webhook than in a "C" database, and such an index can come out of order
+// a quarter to a third more CPU per webhook than in a "C" database, and such an index can come out of order
 // when an operating system upgrade changes the rules. Ids, keys and timestamps need no language
 // rules: their columns compare bytes. Only their indexes are rebuilt, the tables are not rewritten.
 // Large text (bodies, headers, data, payloads, findings, reasons) is never compared and is left as
