@@ -14,10 +14,14 @@
 namespace orderbridge::model {
 
 std::string Sha256Hex(std::string_view data) {
-    // Fetched once: OpenSSL 3's SHA256() looks the digest up by name on every call.
-    static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    // Fetched once: OpenSSL 3's SHA256() looks the digest up by name on every call. Should that
+    // first fetch fail, EVP_sha256() looks it up at each call instead, so a failure is not kept.
+    static const EVP_MD* const sha256 = [] {
+        const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+        return fetched ? fetched : EVP_sha256();
+    }();
     unsigned char digest[SHA256_DIGEST_LENGTH] = {};
-    if (!sha256 || EVP_Digest(data.data(), data.size(), digest, nullptr, sha256, nullptr) != 1)
+    if (EVP_Digest(data.data(), data.size(), digest, nullptr, sha256, nullptr) != 1)
         throw std::runtime_error("SHA-256 failed");  // a version or id must never come from garbage
     static constexpr char kHex[] = "0123456789abcdef";
     std::string out(SHA256_DIGEST_LENGTH * 2, '0');
