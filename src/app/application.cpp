@@ -163,7 +163,7 @@ int Application::Run() {
         return 1;
     }
     store::IngestSettings ingest_settings;
-    ingest_settings.writers = settings_.storage.writers;
+    ingest_settings.writers = settings_.storage.Writers();
     ingest_settings.max_batch = static_cast<std::size_t>(settings_.storage.max_batch);
     ingest_settings.group_window = settings_.storage.group_window;
     ingest_settings.ack_timeout = settings_.storage.ack_timeout;
@@ -184,6 +184,8 @@ int Application::Run() {
     }
     store::IngestQueue ingest(*store, ingest_settings, *registry);
     ingest.Start();
+    log::Info("ingest started", {{"writers", ingest_settings.writers},
+                                 {"max_batch", static_cast<std::int64_t>(ingest_settings.max_batch)}});
     store::SessionPool sessions(*store, settings_.storage.read_threads);
     readiness.Register("store", [&ingest] {
         return core::ProbeResult{ingest.Healthy(), ingest.Healthy() ? "ok" : "the store is unavailable"};

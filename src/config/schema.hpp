@@ -99,7 +99,7 @@ void Describe(V& v, StorageSettings& s) {
     v.Object("postgres", s.postgres);
     v.Field("migrate_on_start", s.migrate_on_start);
     v.Object("retention", s.retention);
-    v.Field("writers", s.writers, {false, Between(1, 64)});
+    v.Field("writers", s.writers, {false, Between(0, 64)});
     v.Field("max_batch", s.max_batch, {false, Between(1, 10'000)});
     v.Field("group_window", s.group_window, {false, [](const Duration& d) -> std::string {
                                                  return d <= std::chrono::seconds(1) ? ""

@@ -35,6 +35,25 @@ TEST(ConfigTest, EmptyDocumentGivesDocumentedDefaults) {
     EXPECT_EQ(r.settings.bus.kafka.topic, "orderbridge.events.v1");
 }
 
+// Unset, the writer count follows the driver: SQLite lets one writer in at a time, PostgreSQL
+// commits one group while another is written.
+TEST(ConfigTest, IngestWritersFollowTheDriverUnlessSet) {
+    FakeEnvironment env;
+    env.vars = {{"OB_PG_DSN", "postgresql://x"}};
+    const LoadResult sqlite = LoadFromString("", env);
+    ASSERT_TRUE(sqlite.Ok());
+    EXPECT_EQ(sqlite.settings.storage.writers, 0);
+    EXPECT_EQ(sqlite.settings.storage.Writers(), 1);
+    const LoadResult pg = LoadFromString("storage: {driver: postgres, postgres: {dsn: \"${OB_PG_DSN}\"}}", env);
+    ASSERT_TRUE(pg.Ok()) << ::testing::PrintToString(Messages(pg));
+    EXPECT_EQ(pg.settings.storage.Writers(), 2);
+    const LoadResult four =
+        LoadFromString("storage: {driver: postgres, postgres: {dsn: \"${OB_PG_DSN}\"}, writers: 4}", env);
+    ASSERT_TRUE(four.Ok()) << ::testing::PrintToString(Messages(four));
+    EXPECT_EQ(four.settings.storage.Writers(), 4);
+    EXPECT_FALSE(LoadFromString("storage: {writers: -1}", env).Ok());
+}
+
 TEST(ConfigTest, TheShippedExampleIsValid) {
     FakeEnvironment env;
     for (const char* name : {"OB_ADMIN_TOKEN", "OB_VIEWER_TOKEN", "OB_CHECKOUT_TOKEN", "OB_PG_DSN", "WOO_MAIN_SECRET",

@@ -72,11 +72,19 @@ struct StorageSettings {
     PostgresSettings postgres;
     bool migrate_on_start = true;
     RetentionSettings retention;
-    int writers = 1;              ///< ingest writer threads (each commits groups of deliveries)
+    int writers = 0;              ///< ingest writer threads (each commits groups); 0: Writers() decides
     int max_batch = 256;          ///< deliveries per group commit at most
     Duration group_window = 1ms;  ///< a small group waits this long at most for more (0ms: never)
     Duration ack_timeout = 10s;   ///< a delivery not committed by then is answered 503
     int read_threads = 2;         ///< threads serving /v1 reads and actions
+
+    /// The ingest writers to run: `writers` when set, else one on SQLite (it lets one writer in at a
+    /// time) and two on PostgreSQL (one commits while the other writes its group; one alone left the
+    /// cores idle while it waited for its commit, and three or four were no faster).
+    int Writers() const {
+        if (writers > 0) return writers;
+        return driver == StorageDriver::kPostgres ? 2 : 1;
+    }
 };
 
 enum class BusDriver { kStore, kKafka };
