@@ -1,6 +1,8 @@
 #include "migrations.hpp"
 
+#include <algorithm>
 #include <initializer_list>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -97,7 +99,7 @@ CREATE TABLE event_data (
         // on received_at; on PostgreSQL `seq` comes from a sequence and is never looked up on its own
         // (lists use (kind, seq)), while SQLite keeps entities_seq to find the next seq with MAX(seq).
         // On PostgreSQL the columns that are compared (ids, keys, states, timestamps) compare bytes
-        // (COLLATE "C", as SQLite always does), whatever the database's locale: see kKeysCollateC.
+        // (COLLATE "C", as SQLite always does), whatever the database's locale: see KeysCollateC.
         R"SQL(
 DROP INDEX raw_deliveries_received;
 {drop_entities_seq}
@@ -132,39 +134,43 @@ END $$;
 
 // In a database created with a language's locale (en_US.UTF-8, a common default), every comparison
 // of an index on text goes through that locale's collation rules: under webhook load PostgreSQL used
-// a quarter to a third more CPU per webhook than in a "C" database, and such an index can come out of order
-// when an operating system upgrade changes the rules. Ids, keys and timestamps need no language
-// rules: their columns compare bytes. Only their indexes are rebuilt, the tables are not rewritten.
-// Large text (bodies, headers, data, payloads, findings, reasons) is never compared and is left as
-// it is: changing a column's type (even to the same type) would reset its compression to pglz.
-constexpr const char* kKeysCollateC = R"SQL(
-ALTER TABLE raw_deliveries ALTER COLUMN store_id TYPE text COLLATE "C", ALTER COLUMN topic TYPE text COLLATE "C",
-  ALTER COLUMN delivery_id TYPE text COLLATE "C", ALTER COLUMN received_at TYPE text COLLATE "C",
-  ALTER COLUMN outcome TYPE text COLLATE "C", ALTER COLUMN entity_id TYPE text COLLATE "C",
-  ALTER COLUMN trace_id TYPE text COLLATE "C";
-ALTER TABLE entities ALTER COLUMN entity_id TYPE text COLLATE "C", ALTER COLUMN kind TYPE text COLLATE "C",
-  ALTER COLUMN store_id TYPE text COLLATE "C", ALTER COLUMN source_id TYPE text COLLATE "C",
-  ALTER COLUMN parent_id TYPE text COLLATE "C", ALTER COLUMN version TYPE text COLLATE "C",
-  ALTER COLUMN canonical_status TYPE text COLLATE "C", ALTER COLUMN trace_id TYPE text COLLATE "C",
-  ALTER COLUMN created_at TYPE text COLLATE "C", ALTER COLUMN updated_at TYPE text COLLATE "C";
-ALTER TABLE outbox ALTER COLUMN event_id TYPE text COLLATE "C", ALTER COLUMN entity_id TYPE text COLLATE "C",
-  ALTER COLUMN type TYPE text COLLATE "C", ALTER COLUMN version TYPE text COLLATE "C",
-  ALTER COLUMN created_at TYPE text COLLATE "C", ALTER COLUMN finished_at TYPE text COLLATE "C";
-ALTER TABLE audit ALTER COLUMN at TYPE text COLLATE "C", ALTER COLUMN actor TYPE text COLLATE "C",
-  ALTER COLUMN action TYPE text COLLATE "C", ALTER COLUMN target TYPE text COLLATE "C";
-ALTER TABLE deliveries ALTER COLUMN connector TYPE text COLLATE "C", ALTER COLUMN event_id TYPE text COLLATE "C",
-  ALTER COLUMN entity_id TYPE text COLLATE "C", ALTER COLUMN type TYPE text COLLATE "C",
-  ALTER COLUMN version TYPE text COLLATE "C", ALTER COLUMN state TYPE text COLLATE "C",
-  ALTER COLUMN created_at TYPE text COLLATE "C", ALTER COLUMN finished_at TYPE text COLLATE "C",
-  ALTER COLUMN error_class TYPE text COLLATE "C", ALTER COLUMN external_id TYPE text COLLATE "C";
-ALTER TABLE delivery_attempts ALTER COLUMN at TYPE text COLLATE "C", ALTER COLUMN error_class TYPE text COLLATE "C",
-  ALTER COLUMN outcome TYPE text COLLATE "C";
-ALTER TABLE inventory_levels ALTER COLUMN sku TYPE text COLLATE "C", ALTER COLUMN location TYPE text COLLATE "C",
-  ALTER COLUMN as_of TYPE text COLLATE "C", ALTER COLUMN source TYPE text COLLATE "C",
-  ALTER COLUMN updated_at TYPE text COLLATE "C";
-ALTER TABLE watermarks ALTER COLUMN name TYPE text COLLATE "C", ALTER COLUMN updated_at TYPE text COLLATE "C";
-ALTER TABLE event_data ALTER COLUMN entity_id TYPE text COLLATE "C", ALTER COLUMN version TYPE text COLLATE "C";
-)SQL";
+// a quarter to a third more CPU per webhook than in a "C" database, and such an index can come out
+// of order when an operating system upgrade changes the rules. Ids, keys and timestamps need no
+// language rules: their columns compare bytes. Only their indexes are rebuilt, the tables are not
+// rewritten. Large text (bodies, headers, data, payloads, findings, reasons) is never compared and
+// is left as it is: changing a column's type (even to the same type) would reset its compression.
+const char* KeysCollateC() {
+    static const std::string kSql = [] {
+        // Each table and its compared columns.
+        constexpr std::pair<std::string_view, std::string_view> kKeyColumns[] = {
+            {"raw_deliveries", "store_id topic delivery_id received_at outcome entity_id trace_id"},
+            {"entities",
+             "entity_id kind store_id source_id parent_id version canonical_status trace_id created_at updated_at"},
+            {"outbox", "event_id entity_id type version created_at finished_at"},
+            {"audit", "at actor action target"},
+            {"deliveries",
+             "connector event_id entity_id type version state created_at finished_at error_class external_id"},
+            {"delivery_attempts", "at error_class outcome"},
+            {"inventory_levels", "sku location as_of source updated_at"},
+            {"watermarks", "name updated_at"},
+            {"event_data", "entity_id version"},
+        };
+        std::string sql;
+        for (const auto& [table, columns] : kKeyColumns) {
+            sql += "ALTER TABLE " + std::string(table);
+            std::string_view rest = columns;
+            for (const char* sep = " "; !rest.empty(); sep = ", ") {
+                const auto end = std::min(rest.find(' '), rest.size());
+                sql +=
+                    std::string(sep) + "ALTER COLUMN " + std::string(rest.substr(0, end)) + " TYPE text COLLATE \"C\"";
+                rest.remove_prefix(std::min(end + 1, rest.size()));
+            }
+            sql += ";\n";
+        }
+        return sql;
+    }();
+    return kSql.c_str();
+}
 
 // event_data holds entity data as `entities` does: compressed with lz4 where the server can.
 constexpr const char* kEventDataLz4 = R"SQL(
@@ -226,7 +232,7 @@ const std::vector<std::string>& SqliteMigrations() {
 const std::vector<std::string>& PostgresMigrations() {
     static const std::vector<std::string> kMigrations =
         Render(Dialect{"BIGSERIAL PRIMARY KEY", "BYTEA", "BIGINT", "CREATE SEQUENCE entity_seq;", kLargeValuesLz4,
-                       kEventDataLz4, "DROP INDEX entities_seq;", kKeysCollateC});
+                       kEventDataLz4, "DROP INDEX entities_seq;", KeysCollateC()});
     return kMigrations;
 }
 
